@@ -1,0 +1,42 @@
+"""python -m bot.engine check [--flows DIR] [--domain DIR]: validate every flow."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.actions import create_action_registry
+from bot.engine.check import DomainIndex, check_flows, reachable
+from bot.engine.flows import FlowError, load_flows
+from bot.settings import DEFAULT_DOMAIN_DIR, DEFAULT_FLOWS_DIR
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.engine")
+    parser.add_argument("command", choices=["check"])
+    parser.add_argument("--flows", type=Path, default=DEFAULT_FLOWS_DIR)
+    parser.add_argument("--domain", type=Path, default=DEFAULT_DOMAIN_DIR)
+    args = parser.parse_args(argv)
+    try:
+        flows = load_flows(args.flows)
+        domain = DomainIndex.load(args.domain)
+    except (FlowError, OSError) as exc:
+        print(f"flow check failed: {exc}", file=sys.stderr)
+        return 1
+    problems = check_flows(flows, domain, create_action_registry().names())
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"flow check failed: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    nodes = sum(len(f.nodes) for f in flows.flows.values())
+    print(
+        f"flows ok: {len(flows.flows)} flows, {nodes} nodes, "
+        f"{len(reachable(flows))} reachable, facts reviewed on {flows.facts.reviewed_on}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Callback data carried by buttons: short ids only, never display text (fits 64 bytes)."""
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class NodeCb(CallbackData, prefix="n"):
+    """A press on a flow button: flow id, node id, choice id, flow version."""
+
+    f: str
+    n: str
+    c: str
+    v: int
+
+
+class LangCb(CallbackData, prefix="lang"):
+    code: str

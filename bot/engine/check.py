@@ -1,0 +1,160 @@
+"""Static checks of the flows: closed graph, reachability, sources, facts, sizes.
+
+Run with ``python -m bot.engine check``. Returns a list of problems; empty means all good.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.engine.callbacks import NodeCb
+from bot.engine.flows import HOME, FlowSet, NodeRef
+from bot.engine.schema import (
+    PLACEHOLDER,
+    ActionNode,
+    BranchNode,
+    MessageNode,
+    QuestionNode,
+)
+
+MAX_CALLBACK_BYTES = 64
+MAX_MESSAGE_CHARS = 600  # English source; translations get the i18n budget
+MAX_LABEL_CHARS = 30
+MAX_BUTTONS = 8
+
+_SECTION = re.compile(r"^#{2,4}\s+(\d+(?:\.\d+)*)\.?\s", re.MULTILINE)
+_QUESTION = re.compile(r"^\*\*Q(\d+)\.", re.MULTILINE)
+_SOURCE_PART = re.compile(r"(programme-facts|faq-facts)\s+((?:(?:§[\d.]+|Q\d+)[,\s]*)+)")
+
+
+@dataclass(frozen=True)
+class DomainIndex:
+    """The sections of programme-facts.md and the questions of faq-facts.md."""
+
+    sections: frozenset[str]
+    questions: frozenset[str]
+
+    @classmethod
+    def load(cls, domain_dir: Path) -> DomainIndex:
+        facts = (domain_dir / "programme-facts.md").read_text(encoding="utf-8")
+        faq = (domain_dir / "faq-facts.md").read_text(encoding="utf-8")
+        return cls(
+            sections=frozenset(_SECTION.findall(facts)),
+            questions=frozenset(f"Q{n}" for n in _QUESTION.findall(faq)),
+        )
+
+    def unresolved(self, source: str) -> list[str]:
+        """References in a ``source:`` string that point nowhere. ``ui`` means no programme fact."""
+        if source.strip() == "ui":
+            return []
+        parts = _SOURCE_PART.findall(source)
+        if not parts:
+            return [source]
+        bad = []
+        for doc, refs in parts:
+            for ref in re.findall(r"§[\d.]+|Q\d+", refs):
+                ref = ref.rstrip(".")
+                if doc == "programme-facts" and ref.lstrip("§") not in self.sections:
+                    bad.append(f"{doc} {ref}")
+                if doc == "faq-facts" and ref not in self.questions:
+                    bad.append(f"{doc} {ref}")
+        return bad
+
+
+def _placeholders(*texts: str | None) -> set[str]:
+    return {name for text in texts if text for name in PLACEHOLDER.findall(text)}
+
+
+def reachable(flows: FlowSet) -> set[NodeRef]:
+    """Nodes reachable from the home node and from the entries code opens directly."""
+    todo = [NodeRef.parse(HOME)]
+    for flow in flows.flows.values():
+        todo.extend(NodeRef(flow.id, entry) for entry in flow.entries)
+    seen: set[NodeRef] = set()
+    while todo:
+        ref = todo.pop()
+        if ref in seen or flows.get(ref) is None:
+            continue
+        seen.add(ref)
+        for target in flows.flows[ref.flow].targets(ref.node):
+            if target != "back":
+                todo.append(flows.resolve(target, ref.flow))
+    return seen
+
+
+def check_flows(
+    flows: FlowSet, domain: DomainIndex, actions: Iterable[str]
+) -> list[str]:
+    problems: list[str] = []
+    known_actions = set(actions)
+    saved_keys = {
+        node.save_as
+        for flow in flows.flows.values()
+        for node in flow.nodes.values()
+        if isinstance(node, QuestionNode)
+    }
+    for flow in flows.flows.values():
+        for node_id, node in flow.nodes.items():
+            where = f"{flow.id}.{node_id}"
+            for target in flow.targets(node_id):
+                if target == "back":
+                    continue
+                ref = flows.resolve(target, flow.id)
+                if flows.get(ref) is None:
+                    problems.append(f"{where}: target {target!r} does not exist")
+            if isinstance(node, ActionNode) and node.action not in known_actions:
+                problems.append(f"{where}: action {node.action!r} is not registered")
+            if isinstance(node, BranchNode) and node.branch not in saved_keys:
+                problems.append(f"{where}: branch on {node.branch!r}, which no question saves")
+            for bad in domain.unresolved(node.source):
+                problems.append(f"{where}: source {bad!r} does not resolve")
+            if not isinstance(node, MessageNode | QuestionNode):
+                continue
+            text = node.say if isinstance(node, MessageNode) else node.ask
+            why = node.why if isinstance(node, QuestionNode) else None
+            used = _placeholders(text, why)
+            for name in used - set(node.facts):
+                problems.append(f"{where}: placeholder {{{name}}} not listed in facts:")
+            for name in set(node.facts) - used:
+                problems.append(f"{where}: fact {name!r} listed but not used")
+            for name in node.facts:
+                if name not in flows.facts.facts:
+                    problems.append(f"{where}: fact {name!r} is not in facts.yaml")
+            if node.source.strip() == "ui" and node.facts:
+                problems.append(f"{where}: states facts but has source 'ui'")
+            if len(text) + len(why or "") > MAX_MESSAGE_CHARS:
+                problems.append(f"{where}: text longer than {MAX_MESSAGE_CHARS} characters")
+            buttons = node.buttons if isinstance(node, MessageNode) else node.choices
+            if len(buttons) > MAX_BUTTONS:
+                problems.append(f"{where}: more than {MAX_BUTTONS} buttons")
+            ids = [b.id for b in buttons]
+            if len(ids) != len(set(ids)):
+                problems.append(f"{where}: duplicate button ids")
+            for button in buttons:
+                if len(button.label) > MAX_LABEL_CHARS:
+                    problems.append(f"{where}: label {button.label!r} is too long")
+                packed = NodeCb(f=flow.id, n=node_id, c=button.id, v=flow.version).pack()
+                if len(packed.encode()) > MAX_CALLBACK_BYTES:
+                    problems.append(f"{where}: callback data {packed!r} exceeds 64 bytes")
+            nav = NodeCb(f=flow.id, n=node_id, c="home", v=flow.version).pack()
+            if len(nav.encode()) > MAX_CALLBACK_BYTES:
+                problems.append(f"{where}: callback data {nav!r} exceeds 64 bytes")
+    live = reachable(flows)
+    for ref, _node in flows.display_nodes():
+        if ref not in live:
+            problems.append(f"{ref}: unreachable from the menu or any entry")
+    for flow in flows.flows.values():
+        for node_id, node in flow.nodes.items():
+            if not isinstance(node, MessageNode | QuestionNode):
+                if NodeRef(flow.id, node_id) not in live:
+                    problems.append(f"{flow.id}.{node_id}: unreachable from the menu or any entry")
+    used_facts = {name for _, node in flows.display_nodes() for name in node.facts}
+    for name in set(flows.facts.facts) - used_facts:
+        problems.append(f"facts.yaml: {name!r} is never used")
+    for name, fact in flows.facts.facts.items():
+        for bad in domain.unresolved(fact.source):
+            problems.append(f"facts.yaml {name}: source {bad!r} does not resolve")
+    return problems

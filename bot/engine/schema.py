@@ -1,0 +1,137 @@
+"""The schema of a flow file (flows/*.yaml), validated with pydantic.
+
+A flow is a graph of nodes with stable slug ids. A node is exactly one of:
+
+* ``say``    a message with optional buttons;
+* ``ask``    a question with choices, whose answer is stored as the choice id (``save_as``);
+* ``branch`` a jump chosen by an earlier answer;
+* ``action`` a named Python callable registered in :mod:`bot.engine.actions`.
+
+A target (``go``, ``next``, a branch case) is a node id in the same flow, ``flow.node`` in
+another flow, or one of the reserved words ``back`` and ``home``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+SLUG = r"^[a-z][a-z0-9_]{0,23}$"
+TARGET = r"^(back|home|[a-z][a-z0-9_]{0,23}(\.[a-z][a-z0-9_]{0,23})?)$"
+RESERVED_CHOICE_IDS = frozenset({"back", "home"})
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+Slug = Annotated[str, Field(pattern=SLUG)]
+Target = Annotated[str, Field(pattern=TARGET)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Choice(_Strict):
+    """A button. ``label`` is an English msgid; ``id`` is what gets stored and routed on."""
+
+    id: Slug
+    label: Annotated[str, Field(min_length=1, max_length=40)]
+    go: Target
+
+    @model_validator(mode="after")
+    def _not_reserved(self) -> Choice:
+        if self.id in RESERVED_CHOICE_IDS:
+            raise ValueError(f"choice id {self.id!r} is reserved for navigation")
+        return self
+
+
+class _NodeBase(_Strict):
+    source: Annotated[str, Field(min_length=2)]
+    facts: tuple[Slug, ...] = ()
+    nav: bool = True  # add the Back / Main menu row
+    columns: Annotated[int, Field(ge=1, le=3)] | None = None
+
+
+class MessageNode(_NodeBase):
+    kind: Literal["message"] = "message"
+    say: Annotated[str, Field(min_length=1)]
+    buttons: tuple[Choice, ...] = ()
+
+
+class QuestionNode(_NodeBase):
+    kind: Literal["question"] = "question"
+    ask: Annotated[str, Field(min_length=1)]
+    why: str | None = None
+    save_as: Slug
+    choices: Annotated[tuple[Choice, ...], Field(min_length=2)]
+
+
+class BranchNode(_Strict):
+    kind: Literal["branch"] = "branch"
+    branch: Slug  # the save_as key of an earlier question
+    cases: dict[Slug, Target]
+    default: Target
+    source: str = "ui"
+
+
+class ActionNode(_Strict):
+    kind: Literal["action"] = "action"
+    action: Slug
+    next: Target | None = None
+    source: str = "ui"
+
+
+def _node_kind(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return str(getattr(value, "kind", ""))
+    if isinstance(value, dict):
+        for key, kind in (("say", "message"), ("ask", "question"),
+                          ("branch", "branch"), ("action", "action")):
+            if key in value:
+                return kind
+    return "message"
+
+
+Node = Annotated[
+    Annotated[MessageNode, Tag("message")]
+    | Annotated[QuestionNode, Tag("question")]
+    | Annotated[BranchNode, Tag("branch")]
+    | Annotated[ActionNode, Tag("action")],
+    Discriminator(_node_kind),
+]
+
+
+class Flow(_Strict):
+    id: Slug
+    version: Annotated[int, Field(ge=1)]
+    start: Slug
+    entries: tuple[Slug, ...] = ()  # nodes that code opens directly (commands, action hooks)
+    nodes: dict[Slug, Node]
+
+    @model_validator(mode="after")
+    def _start_exists(self) -> Flow:
+        if self.start not in self.nodes:
+            raise ValueError(f"start node {self.start!r} is not defined")
+        return self
+
+    def targets(self, node_id: str) -> list[str]:
+        """Every target a node can lead to (for the static graph checks)."""
+        node = self.nodes[node_id]
+        if isinstance(node, MessageNode):
+            return [b.go for b in node.buttons]
+        if isinstance(node, QuestionNode):
+            return [c.go for c in node.choices]
+        if isinstance(node, BranchNode):
+            return [*node.cases.values(), node.default]
+        return [node.next] if node.next else []
+
+
+class Fact(_Strict):
+    value: str
+    source: str
+    translate: bool = False  # a value in words (hours) is a msgid; amounts and phones are not
+
+
+class Facts(_Strict):
+    reviewed_on: str
+    facts: dict[Slug, Fact]

@@ -1,0 +1,52 @@
+"""Settings of the bot, read from the environment and .env (pydantic-settings).
+
+Passed into factories; never imported as a global instance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_FLOWS_DIR = PROJECT_DIR / "flows"
+DEFAULT_LOCALES_DIR = PROJECT_DIR / "locales"
+DEFAULT_DOMAIN_DIR = PROJECT_DIR.parent / "shared" / "domain"
+
+DAY = 24 * 3600
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str | None = None  # any Bot API-compatible server; None = Telegram
+    redis_url: str | None = None  # None = in-memory storage (demo)
+    redis_prefix: str = "conex"
+    webhook_secret: SecretStr | None = None
+    webhook_url: str | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8081
+    referral_api_url: str | None = None
+    service_token: SecretStr | None = None
+
+    default_locale: str = "en"
+    flows_dir: Path = DEFAULT_FLOWS_DIR
+    locales_dir: Path = DEFAULT_LOCALES_DIR
+    # Retention of what Redis holds about a conversation (see /privacy).
+    state_ttl_days: int = Field(default=14, ge=1, le=90)
+    language_ttl_days: int = Field(default=90, ge=1, le=365)
+
+    @property
+    def state_ttl_seconds(self) -> int:
+        return self.state_ttl_days * DAY
+
+    @property
+    def language_ttl_seconds(self) -> int:
+        return self.language_ttl_days * DAY
+
+
+class MissingToken(Exception):
+    """BOT_TOKEN is not set."""
