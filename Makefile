@@ -1,0 +1,56 @@
+# Quick start: `make demo` and `make test`. Everything else is a building block.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BABEL_KEYWORDS := -k _ -k __ -k N_
+
+.PHONY: demo test install i18n i18n-extract i18n-update i18n-compile i18n-check lint typecheck \
+        flows-check unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install i18n-compile
+	$(PY) -m simulator
+
+test: install i18n-compile lint flows-check i18n-check unit
+
+lint: install
+	$(PY) -m ruff check bot simulator referral_api tests bench
+	$(PY) -m mypy
+
+flows-check: install
+	$(PY) -m bot.engine check
+
+unit: install i18n-compile
+	$(PY) -m pytest
+
+# Translations: extract from Python and YAML flows, merge into every catalogue, compile.
+i18n: i18n-extract i18n-update i18n-compile
+
+i18n-extract: install
+	$(VENV)/bin/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --sort-output \
+	  --add-comments=Translators: --project=conex-bot --version=1 \
+	  --msgid-bugs-address=conex-bot -o locales/messages.pot . >/dev/null
+
+i18n-update: install
+	$(PY) -m bot.i18n_check --update
+
+i18n-compile: install
+	$(VENV)/bin/pybabel compile -d locales -D messages
+
+i18n-check: install
+	$(PY) -m bot.i18n_check
+
+bench: install i18n-compile
+	$(PY) bench/dispatch.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	find locales -name '*.mo' -delete

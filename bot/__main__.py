@@ -1,0 +1,72 @@
+"""python -m bot            polling (TELEGRAM_API_URL may point at any Bot API server)
+python -m bot --webhook  webhook server (aiohttp), verifying X-Telegram-Bot-Api-Secret-Token"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from bot.app import create_bot, create_dispatcher
+from bot.settings import MissingToken, Settings
+
+
+async def run_polling(settings: Settings) -> None:
+    bot = create_bot(settings)
+    dp = create_dispatcher(settings)
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)
+        await dp.start_polling(bot)
+    finally:
+        await bot.session.close()
+        await dp.storage.close()
+
+
+def run_webhook(settings: Settings) -> None:
+    from aiohttp import web
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+
+    if settings.webhook_secret is None or settings.webhook_url is None:
+        raise SystemExit("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
+    bot = create_bot(settings)
+    dp = create_dispatcher(settings)
+    secret = settings.webhook_secret.get_secret_value()
+
+    @dp.startup()
+    async def set_webhook() -> None:
+        await bot.set_webhook(f"{settings.webhook_url}/webhook", secret_token=secret)
+
+    app = web.Application()
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, "/webhook")
+    setup_application(app, dp, bot=bot)
+    web.run_app(app, host=settings.webhook_host, port=settings.webhook_port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot")
+    parser.add_argument("--webhook", action="store_true", help="serve a webhook instead")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings()
+        if args.webhook:
+            run_webhook(settings)
+        else:
+            asyncio.run(run_polling(settings))
+    except MissingToken as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"error: invalid settings: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Wiring only: build the Bot, the storage and the Dispatcher from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from redis.asyncio import Redis
+
+from bot.actions import create_action_registry
+from bot.engine.core import Engine
+from bot.engine.flows import FlowSet, load_flows
+from bot.handlers import campaign, commands, errors, fallback, flow, language
+from bot.i18n import create_i18n, shipped_locales
+from bot.middlewares.locale import LocaleMiddleware
+from bot.preferences import (
+    LanguagePreferences,
+    MemoryLanguagePreferences,
+    RedisLanguagePreferences,
+)
+from bot.settings import MissingToken, Settings
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    if settings.bot_token is None or not settings.bot_token.get_secret_value():
+        raise MissingToken("BOT_TOKEN is not set: put it in the environment or in .env")
+    if session is None:
+        session = AiohttpSession(
+            api=TelegramAPIServer.from_base(settings.telegram_api_url)
+        ) if settings.telegram_api_url else AiohttpSession()
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML,
+                                     link_preview_is_disabled=True),
+    )
+
+
+@dataclass
+class Stores:
+    storage: BaseStorage
+    languages: LanguagePreferences
+
+
+def create_stores(settings: Settings, redis: Redis | None = None) -> Stores:
+    """RedisStorage (with TTLs) when REDIS_URL is set or a client is given, else memory."""
+    if redis is None and settings.redis_url:
+        redis = Redis.from_url(settings.redis_url)
+    if redis is None:
+        return Stores(MemoryStorage(), MemoryLanguagePreferences())
+    storage = RedisStorage(
+        redis,
+        key_builder=DefaultKeyBuilder(prefix=f"{settings.redis_prefix}:fsm", with_bot_id=True),
+        state_ttl=settings.state_ttl_seconds,
+        data_ttl=settings.state_ttl_seconds,
+    )
+    languages = RedisLanguagePreferences(redis, settings.redis_prefix,
+                                         settings.language_ttl_seconds)
+    return Stores(storage, languages)
+
+
+def create_dispatcher(
+    settings: Settings,
+    stores: Stores | None = None,
+    flows: FlowSet | None = None,
+    **deps: Any,
+) -> Dispatcher:
+    stores = stores or create_stores(settings)
+    flows = flows or load_flows(settings.flows_dir)
+    i18n = create_i18n(settings.locales_dir, settings.default_locale)
+    available = [c for c in shipped_locales(settings.locales_dir)
+                 if c == "en" or c in i18n.available_locales]
+    engine = Engine(flows, create_action_registry(), lambda m, loc: i18n.gettext(m, locale=loc))
+    dp = Dispatcher(
+        storage=stores.storage,
+        settings=settings,
+        engine=engine,
+        i18n=i18n,
+        available_locales=available,
+        language_preferences=stores.languages,
+        **deps,
+    )
+    dp.update.outer_middleware(
+        LocaleMiddleware(i18n, stores.languages, available, settings.default_locale)
+    )
+    dp.include_routers(
+        errors.create_router(),
+        commands.create_router(),
+        language.create_router(),
+        campaign.create_router(),
+        flow.create_router(),
+        fallback.create_router(),  # last: takes whatever the others did not
+    )
+
+    @dp.startup()
+    async def on_startup(bot: Bot) -> None:
+        await commands.register_commands(bot, i18n, available)
+
+    return dp

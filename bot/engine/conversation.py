@@ -1,0 +1,48 @@
+"""Where a person is in the flows, kept in FSM data (Redis, with a TTL).
+
+Holds choice ids and navigation only: no text the person typed, no name, no Telegram id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_TRAIL = 20
+
+
+@dataclass
+class Conversation:
+    at: str | None = None  # "flow.node" of the screen shown last
+    version: int | None = None  # version of that flow, so a deployed change can be detected
+    trail: list[str] = field(default_factory=list)  # screens to go Back to
+    answers: dict[str, str] = field(default_factory=dict)  # save_as -> choice id
+    campaign: str | None = None  # outreach campaign code from the /start link or typed
+    awaiting: str | None = None  # free text we expect next ("campaign_code"), else buttons
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Conversation:
+        return cls(
+            at=data.get("at"),
+            version=data.get("v"),
+            trail=list(data.get("trail", [])),
+            answers=dict(data.get("answers", {})),
+            campaign=data.get("campaign"),
+            awaiting=data.get("awaiting"),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"at": self.at, "v": self.version}
+        if self.trail:
+            data["trail"] = self.trail[-MAX_TRAIL:]
+        if self.answers:
+            data["answers"] = self.answers
+        if self.campaign:
+            data["campaign"] = self.campaign
+        if self.awaiting:
+            data["awaiting"] = self.awaiting
+        return data
+
+    @property
+    def started(self) -> bool:
+        return self.at is not None

@@ -1,0 +1,180 @@
+"""The engine: renders a node to text and keyboard, and walks targets through branches and
+actions. Generic: nothing here knows about a particular flow."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.engine.actions import HANDLED, ActionContext, ActionRegistry
+from bot.engine.callbacks import NodeCb
+from bot.engine.conversation import MAX_TRAIL, Conversation
+from bot.engine.flows import HOME, FlowSet, NodeRef
+from bot.engine.schema import PLACEHOLDER, ActionNode, BranchNode, MessageNode, QuestionNode
+from bot.i18n import isolate
+
+MAX_HOPS = 12
+LONG_LABEL = 18
+
+Translate = Callable[[str, str], str]
+
+
+def N_(msgid: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Mark a string for extraction; it is translated where it is shown."""
+    return msgid
+
+
+BACK_LABEL = N_("⬅️ Back")
+HOME_LABEL = N_("🏠 Main menu")
+
+
+class FlowBroken(Exception):
+    """A target leads nowhere, or branches/actions loop. The static checks should prevent it."""
+
+
+@dataclass(frozen=True)
+class Screen:
+    ref: NodeRef
+    text: str
+    markup: InlineKeyboardMarkup | None
+
+
+class Engine:
+    def __init__(self, flows: FlowSet, actions: ActionRegistry, translate: Translate) -> None:
+        self.flows = flows
+        self.actions = actions
+        self.translate = translate
+
+    # ---- rendering -------------------------------------------------------------------
+    def text(self, msgid: str, locale: str, facts: tuple[str, ...] = ()) -> str:
+        """Translate a flow text, escape it for HTML and fill in its facts."""
+        out = html.escape(self.translate(msgid, locale), quote=False)
+        if not facts:
+            return out
+
+        def fact(match: object) -> str:
+            name = match.group(1)  # type: ignore[attr-defined]
+            item = self.flows.facts.facts.get(name)
+            if item is None:
+                return str(match.group(0))  # type: ignore[attr-defined]
+            value = self.translate(item.value, locale) if item.translate else item.value
+            return isolate(html.escape(value, quote=False), locale)
+
+        return PLACEHOLDER.sub(fact, out)
+
+    def render(self, ref: NodeRef, locale: str, *, can_go_back: bool) -> Screen:
+        flow = self.flows.flows[ref.flow]
+        node = flow.nodes[ref.node]
+        if isinstance(node, MessageNode):
+            text = self.text(node.say, locale, node.facts)
+            buttons = node.buttons
+        elif isinstance(node, QuestionNode):
+            text = self.text(node.ask, locale, node.facts)
+            if node.why:
+                text += "\n\n<i>" + self.text(node.why, locale, node.facts) + "</i>"
+            buttons = node.choices
+        else:
+            raise FlowBroken(f"{ref} is not a screen")
+        labels = [self.translate(b.label, locale) for b in buttons]
+        columns = node.columns or (1 if any(len(x) > LONG_LABEL for x in labels) else 2)
+        rows: list[list[InlineKeyboardButton]] = []
+        for i, (button, label) in enumerate(zip(buttons, labels, strict=True)):
+            if i % columns == 0:
+                rows.append([])
+            data = NodeCb(f=flow.id, n=ref.node, c=button.id, v=flow.version).pack()
+            rows[-1].append(InlineKeyboardButton(text=label, callback_data=data))
+        if node.nav:
+            nav = []
+            if can_go_back:
+                data = NodeCb(f=flow.id, n=ref.node, c="back", v=flow.version).pack()
+                nav.append(InlineKeyboardButton(text=self.translate(BACK_LABEL, locale),
+                                                callback_data=data))
+            if str(ref) != HOME:
+                data = NodeCb(f=flow.id, n=ref.node, c="home", v=flow.version).pack()
+                nav.append(InlineKeyboardButton(text=self.translate(HOME_LABEL, locale),
+                                                callback_data=data))
+            if nav:
+                rows.append(nav)
+        markup = InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+        return Screen(ref=ref, text=text, markup=markup)
+
+    def show(self, conv: Conversation, ref: NodeRef, locale: str) -> Screen:
+        """Render ``ref`` and make it the conversation's current screen."""
+        conv.at = str(ref)
+        conv.version = self.flows.flows[ref.flow].version
+        return self.render(ref, locale, can_go_back=bool(conv.trail))
+
+    # ---- walking ---------------------------------------------------------------------
+    def lookup_press(self, cb: NodeCb) -> str | None:
+        """The target of a button press, ``back``/``home``, or None when the data is forged
+        or stale (unknown flow, node or choice, or an older flow version)."""
+        flow = self.flows.flows.get(cb.f)
+        if flow is None or flow.version != cb.v:
+            return None
+        node = flow.nodes.get(cb.n)
+        if not isinstance(node, MessageNode | QuestionNode):
+            return None
+        if cb.c in ("back", "home"):
+            return cb.c if node.nav else None
+        options = node.buttons if isinstance(node, MessageNode) else node.choices
+        for option in options:
+            if option.id == cb.c:
+                if isinstance(node, QuestionNode):
+                    return option.go
+                return option.go
+        return None
+
+    def record_answer(self, conv: Conversation, cb: NodeCb) -> None:
+        node = self.flows.flows[cb.f].nodes[cb.n]
+        if isinstance(node, QuestionNode):
+            conv.answers[node.save_as] = cb.c
+
+    def go_back(self, conv: Conversation) -> NodeRef:
+        while conv.trail:
+            ref = NodeRef.parse(conv.trail.pop())
+            if isinstance(self.flows.get(ref), MessageNode | QuestionNode):
+                return ref
+        return NodeRef.parse(HOME)
+
+    def push_trail(self, conv: Conversation, ref: NodeRef | None) -> None:
+        if ref is None or str(ref) == HOME:
+            conv.trail.clear()
+            return
+        if not conv.trail or conv.trail[-1] != str(ref):
+            conv.trail.append(str(ref))
+            del conv.trail[:-MAX_TRAIL]
+
+    async def walk(
+        self, target: str, from_flow: str, conv: Conversation, context: ActionContext
+    ) -> NodeRef | None:
+        """Follow ``target`` through branches and actions to the next screen.
+
+        Returns None when an action answered the user itself.
+        """
+        current_flow = from_flow
+        for _ in range(MAX_HOPS):
+            if target == "back":
+                return self.go_back(conv)
+            ref = self.flows.resolve(target, current_flow)
+            node = self.flows.get(ref)
+            if node is None:
+                raise FlowBroken(f"target {target!r} from {current_flow} does not exist")
+            current_flow = ref.flow
+            if isinstance(node, BranchNode):
+                answer = conv.answers.get(node.branch)
+                target = node.cases.get(answer, node.default) if answer else node.default
+                continue
+            if isinstance(node, ActionNode):
+                hook = self.actions.get(node.action)
+                if hook is None:
+                    raise FlowBroken(f"action {node.action!r} is not registered")
+                result = await hook(context)
+                if result == HANDLED:
+                    return None
+                target = result or node.next or "home"
+                continue
+            return ref
+        raise FlowBroken(f"more than {MAX_HOPS} branches or actions in a row from {from_flow}")

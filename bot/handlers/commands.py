@@ -1,0 +1,161 @@
+"""/start [campaign], /menu, /help, /privacy, /forget."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.engine.conversation import Conversation
+from bot.engine.core import Engine, N_
+from bot.engine.flows import NodeRef
+from bot.handlers.campaign import valid_code
+from bot.handlers.flow import show_home
+from bot.handlers.language import picker
+from bot.preferences import LanguagePreferences
+from bot.replies import load, present, present_screen, save
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WELCOME = NodeRef("menu", "welcome")
+HELP = NodeRef("menu", "help")
+
+COMMANDS = (
+    ("start", N_("Start again")),
+    ("menu", N_("Main menu")),
+    ("language", N_("Change language")),
+    ("help", N_("How this bot works")),
+    ("privacy", N_("What we keep about you")),
+    ("forget", N_("Delete what we keep")),
+)
+
+
+class ForgetCb(CallbackData, prefix="forget"):
+    yes: bool
+
+
+async def register_commands(bot: Bot, i18n: I18n, available: list[str]) -> None:
+    """setMyCommands once per shipped language, plus the default list in English."""
+    for code in [None, *available]:
+        commands = [
+            BotCommand(command=name, description=i18n.gettext(text, locale=code or "en"))
+            for name, text in COMMANDS
+        ]
+        await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=code)
+
+
+def privacy_text(settings: Settings) -> str:
+    return _(
+        "🔒 What we keep about you\n\n"
+        "We do not keep your name, username, phone number or photo.\n\n"
+        "We keep only: the language you chose (for {language_days} days), where you are in "
+        "this conversation and the buttons you pressed (for {state_days} days after your last "
+        "message), and a campaign code if you came through a link. Nobody reads this: it only "
+        "lets the bot remember where you were.\n\n"
+        "Telegram itself knows that you use this bot.\n\n"
+        "/forget deletes everything we keep, at once."
+    ).format(language_days=settings.language_ttl_days, state_days=settings.state_ttl_days)
+
+
+def create_router() -> Router:
+    router = Router(name="commands")
+
+    @router.message(CommandStart())
+    async def on_start(
+        message: Message,
+        command: CommandObject,
+        bot: Bot,
+        state: FSMContext,
+        engine: Engine,
+        locale: str,
+        locale_known: bool,
+        i18n: I18n,
+        available_locales: list[str],
+    ) -> None:
+        previous = await load(state)
+        code = valid_code(command.args)
+        if command.args and code is None:
+            log.info("ignored an invalid /start payload")
+        conv = Conversation(campaign=code or previous.campaign)
+        if not locale_known:
+            text, markup = picker(i18n, available_locales)
+            conv.at = str(WELCOME)  # the picker leads on to the welcome question
+            await message.answer(text, reply_markup=markup)
+        else:
+            await present_screen(bot, message.chat.id, engine.show(conv, WELCOME, locale))
+        await save(state, conv)
+
+    @router.message(Command("menu"))
+    async def on_menu(
+        message: Message, bot: Bot, state: FSMContext, engine: Engine, locale: str
+    ) -> None:
+        conv = await load(state)
+        await show_home(bot, message.chat.id, conv, engine, locale)
+        await save(state, conv)
+
+    @router.message(Command("help"))
+    async def on_help(
+        message: Message, bot: Bot, state: FSMContext, engine: Engine, locale: str
+    ) -> None:
+        conv = await load(state)
+        conv.trail.clear()
+        await present_screen(bot, message.chat.id, engine.show(conv, HELP, locale))
+        await save(state, conv)
+
+    @router.message(Command("privacy"))
+    async def on_privacy(message: Message, settings: Settings) -> None:
+        await message.answer(privacy_text(settings))
+
+    @router.message(Command("forget"))
+    async def on_forget(message: Message) -> None:
+        markup = InlineKeyboardMarkup(inline_keyboard=[[
+            InlineKeyboardButton(text=_("Yes, delete"),
+                                 callback_data=ForgetCb(yes=True).pack()),
+            InlineKeyboardButton(text=_("No, keep"), callback_data=ForgetCb(yes=False).pack()),
+        ]])
+        await message.answer(
+            _("Delete everything we keep about you: your language and where you are in this "
+              "conversation? This cannot be undone."),
+            reply_markup=markup,
+        )
+
+    @router.callback_query(ForgetCb.filter())
+    async def on_forget_answer(
+        cb: CallbackQuery,
+        callback_data: ForgetCb,
+        bot: Bot,
+        state: FSMContext,
+        engine: Engine,
+        locale: str,
+        language_preferences: LanguagePreferences,
+    ) -> None:
+        await cb.answer()
+        chat_id = cb.message.chat.id if cb.message else cb.from_user.id
+        edit_id = cb.message.message_id if cb.message else None
+        if not callback_data.yes:
+            conv = await load(state)
+            await show_home(bot, chat_id, conv, engine, locale, edit_id,
+                            notice=_("Nothing was deleted."))
+            await save(state, conv)
+            return
+        await state.clear()
+        await language_preferences.delete(bot.id, cb.from_user.id)
+        log.info("forget: conversation state and language deleted")
+        await present(bot, chat_id, _("✅ Done. We deleted everything we kept about you. "
+                                      "Send /start to begin again."), None, edit_id)
+
+    return router

@@ -1,0 +1,55 @@
+"""Everything no other handler took: typed text where buttons are expected, media, unknown
+commands and unknown buttons. Each gets a short, translated answer and the current screen."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.engine.core import Engine
+from bot.engine.flows import HOME, NodeRef
+from bot.handlers.campaign import AWAITING_CODE, accept_code
+from bot.handlers.flow import on_stale
+from bot.replies import load, present, present_screen, save
+
+WELCOME = NodeRef("menu", "welcome")
+
+
+def create_router() -> Router:
+    router = Router(name="fallback")
+
+    @router.message()
+    async def on_anything(
+        message: Message, bot: Bot, state: FSMContext, engine: Engine, locale: str
+    ) -> None:
+        conv = await load(state)
+        chat_id = message.chat.id
+        text = message.text
+        if text is not None and conv.awaiting == AWAITING_CODE and not text.startswith("/"):
+            await accept_code(bot, chat_id, text, conv, engine, locale)
+            await save(state, conv)
+            return
+        if text is not None and text.startswith("/"):
+            notice = _("I do not know this command. You can use /menu, /language, /help or "
+                       "/privacy.")
+        elif text is not None:
+            notice = _("I can only understand the buttons. Please press one of them.")
+        else:
+            notice = _("I can only read buttons here. Please do not send photos, files, voice "
+                       "messages or your location: I do not need them and I do not keep them.")
+        await present(bot, chat_id, notice)
+        ref = NodeRef.parse(conv.at) if conv.at else WELCOME
+        if engine.flows.get(ref) is None or conv.version != engine.flows.flows[ref.flow].version:
+            ref = NodeRef.parse(HOME)  # the screen we were on no longer exists
+        await present_screen(bot, chat_id, engine.show(conv, ref, locale))
+        await save(state, conv)
+
+    @router.callback_query()
+    async def on_unknown_button(
+        cb: CallbackQuery, bot: Bot, state: FSMContext, engine: Engine, locale: str
+    ) -> None:
+        await on_stale(cb, bot, state, engine, locale)
+
+    return router

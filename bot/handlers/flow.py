@@ -1,0 +1,97 @@
+"""One callback handler serves every flow button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery
+from aiogram.utils.i18n import gettext as _
+
+from bot.engine.actions import ActionContext
+from bot.engine.callbacks import NodeCb
+from bot.engine.conversation import Conversation
+from bot.engine.core import Engine
+from bot.engine.flows import HOME, NodeRef
+from bot.replies import load, present, present_screen, save
+
+
+def message_id_of(cb: CallbackQuery) -> int | None:
+    return cb.message.message_id if cb.message is not None else None
+
+
+async def show_home(
+    bot: Bot, chat_id: int, conv: Conversation, engine: Engine, locale: str,
+    edit_message_id: int | None = None, notice: str | None = None,
+) -> None:
+    """Show the main menu, optionally after a short notice, and reset the Back trail."""
+    conv.trail.clear()
+    conv.awaiting = None
+    screen = engine.show(conv, NodeRef.parse(HOME), locale)
+    if notice:
+        await present(bot, chat_id, notice, None, edit_message_id)
+        edit_message_id = None
+    await present_screen(bot, chat_id, screen, edit_message_id)
+
+
+async def on_stale(
+    cb: CallbackQuery, bot: Bot, state: FSMContext, engine: Engine, locale: str
+) -> None:
+    """A button whose data we do not recognise: forged, or from an older version."""
+    await cb.answer(_("This button is out of date. Here is the main menu."))
+    conv = await load(state)
+    chat_id = cb.message.chat.id if cb.message else cb.from_user.id
+    await show_home(bot, chat_id, conv, engine, locale, message_id_of(cb))
+    await save(state, conv)
+
+
+def create_router() -> Router:
+    router = Router(name="flow")
+
+    @router.callback_query(NodeCb.filter())
+    async def on_press(
+        cb: CallbackQuery,
+        callback_data: NodeCb,
+        bot: Bot,
+        state: FSMContext,
+        engine: Engine,
+        locale: str,
+        **deps: Any,
+    ) -> None:
+        target = engine.lookup_press(callback_data)
+        if target is None:
+            await on_stale(cb, bot, state, engine, locale)
+            return
+        conv = await load(state)
+        chat_id = cb.message.chat.id if cb.message else cb.from_user.id
+        edit_id = message_id_of(cb)
+        if not conv.started:
+            await cb.answer()
+            await show_home(
+                bot, chat_id, conv, engine, locale, edit_id,
+                notice=_("Sorry, I lost track of our conversation because it was quiet "
+                         "for a while. Nothing is lost: here is the main menu."),
+            )
+            await save(state, conv)
+            return
+        await cb.answer()
+        conv.awaiting = None
+        engine.record_answer(conv, callback_data)
+        here = NodeRef(callback_data.f, callback_data.n)
+        if target == "back":
+            ref: NodeRef | None = engine.go_back(conv)
+        else:
+            context = ActionContext(
+                bot=bot, chat_id=chat_id, user_id=cb.from_user.id, locale=locale,
+                state=state, conversation=conv, message_id=edit_id, extra=deps,
+            )
+            engine.push_trail(conv, here)
+            ref = await engine.walk(target, here.flow, conv, context)
+            if ref is not None and str(ref) == HOME:
+                conv.trail.clear()
+        if ref is not None:
+            await present_screen(bot, chat_id, engine.show(conv, ref, locale), edit_id)
+        await save(state, conv)
+
+    return router

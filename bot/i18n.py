@@ -1,0 +1,74 @@
+"""Language negotiation, right-to-left isolation and the gettext catalogues (Babel).
+
+English is the source language: flow texts and Python strings are the msgids, so English needs
+no catalogue. Every other language lives in ``locales/<code>/LC_MESSAGES/messages.po``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+from aiogram.utils.i18n import I18n
+from babel import Locale
+
+SOURCE_LOCALE = "en"
+DOMAIN = "messages"
+RTL_LOCALES = frozenset({"ar", "fa", "ps", "ckb"})
+FSI, PDI = "\u2068", "\u2069"  # first strong isolate ... pop directional isolate
+
+
+def normalise(code: str | None) -> str | None:
+    """``pt-br`` -> ``pt_BR``; ``NL`` -> ``nl``. None or empty stays None."""
+    if not code:
+        return None
+    lang, _, region = code.replace("-", "_").partition("_")
+    return f"{lang.lower()}_{region.upper()}" if region else lang.lower()
+
+
+def negotiate(
+    preferred: str | None, telegram_hint: str | None, available: Iterable[str], default: str
+) -> str:
+    """Pick the language: the person's explicit choice, else their Telegram app's language
+    (exact, then the same base language), else ``default``."""
+    shipped = list(available)
+    if preferred in shipped:
+        return preferred
+    hint = normalise(telegram_hint)
+    if hint:
+        if hint in shipped:
+            return hint
+        base = hint.split("_")[0]
+        if base in shipped:
+            return base
+        for code in shipped:
+            if code.split("_")[0] == base:
+                return code
+    return default
+
+
+def isolate(text: str, locale: str) -> str:
+    """Wrap a number, phone, code or Latin name for display inside right-to-left text."""
+    return f"{FSI}{text}{PDI}" if locale.split("_")[0] in RTL_LOCALES else text
+
+
+def native_name(code: str) -> str:
+    """The language's name in its own script ("Nederlands", "Français")."""
+    name = Locale.parse(code).get_display_name(code) or code
+    if name[:1] and unicodedata.name(name[0], "").startswith(("LATIN", "CYRILLIC")):
+        return name[:1].upper() + name[1:]
+    return name  # scripts without case (Georgian, Arabic, ...) stay as they are
+
+
+def shipped_locales(locales_dir: Path) -> list[str]:
+    """English plus every language that has a catalogue, English first."""
+    found = sorted(
+        p.parent.parent.name for p in locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")
+    )
+    return [SOURCE_LOCALE, *[c for c in found if c != SOURCE_LOCALE]]
+
+
+def create_i18n(locales_dir: Path, default_locale: str = SOURCE_LOCALE) -> I18n:
+    """aiogram's I18n over our compiled catalogues (``make i18n`` builds the .mo files)."""
+    return I18n(path=locales_dir, default_locale=default_locale, domain=DOMAIN)

@@ -1,0 +1,143 @@
+"""python -m bot.i18n_check: fail when the catalogue is stale or a language misses a string.
+
+* ``locales/messages.pot`` must hold exactly the msgids a fresh extraction finds;
+* every shipped language must translate every msgid (not empty, not fuzzy), keep every
+  ``{placeholder}``, and say in its header how it was made (``X-Translation-Source``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
+
+from bot.engine.schema import PLACEHOLDER
+from bot.settings import DEFAULT_LOCALES_DIR, PROJECT_DIR
+
+KEYWORDS = ("_", "__", "N_")
+
+
+def extract(project_dir: Path = PROJECT_DIR) -> Catalog:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "fresh.pot"
+        cmd = [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
+               *[arg for k in KEYWORDS for arg in ("-k", k)], "--no-location", "-o", str(out),
+               "."]
+        subprocess.run(cmd, cwd=project_dir, check=True, capture_output=True)  # noqa: S603
+        with out.open("rb") as fh:
+            return read_po(fh)
+
+
+_SOURCE_HEADER = re.compile(r'^"X-Translation-Source: ([a-z]+)\\n"$', re.MULTILINE)
+
+
+def translation_source(po_path: Path) -> str:
+    """``machine`` or ``reviewed``: read from the raw header (Babel drops unknown headers)."""
+    found = _SOURCE_HEADER.search(po_path.read_text(encoding="utf-8"))
+    return found.group(1) if found else ""
+
+
+def update(locales_dir: Path = DEFAULT_LOCALES_DIR) -> None:
+    """``pybabel update`` that keeps our X-Translation-Source header (Babel would drop it)."""
+    template = read(locales_dir / "messages.pot")
+    for po_path in sorted(locales_dir.glob("*/LC_MESSAGES/messages.po")):
+        source = translation_source(po_path) or "machine"
+        catalog = read(po_path, po_path.parent.parent.name)
+        catalog.update(template, no_fuzzy_matching=True)
+        buffer = io.BytesIO()
+        write_po(buffer, catalog, ignore_obsolete=True, width=100)
+        text = buffer.getvalue().decode("utf-8")
+        text = re.sub(r'^("Generated-By: [^"]*"\n)', rf'\1"X-Translation-Source: {source}\\n"\n',
+                      text, count=1, flags=re.MULTILINE)
+        po_path.write_text(text, encoding="utf-8")
+
+
+def read(path: Path, locale: str | None = None) -> Catalog:
+    with path.open("rb") as fh:
+        return read_po(fh, locale=locale)
+
+
+def msgids(catalog: Catalog) -> set[str]:
+    return {m.id for m in catalog if m.id and isinstance(m.id, str)}
+
+
+@dataclass
+class Coverage:
+    locale: str
+    translated: int
+    total: int
+    source: str
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.translated / self.total if self.total else 100.0
+
+
+def check_language(template: Catalog, po_path: Path) -> tuple[Coverage, list[str]]:
+    locale = po_path.parent.parent.name
+    catalog = read(po_path, locale)
+    problems: list[str] = []
+    source = translation_source(po_path)
+    if source not in ("machine", "reviewed"):
+        problems.append(f"{locale}: header X-Translation-Source must be 'machine' or 'reviewed'")
+    translated = 0
+    for msgid in sorted(msgids(template)):
+        message = catalog.get(msgid)
+        if message is None or not message.string:
+            problems.append(f"{locale}: missing translation for {msgid[:60]!r}")
+            continue
+        if message.fuzzy:
+            problems.append(f"{locale}: fuzzy translation for {msgid[:60]!r}")
+            continue
+        text = message.string if isinstance(message.string, str) else message.string[0]
+        if set(PLACEHOLDER.findall(text)) != set(PLACEHOLDER.findall(msgid)):
+            problems.append(f"{locale}: placeholders differ in {msgid[:60]!r}")
+            continue
+        translated += 1
+    return Coverage(locale, translated, len(msgids(template)), source), problems
+
+
+def check(locales_dir: Path = DEFAULT_LOCALES_DIR) -> tuple[list[Coverage], list[str]]:
+    problems: list[str] = []
+    template_path = locales_dir / "messages.pot"
+    template = read(template_path)
+    fresh = extract()
+    added, removed = msgids(fresh) - msgids(template), msgids(template) - msgids(fresh)
+    if added or removed:
+        problems.append(f"messages.pot is stale ({len(added)} new, {len(removed)} gone): "
+                        "run `make i18n`")
+        template = fresh
+    coverage = []
+    for po_path in sorted(locales_dir.glob("*/LC_MESSAGES/messages.po")):
+        cov, found = check_language(template, po_path)
+        coverage.append(cov)
+        problems.extend(found)
+    return coverage, problems
+
+
+def main() -> int:
+    if "--update" in sys.argv[1:]:
+        update()
+        print("catalogues updated")
+        return 0
+    coverage, problems = check()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    for cov in coverage:
+        print(f"{cov.locale}: {cov.translated}/{cov.total} ({cov.percent:.0f}%), {cov.source}")
+    if problems:
+        print(f"i18n check failed: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("i18n ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Showing a screen to the person: edit the message the button was on, or send a new one."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.context import FSMContext
+from aiogram.types import InlineKeyboardMarkup
+
+from bot.engine.conversation import Conversation
+from bot.engine.core import Screen
+
+log = logging.getLogger(__name__)
+
+
+async def present(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    edit_message_id: int | None = None,
+) -> None:
+    """Edit ``edit_message_id`` in place when given, else send a new message.
+
+    Editing keeps the chat short on a small phone; when the edit is refused (message too old,
+    deleted), a new message is sent so the person always sees an answer.
+    """
+    if edit_message_id is not None:
+        try:
+            await bot.edit_message_text(
+                text=text, chat_id=chat_id, message_id=edit_message_id, reply_markup=markup
+            )
+            return
+        except TelegramBadRequest as exc:
+            if "not modified" in exc.message:
+                return
+            log.info("edit refused (%s); sending a new message", type(exc).__name__)
+    await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+
+
+async def present_screen(
+    bot: Bot, chat_id: int, screen: Screen, edit_message_id: int | None = None
+) -> None:
+    await present(bot, chat_id, screen.text, screen.markup, edit_message_id)
+
+
+async def load(state: FSMContext) -> Conversation:
+    return Conversation.from_data(await state.get_data())
+
+
+async def save(state: FSMContext, conv: Conversation) -> None:
+    await state.set_data(conv.to_data())

@@ -1,0 +1,67 @@
+"""make demo: the simulator's web chat and Bot API, and the real bot polling it, in one process.
+
+The bot reaches the simulator over HTTP through TELEGRAM_API_URL, exactly as it would reach
+Telegram. With BOT_TOKEN set, the same Dispatcher also polls real Telegram.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import uvicorn
+from pydantic import SecretStr
+
+from bot.app import create_bot, create_dispatcher
+from bot.settings import Settings
+from simulator.server import create_app
+
+DEMO_TOKEN = "1000001:simulator-demo-token"
+
+
+async def serve(host: str, port: int) -> None:
+    settings = Settings()
+    app = create_app()
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server_task = asyncio.create_task(server.serve())
+    while not server.started:
+        if server_task.done():
+            server_task.result()
+            return
+        await asyncio.sleep(0.05)
+    url = f"http://{host}:{port}"
+    sim_settings = settings.model_copy(update={"bot_token": SecretStr(DEMO_TOKEN),
+                                               "telegram_api_url": url})
+    bots = [create_bot(sim_settings)]
+    if settings.bot_token is not None and settings.bot_token.get_secret_value():
+        bots.append(create_bot(settings.model_copy(update={"telegram_api_url": None})))
+    dp = create_dispatcher(settings)
+    print(f"\n  Simulator ready: {url}/simulator\n"
+          f"  {'Also serving real Telegram (BOT_TOKEN is set).' if len(bots) > 1 else ''}\n"
+          "  Press Ctrl+C to stop.\n", flush=True)
+    try:
+        await dp.start_polling(*bots, handle_signals=False, polling_timeout=20)
+    finally:
+        for bot in bots:
+            await bot.session.close()
+        server.should_exit = True
+        await server_task
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        asyncio.run(serve(args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

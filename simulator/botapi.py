@@ -1,0 +1,350 @@
+"""The fake Bot API: the subset of Telegram's methods the bot uses, with Telegram's limits
+and error messages, plus the user side (a person typing and pressing buttons).
+
+Pure state and methods; the HTTP edge is simulator.server, the in-process edge for tests and
+benchmarks is simulator.session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import itertools
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64
+TAG = re.compile(r"<[^>]+>")
+ALLOWED_TAGS = re.compile(r"&lt;(/?)(b|i|u|s|code|pre|blockquote)&gt;")
+# Fields that stay strings even when they look like JSON ("123" as a text is text).
+STRING_FIELDS = frozenset({
+    "text", "caption", "callback_query_id", "parse_mode", "url", "secret_token",
+    "language_code", "description", "short_description", "name", "query", "emoji",
+})
+
+Result = tuple[int, dict[str, Any]]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.retry_after = retry_after
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"ok": False, "error_code": self.status,
+                                "description": self.description}
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+def decode_params(raw: dict[str, Any]) -> dict[str, Any]:
+    """Form fields as aiogram sends them (JSON-encoded non-strings) to Python values."""
+    params: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and key not in STRING_FIELDS:
+            try:
+                params[key] = json.loads(value)
+                continue
+            except ValueError:
+                pass
+        params[key] = value
+    return params
+
+
+def visible_text(text: str, parse_mode: str | None) -> str:
+    """What the person sees: HTML tags removed and entities decoded."""
+    if parse_mode and parse_mode.upper() == "HTML":
+        return html.unescape(TAG.sub("", text))
+    return text
+
+
+def safe_html(text: str, parse_mode: str | None) -> str:
+    """Telegram HTML made safe for a web page: everything escaped, then a few plain tags
+    allowed again (no attributes)."""
+    if not (parse_mode and parse_mode.upper() == "HTML"):
+        return html.escape(text)
+    escaped = html.escape(html.unescape(text), quote=False)
+    # html.unescape turned the bot's &lt; into <, which escape() turned back into &lt;:
+    # only the bot's own plain tags are restored.
+    return ALLOWED_TAGS.sub(lambda m: f"<{m.group(1)}{m.group(2)}>", escaped)
+
+
+@dataclass
+class SimUser:
+    id: int
+    first_name: str = "Demo"
+    language_code: str | None = "en"
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.language_code:
+            data["language_code"] = self.language_code
+        return data
+
+
+@dataclass
+class ChatLog:
+    """Everything shown in one private chat, as a list of events for the web view."""
+
+    chat_id: int
+    messages: dict[int, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add_event(self, kind: str, **payload: Any) -> None:
+        self.events.append({"seq": len(self.events) + 1, "kind": kind, **payload})
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+class FakeBotAPI:
+    def __init__(self, username: str = "conex_demo_bot", first_name: str = "CONEX info") -> None:
+        self.username = username
+        self.first_name = first_name
+        self.queue_updates = True
+        self.updates: list[dict[str, Any]] = []
+        self.update_ids = itertools.count(1)
+        self.message_ids = itertools.count(1)
+        self.callback_ids = itertools.count(1)
+        self.new_update = asyncio.Event()
+        self.chats: dict[int, ChatLog] = {}
+        self.commands: dict[str | None, list[dict[str, Any]]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.callbacks: dict[str, int] = {}  # callback_query_id -> chat id
+        self.fail_next: list[ApiError] = []  # tests: make the next call(s) fail
+        self._methods: dict[str, Callable[[str, dict[str, Any]], Awaitable[Any]]] = {
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "deleteWebhook": self._true,
+            "setWebhook": self._true,
+            "close": self._true,
+            "logOut": self._true,
+            "sendChatAction": self._true,
+            "setMyCommands": self._set_my_commands,
+            "getMyCommands": self._get_my_commands,
+            "deleteMyCommands": self._true,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_reply_markup,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback_query,
+        }
+
+    # ---- the Bot API side ------------------------------------------------------------
+    @staticmethod
+    def bot_id(token: str) -> int:
+        head = token.split(":", 1)[0]
+        if not head.isdigit() or ":" not in token:
+            raise ApiError(401, "Unauthorized")
+        return int(head)
+
+    async def call(self, token: str, method: str, params: dict[str, Any]) -> Result:
+        try:
+            self.bot_id(token)
+            handler = self._methods.get(method)
+            if handler is None:
+                raise ApiError(404, "Not Found: method not found")
+            if self.fail_next:
+                raise self.fail_next.pop(0)
+            self.calls.append((method, params))
+            return 200, {"ok": True, "result": await handler(token, params)}
+        except ApiError as exc:
+            return exc.status, exc.payload()
+
+    async def _true(self, token: str, params: dict[str, Any]) -> bool:
+        return True
+
+    async def _get_me(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        return {"id": self.bot_id(token), "is_bot": True, "first_name": self.first_name,
+                "username": self.username, "can_join_groups": True,
+                "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+    async def _get_updates(self, token: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        timeout = float(params.get("timeout") or 0)
+        if offset:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        if not self.updates and timeout > 0:
+            event = self.new_update
+            try:
+                await asyncio.wait_for(event.wait(), timeout=timeout)
+            except TimeoutError:
+                return []
+        return self.updates[:limit]
+
+    async def _set_my_commands(self, token: str, params: dict[str, Any]) -> bool:
+        commands = params.get("commands") or []
+        for command in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", command.get("command", "")):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(command.get("description", "")) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands[params.get("language_code")] = commands
+        return True
+
+    async def _get_my_commands(self, token: str, params: dict[str, Any]) -> list[Any]:
+        return self.commands.get(params.get("language_code"), [])
+
+    def _chat(self, chat_id: Any) -> ChatLog:
+        if not isinstance(chat_id, int) or chat_id not in self.chats:
+            raise ApiError(400, "Bad Request: chat not found")
+        return self.chats[chat_id]
+
+    @staticmethod
+    def _check_markup(markup: Any) -> dict[str, Any] | None:
+        if not markup:
+            return None
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                if not button.get("text"):
+                    raise ApiError(400, "Bad Request: text buttons are unallowed in the "
+                                        "inline keyboard")
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        return dict(markup)
+
+    def _check_text(self, params: dict[str, Any]) -> tuple[str, str]:
+        raw = params.get("text")
+        if not isinstance(raw, str) or not raw.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        parse_mode = params.get("parse_mode")
+        shown = visible_text(raw, parse_mode)
+        if len(shown) > MAX_TEXT:
+            raise ApiError(400, "Bad Request: message is too long")
+        return shown, safe_html(raw, parse_mode)
+
+    def _bot_user(self, token: str) -> dict[str, Any]:
+        return {"id": self.bot_id(token), "is_bot": True, "first_name": self.first_name,
+                "username": self.username}
+
+    async def _send_message(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params.get("chat_id"))
+        text, rendered = self._check_text(params)
+        markup = self._check_markup(params.get("reply_markup"))
+        message: dict[str, Any] = {
+            "message_id": next(self.message_ids), "date": int(time.time()),
+            "chat": {"id": chat.chat_id, "type": "private", "first_name": "Demo"},
+            "from": self._bot_user(token), "text": text,
+        }
+        if markup and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        chat.messages[message["message_id"]] = message
+        chat.add_event("message", message=self._view(message, rendered, markup, mine=False))
+        return message
+
+    async def _edit_message_text(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params.get("chat_id"))
+        message = chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]
+        if message is None or message["from"].get("is_bot") is not True:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        text, rendered = self._check_text(params)
+        markup = self._check_markup(params.get("reply_markup"))
+        if text == message["text"] and markup == message.get("reply_markup"):
+            raise ApiError(400, "Bad Request: message is not modified: specified new message "
+                                "content and reply markup are exactly the same as a current "
+                                "content and reply markup of the message")
+        message["text"] = text
+        message.pop("reply_markup", None)
+        if markup and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        message["edit_date"] = int(time.time())
+        chat.add_event("edit", message=self._view(message, rendered, markup, mine=False))
+        return message
+
+    async def _edit_reply_markup(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(params.get("chat_id"))
+        message = chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]
+        if message is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        markup = self._check_markup(params.get("reply_markup"))
+        message.pop("reply_markup", None)
+        if markup:
+            message["reply_markup"] = markup
+        chat.add_event("edit", message=self._view(message, None, markup, mine=False))
+        return message
+
+    async def _delete_message(self, token: str, params: dict[str, Any]) -> bool:
+        chat = self._chat(params.get("chat_id"))
+        if chat.messages.pop(params.get("message_id"), None) is None:  # type: ignore[arg-type]
+            raise ApiError(400, "Bad Request: message to delete not found")
+        chat.add_event("delete", message_id=params.get("message_id"))
+        return True
+
+    async def _answer_callback_query(self, token: str, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("callback_query_id"))
+        chat_id = self.callbacks.pop(query_id, None)
+        if chat_id is None:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired "
+                                "or query ID is invalid")
+        if params.get("text"):
+            self.chats[chat_id].add_event("toast", text=str(params["text"]))
+        return True
+
+    @staticmethod
+    def _view(message: dict[str, Any], rendered: str | None, markup: Any,
+              mine: bool) -> dict[str, Any]:
+        return {
+            "message_id": message["message_id"],
+            "html": rendered if rendered is not None else html.escape(message.get("text", "")),
+            "buttons": [
+                [{"text": b["text"], "data": b.get("callback_data")} for b in row]
+                for row in (markup or {}).get("inline_keyboard", [])
+            ],
+            "mine": mine,
+        }
+
+    # ---- the person's side -----------------------------------------------------------
+    def _push(self, update: dict[str, Any]) -> dict[str, Any]:
+        if self.queue_updates:
+            self.updates.append(update)
+            self.new_update.set()
+            self.new_update = asyncio.Event()
+        return update
+
+    def open_chat(self, user: SimUser) -> ChatLog:
+        return self.chats.setdefault(user.id, ChatLog(user.id))
+
+    def user_message(self, user: SimUser, text: str | None = None,
+                     **content: Any) -> dict[str, Any]:
+        """The person sends a message: text, or other content (sticker=..., location=...)."""
+        chat = self.open_chat(user)
+        message: dict[str, Any] = {
+            "message_id": next(self.message_ids), "date": int(time.time()),
+            "chat": {"id": chat.chat_id, "type": "private", "first_name": user.first_name},
+            "from": user.as_dict(),
+        }
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split()[0]
+                message["entities"] = [{"type": "bot_command", "offset": 0,
+                                        "length": len(command)}]
+        message.update(content)
+        chat.messages[message["message_id"]] = message
+        label = text if text is not None else "[" + ", ".join(content) + "]"
+        chat.add_event("message", message={"message_id": message["message_id"],
+                                           "html": html.escape(label), "buttons": [],
+                                           "mine": True})
+        return self._push({"update_id": next(self.update_ids), "message": message})
+
+    def user_press(self, user: SimUser, message_id: int, data: str) -> dict[str, Any]:
+        """The person presses an inline button (any data: the bot must cope with forgeries)."""
+        chat = self.open_chat(user)
+        message = chat.messages.get(message_id)
+        query_id = str(next(self.callback_ids))
+        self.callbacks[query_id] = chat.chat_id
+        query: dict[str, Any] = {"id": query_id, "from": user.as_dict(),
+                                 "chat_instance": str(chat.chat_id), "data": data}
+        if message is not None:
+            query["message"] = message
+        return self._push({"update_id": next(self.update_ids), "callback_query": query})

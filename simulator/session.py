@@ -1,0 +1,49 @@
+"""An aiogram session that talks to a FakeBotAPI in the same process.
+
+It encodes every request exactly as aiogram's HTTP session does (``prepare_value``) and
+decodes the answer with aiogram's own ``check_response``: only the socket is skipped. Used by
+the conversation tests and the benchmark; the end-to-end test and the demo use real HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from typing import Any, cast
+
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+
+from simulator.botapi import FakeBotAPI, decode_params
+
+
+class InProcessSession(BaseSession):
+    def __init__(self, api: FakeBotAPI) -> None:
+        super().__init__()
+        self.fake = api
+
+    async def close(self) -> None:
+        return None
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        files: dict[str, Any] = {}
+        raw = {}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = self.prepare_value(value, bot=bot, files=files)
+            if prepared:
+                raw[key] = prepared
+        status, body = await self.fake.call(bot.token, method.__api_method__,
+                                            decode_params(raw))
+        response = self.check_response(bot=bot, method=method, status_code=status,
+                                       content=json.dumps(body))
+        return cast(TelegramType, response.result)
+
+    async def stream_content(
+        self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
+        chunk_size: int = 65536, raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        yield b""
