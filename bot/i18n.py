@@ -61,12 +61,17 @@ def native_name(code: str) -> str:
     return name  # scripts without case (Georgian, Arabic, ...) stay as they are
 
 
+# The order of the language picker: Belgium's languages, then the main countries of return.
+LANGUAGE_ORDER = ("nl", "fr", "en", "pt_BR", "es", "ro", "ru", "uk", "ka", "hy", "tr", "ar",
+                  "fa", "ps", "ckb", "mn", "sq", "am")
+
+
 def shipped_locales(locales_dir: Path) -> list[str]:
-    """English plus every language that has a catalogue, English first."""
-    found = sorted(
-        p.parent.parent.name for p in locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")
-    )
-    return [SOURCE_LOCALE, *[c for c in found if c != SOURCE_LOCALE]]
+    """English (the source) plus every language that has a catalogue, in picker order."""
+    found = {p.parent.parent.name for p in locales_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
+    found.add(SOURCE_LOCALE)
+    rank = {code: i for i, code in enumerate(LANGUAGE_ORDER)}
+    return sorted(found, key=lambda code: (rank.get(code, len(rank)), code))
 
 
 def create_i18n(locales_dir: Path, default_locale: str = SOURCE_LOCALE) -> I18n:

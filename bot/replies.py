@@ -7,7 +7,7 @@ import logging
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 
 from bot.engine.conversation import Conversation
 from bot.engine.core import Screen
@@ -38,6 +38,15 @@ async def present(
                 return
             log.info("edit refused (%s); sending a new message", type(exc).__name__)
     await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+
+
+async def answer_quietly(cb: CallbackQuery, text: str | None = None) -> None:
+    """Stop the button's spinner. Telegram refuses answers to queries older than about 15 s
+    (after a restart, say): that must not stop the person from getting their screen."""
+    try:
+        await cb.answer(text)
+    except TelegramBadRequest:
+        log.info("callback answer refused (query too old)")
 
 
 async def present_screen(

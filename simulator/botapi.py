@@ -119,7 +119,8 @@ class FakeBotAPI:
         self.commands: dict[str | None, list[dict[str, Any]]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.callbacks: dict[str, int] = {}  # callback_query_id -> chat id
-        self.fail_next: list[ApiError] = []  # tests: make the next call(s) fail
+        # Tests: make the next call of a method (None: of any method) fail with this error.
+        self.failures: list[tuple[str | None, ApiError]] = []
         self._methods: dict[str, Callable[[str, dict[str, Any]], Awaitable[Any]]] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -152,8 +153,10 @@ class FakeBotAPI:
             handler = self._methods.get(method)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
-            if self.fail_next:
-                raise self.fail_next.pop(0)
+            for i, (failing, error) in enumerate(self.failures):
+                if failing in (None, method):
+                    del self.failures[i]
+                    raise error
             self.calls.append((method, params))
             return 200, {"ok": True, "result": await handler(token, params)}
         except ApiError as exc:

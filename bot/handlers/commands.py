@@ -26,7 +26,7 @@ from bot.handlers.campaign import valid_code
 from bot.handlers.flow import show_home
 from bot.handlers.language import picker
 from bot.preferences import LanguagePreferences
-from bot.replies import load, present, present_screen, save
+from bot.replies import answer_quietly, load, present, present_screen, save
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def create_router() -> Router:
         locale: str,
         language_preferences: LanguagePreferences,
     ) -> None:
-        await cb.answer()
+        await answer_quietly(cb)
         chat_id = cb.message.chat.id if cb.message else cb.from_user.id
         edit_id = cb.message.message_id if cb.message else None
         if not callback_data.yes:

@@ -6,17 +6,47 @@ import logging
 import traceback
 
 from aiogram import Bot, Router
-from aiogram.types import ErrorEvent
-from aiogram.utils.i18n import gettext as _
+from aiogram.types import ErrorEvent, User
+from aiogram.utils.i18n import I18n
+
+from bot.engine.core import N_
+from bot.i18n import negotiate
+from bot.preferences import LanguagePreferences
+from bot.replies import answer_quietly
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+APOLOGY = N_("Sorry, something went wrong on our side. Please try again, or send /menu.")
+
+
+async def _locale_of(
+    bot: Bot, user: User | None, preferences: LanguagePreferences, available: list[str],
+    default: str,
+) -> str:
+    """The person's language, even when the failure was Redis itself."""
+    chosen = None
+    if user is not None:
+        try:
+            chosen = await preferences.get(bot.id, user.id)
+        except Exception:  # noqa: BLE001 - fall back to the app's language
+            chosen = None
+    return negotiate(chosen, user.language_code if user else None, available, default)
 
 
 def create_router() -> Router:
     router = Router(name="errors")
 
     @router.errors()
-    async def on_error(event: ErrorEvent, bot: Bot) -> bool:
+    async def on_error(
+        event: ErrorEvent,
+        bot: Bot,
+        i18n: I18n,
+        available_locales: list[str],
+        language_preferences: LanguagePreferences,
+        settings: Settings,
+    ) -> bool:
         update = event.update
         # Only the update id and the exception type: never message text or user ids.
         # The traceback's frames, without the exception's message (which may quote input).
@@ -24,17 +54,19 @@ def create_router() -> Router:
                   "".join(traceback.format_tb(event.exception.__traceback__)))
         chat_id = None
         try:
+            user = None
             if update.callback_query is not None:
-                await update.callback_query.answer()
+                user = update.callback_query.from_user
+                await answer_quietly(update.callback_query)
                 msg = update.callback_query.message
-                chat_id = msg.chat.id if msg else update.callback_query.from_user.id
+                chat_id = msg.chat.id if msg else user.id
             elif update.message is not None:
+                user = update.message.from_user
                 chat_id = update.message.chat.id
             if chat_id is not None:
-                await bot.send_message(
-                    chat_id, _("Sorry, something went wrong on our side. Please try again, "
-                               "or send /menu.")
-                )
+                locale = await _locale_of(bot, user, language_preferences, available_locales,
+                                          settings.default_locale)
+                await bot.send_message(chat_id, i18n.gettext(APOLOGY, locale=locale))
         except Exception as exc:  # noqa: BLE001 - the apology itself must never raise
             log.error("could not apologise for update %s: %s", update.update_id,
                       type(exc).__name__)

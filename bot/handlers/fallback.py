@@ -41,8 +41,9 @@ def create_router() -> Router:
                        "messages or your location: I do not need them and I do not keep them.")
         await present(bot, chat_id, notice)
         ref = NodeRef.parse(conv.at) if conv.at else WELCOME
-        if engine.flows.get(ref) is None or conv.version != engine.flows.flows[ref.flow].version:
-            ref = NodeRef.parse(HOME)  # the screen we were on no longer exists
+        if conv.at and (engine.flows.get(ref) is None
+                        or conv.version != engine.flows.flows[ref.flow].version):
+            ref = NodeRef.parse(HOME)  # the screen we were on changed in a new version
         await present_screen(bot, chat_id, engine.show(conv, ref, locale))
         await save(state, conv)
 

@@ -14,7 +14,7 @@ from bot.engine.callbacks import NodeCb
 from bot.engine.conversation import Conversation
 from bot.engine.core import Engine
 from bot.engine.flows import HOME, NodeRef
-from bot.replies import load, present, present_screen, save
+from bot.replies import answer_quietly, load, present, present_screen, save
 
 
 def message_id_of(cb: CallbackQuery) -> int | None:
@@ -39,7 +39,7 @@ async def on_stale(
     cb: CallbackQuery, bot: Bot, state: FSMContext, engine: Engine, locale: str
 ) -> None:
     """A button whose data we do not recognise: forged, or from an older version."""
-    await cb.answer(_("This button is out of date. Here is the main menu."))
+    await answer_quietly(cb, _("This button is out of date. Here is the main menu."))
     conv = await load(state)
     chat_id = cb.message.chat.id if cb.message else cb.from_user.id
     await show_home(bot, chat_id, conv, engine, locale, message_id_of(cb))
@@ -67,7 +67,7 @@ def create_router() -> Router:
         chat_id = cb.message.chat.id if cb.message else cb.from_user.id
         edit_id = message_id_of(cb)
         if not conv.started:
-            await cb.answer()
+            await answer_quietly(cb)
             await show_home(
                 bot, chat_id, conv, engine, locale, edit_id,
                 notice=_("Sorry, I lost track of our conversation because it was quiet "
@@ -75,7 +75,7 @@ def create_router() -> Router:
             )
             await save(state, conv)
             return
-        await cb.answer()
+        await answer_quietly(cb)
         conv.awaiting = None
         engine.record_answer(conv, callback_data)
         here = NodeRef(callback_data.f, callback_data.n)

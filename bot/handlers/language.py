@@ -14,7 +14,7 @@ from bot.engine.core import Engine, N_
 from bot.engine.flows import HOME, NodeRef
 from bot.i18n import native_name
 from bot.preferences import LanguagePreferences
-from bot.replies import load, present, present_screen, save
+from bot.replies import answer_quietly, load, present, present_screen, save
 
 PICKER_TITLE = N_("🌐 Choose your language")
 PER_PAGE = 10
@@ -79,17 +79,17 @@ def create_router() -> Router:
         edit_id = cb.message.message_id if cb.message else None
         code = callback_data.code
         if code.startswith("p") and code[1:].isdigit():
-            await cb.answer()
+            await answer_quietly(cb)
             text, markup = picker(i18n, available_locales, int(code[1:]))
             await present(bot, chat_id, text, markup, edit_id)
             return
         if code not in available_locales:
-            await cb.answer()
+            await answer_quietly(cb)
             text, markup = picker(i18n, available_locales)
             await present(bot, chat_id, text, markup, edit_id)
             return
         await language_preferences.set(bot.id, cb.from_user.id, code)
-        await cb.answer(native_name(code))
+        await answer_quietly(cb, native_name(code))
         conv = await load(state)
         # New people go on to the welcome question; others return to the menu.
         ref = NodeRef.parse(HOME) if "audience" in conv.answers else WELCOME

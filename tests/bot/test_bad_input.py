@@ -1,0 +1,155 @@
+"""Bad input gets a clear, translated answer and never a crash."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.engine.callbacks import NodeCb
+from simulator.botapi import ApiError
+from simulator.server import CONTENT_KINDS
+from tests.harness import Harness, Person
+
+BUTTONS_ONLY = "I can only understand the buttons. Please press one of them."
+
+
+async def at_question(harness: Harness, user_id: int = 1001, lang: str = "en") -> Person:
+    person = harness.person(user_id, lang)
+    await person.send("/start")
+    return person
+
+
+async def test_free_text_at_a_question_repeats_the_question(harness: Harness) -> None:
+    person = await at_question(harness)
+    replies = await person.send("I want to go home")
+    assert replies[0] == BUTTONS_ONLY
+    assert "Do you live in a reception centre" in replies[1]
+    assert person.buttons[0] == "Yes, in a reception centre"
+    await person.press("No")  # the repeated question still works
+    assert "What would you like to know?" in person.text
+
+
+async def test_free_text_on_an_information_screen_shows_it_again(harness: Harness) -> None:
+    person = await at_question(harness)
+    await person.press("No")
+    await person.press("What help is there?")
+    screen = person.text
+    replies = await person.send("hello?")
+    assert replies == [BUTTONS_ONLY, screen]
+
+
+async def test_text_before_any_start_gets_the_welcome(harness: Harness) -> None:
+    person = harness.person(1002)
+    replies = await person.send("hi")
+    assert replies[0] == BUTTONS_ONLY
+    assert "reception centre" in replies[1]
+
+
+@pytest.mark.parametrize("kind", sorted(CONTENT_KINDS))
+async def test_media_and_other_content_are_refused_kindly(harness: Harness, kind: str) -> None:
+    person = await at_question(harness)
+    replies = await person.send(**CONTENT_KINDS[kind])
+    assert "I can only read buttons here" in replies[0]
+    assert "I do not keep them" in replies[0]
+    assert "reception centre" in replies[1]
+
+
+async def test_an_unknown_command(harness: Harness) -> None:
+    person = await at_question(harness)
+    replies = await person.send("/weather")
+    assert replies[0].startswith("I do not know this command")
+    assert "/menu" in replies[0]
+
+
+@pytest.mark.parametrize("text", ["x" * 4096, "🙂🙏🏽❤️", "   .", "<b>hi</b> & <script>"])
+async def test_long_emoji_and_markup_text(harness: Harness, text: str) -> None:
+    person = await at_question(harness)
+    replies = await person.send(text)
+    assert replies[0] == BUTTONS_ONLY
+    assert all(text not in r for r in replies)  # never echoed
+
+
+async def test_bad_input_is_answered_in_the_persons_language(harness: Harness) -> None:
+    person = await at_question(harness, 1003, "fr")
+    replies = await person.send("bonjour")
+    assert replies[0] != BUTTONS_ONLY and replies[0]
+    replies = await person.send(sticker=CONTENT_KINDS["sticker"]["sticker"])
+    assert "I can only read" not in replies[0]
+
+
+@pytest.mark.parametrize("data", [
+    "garbage",
+    "n:nosuchflow:start:x:1",
+    "n:menu:start:nosuchchoice:1",
+    "n:menu:nosuchnode:about:1",
+    "n:menu:start:about:999",  # an older or newer flow version
+    "n:menu:start:about:notanumber",
+    "lang:xx",
+    "forget:maybe",
+])
+async def test_forged_or_stale_buttons_show_the_menu(harness: Harness, data: str) -> None:
+    person = await at_question(harness)
+    await person.press("No")
+    await person.press_data(data)
+    assert "What would you like to know?" in person.text or "Choose your language" in person.text
+    assert person.toasts or "Choose your language" in person.text
+
+
+async def test_lost_state_after_redis_restart_or_ttl(harness: Harness, redis: Redis,
+                                                     prefix: str) -> None:
+    person = await at_question(harness)
+    await person.press("No")
+    await person.press("What help is there?")
+    for key in [k async for k in redis.scan_iter(match=f"{prefix}:fsm:*")]:
+        await redis.delete(key)  # what a Redis restart or an expired TTL leaves
+    replies = await person.press("Ticket and journey")
+    assert "I lost track of our conversation" in replies[0]
+    assert "What would you like to know?" in person.text
+    await person.press("What help is there?")  # and the person goes on from there
+    assert "Ticket and journey" in person.buttons
+
+
+async def test_a_button_from_an_old_message_still_works(harness: Harness) -> None:
+    person = await at_question(harness)
+    await person.press("No")
+    old_menu = person.last_message_id()
+    await person.send("/menu")  # a new menu message; the old one keeps its buttons
+    data = NodeCb(f="menu", n="start", c="faq", v=1).pack()
+    await person.press_data(data, message_id=old_menu)
+    assert "police" in " ".join(person.buttons).lower() or person.buttons
+
+
+async def test_a_failing_telegram_call_gets_an_apology_not_a_crash(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    person = await at_question(harness)
+    harness.fake.failures.append(("sendMessage", ApiError(500, "Internal Server Error")))
+    with caplog.at_level(logging.INFO):
+        replies = await person.send("/privacy")
+    assert replies == ["Sorry, something went wrong on our side. Please try again, or send /menu."]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "TelegramServerError" in logged
+    assert "/privacy" not in logged and "1001" not in logged  # no personal data in logs
+
+
+async def test_an_edit_that_telegram_refuses_becomes_a_new_message(harness: Harness) -> None:
+    person = await at_question(harness)
+    await person.press("No")
+    harness.fake.failures.append(
+        ("editMessageText", ApiError(400, "Bad Request: message can't be edited")))
+    before = len(person.bot_messages())
+    await person.press("What help is there?")
+    assert len(person.bot_messages()) == before + 1
+    assert "Ticket and journey" in person.buttons
+
+
+async def test_an_expired_button_answer_does_not_stop_the_screen(harness: Harness) -> None:
+    person = await at_question(harness)
+    await person.press("No")
+    harness.fake.failures.append(("answerCallbackQuery", ApiError(
+        400, "Bad Request: query is too old and response timeout expired or query ID is "
+             "invalid")))
+    await person.press("What help is there?")
+    assert "Ticket and journey" in person.buttons

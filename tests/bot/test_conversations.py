@@ -1,0 +1,233 @@
+"""Conversations over the real Dispatcher, on real Redis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.engine.callbacks import NodeCb
+from bot.engine.flows import HOME, NodeRef
+from bot.engine.schema import MessageNode, QuestionNode
+from tests.harness import Harness, Person
+
+LANGS = ["nl", "fr", "en"]
+
+
+async def fsm_data(redis: Redis, prefix: str, user_id: int) -> dict:
+    keys = [k async for k in redis.scan_iter(match=f"{prefix}:fsm:*:{user_id}:{user_id}:*data")]
+    assert len(keys) == 1, keys
+    return json.loads(await redis.get(keys[0]))
+
+
+async def started(harness: Harness, language_code: str = "en", user_id: int = 1001,
+                  audience: str = "No") -> Person:
+    person = harness.person(user_id, language_code)
+    await person.send("/start")
+    await person.press(audience)
+    return person
+
+
+async def test_a_first_visit_in_english(harness: Harness) -> None:
+    person = harness.person()
+    replies = await person.send("/start")
+    assert len(replies) == 1
+    assert "Do you live in a reception centre for asylum seekers?" in replies[0]
+    assert "we do not ask your name" in replies[0]
+    assert person.buttons == ["Yes, in a reception centre", "No", "I prefer not to say"]
+
+    await person.press("No")
+    assert "What would you like to know?" in person.text
+    assert "What is voluntary return?" in person.buttons
+    assert "⬅️ Back" not in person.buttons  # the menu is home: no Back, no Main menu
+
+    await person.press("What is voluntary return?")
+    assert "Fedasil" in person.text
+    assert person.buttons[-1] == "🏠 Main menu"  # Back would only repeat Main menu here
+    first_screen = person.text
+    await person.press(person.buttons[0])
+    assert person.buttons[-2:] == ["⬅️ Back", "🏠 Main menu"]
+    await person.press("⬅️ Back")
+    assert person.text == first_screen
+    await person.press("🏠 Main menu")
+    assert "What would you like to know?" in person.text
+
+
+async def test_buttons_edit_the_message_in_place(harness: Harness) -> None:
+    person = await started(harness)
+    before = len(person.bot_messages())
+    await person.press("What help is there?")
+    await person.press("Ticket and journey")
+    assert len(person.bot_messages()) == before
+    assert "Fedasil pays your ticket" in person.text
+
+
+@pytest.mark.parametrize("code", ["nl", "fr"])
+async def test_the_telegram_app_language_is_used(harness: Harness, code: str) -> None:
+    person = harness.person(2000, code)
+    await person.send("/start")
+    engine = harness.dp["engine"]
+    welcome = engine.render(NodeRef("menu", "welcome"), code, can_go_back=False)
+    english = engine.render(NodeRef("menu", "welcome"), "en", can_go_back=False)
+    first_line = welcome.text.split("\n")[0]
+    assert person.text.startswith(first_line)
+    assert first_line != english.text.split("\n")[0]
+
+
+async def test_regional_telegram_language_maps_to_shipped_language(harness: Harness) -> None:
+    person = harness.person(2001, "fr-BE")
+    await person.send("/start")
+    assert "centre d'accueil" in person.text
+
+
+async def test_unknown_app_language_gets_the_picker_then_the_choice_sticks(
+    harness: Harness, redis: Redis, prefix: str
+) -> None:
+    person = harness.person(2002, "sw")
+    await person.send("/start")
+    assert "Choose your language" in person.text
+    assert {"English", "Nederlands", "Français"} <= set(person.buttons)
+    await person.press("Français")
+    assert "centre d'accueil" in person.text  # the welcome question, in French
+    assert await redis.get(f"{prefix}:lang:4242:2002") == b"fr"
+    # /start again clears the conversation, never the language choice
+    await person.send("/start")
+    assert "centre d'accueil" in person.text
+    await person.send("/language")
+    await person.press("Nederlands")
+    await person.send("/menu")
+    assert person.text != "" and "What would you like" not in person.text
+    assert "Nederlands" not in person.text
+
+
+async def test_the_welcome_answer_routes_the_steps(harness: Harness, redis: Redis,
+                                                   prefix: str) -> None:
+    reception = await started(harness, user_id=3001, audience="Yes, in a reception centre")
+    await reception.press("How does it work?")
+    assert "social worker" in reception.text
+    assert (await fsm_data(redis, prefix, 3001))["answers"] == {"audience": "reception"}
+
+    city = await started(harness, user_id=3002, audience="No")
+    await city.press("How does it work?")
+    assert "0800 327 45" in city.text
+
+    unsure = await started(harness, user_id=3003, audience="I prefer not to say")
+    await unsure.press("How does it work?")
+    assert "reception centre" in unsure.text and "We ask so" in unsure.text
+
+
+async def test_campaign_code_from_the_link_is_kept_and_nothing_else(
+    harness: Harness, redis: Redis, prefix: str
+) -> None:
+    person = harness.person(4001)
+    await person.send("/start flyer_BXL-2026")
+    await person.press("No")
+    data = await fsm_data(redis, prefix, 4001)
+    assert data["campaign"] == "flyer_BXL-2026"
+    assert set(data) <= {"at", "v", "trail", "answers", "campaign"}
+    stored = json.dumps(data)
+    assert "Demo" not in stored and "4001" not in stored  # no name, no id in the value
+
+
+@pytest.mark.parametrize("payload", ["bad code!", "x" * 65, "<script>", "é"])
+async def test_an_invalid_campaign_code_is_ignored(harness: Harness, redis: Redis, prefix: str,
+                                                   payload: str) -> None:
+    person = harness.person(4002)
+    await person.send(f"/start {payload}")
+    assert "reception centre" in person.text
+    assert "campaign" not in await fsm_data(redis, prefix, 4002)
+
+
+async def test_a_person_whose_app_dropped_the_link_types_the_code(
+    harness: Harness, redis: Redis, prefix: str
+) -> None:
+    person = await started(harness, user_id=4003)
+    await person.send("/help")
+    await person.press("I have a code")
+    assert "Type the code" in person.text
+    await person.send("not valid!")
+    assert "This is not a valid code" in person.text
+    await person.send("QR_gent_7")
+    assert any("the code is saved" in m["text"] for m in person.bot_messages())
+    assert "What would you like to know?" in person.text
+    assert (await fsm_data(redis, prefix, 4003))["campaign"] == "QR_gent_7"
+    await person.send("/code OTHER-1")
+    assert (await fsm_data(redis, prefix, 4003))["campaign"] == "OTHER-1"
+
+
+async def test_commands_are_registered_in_every_language(harness: Harness) -> None:
+    await harness.dp.emit_startup(bot=harness.bot, **harness.dp.workflow_data)
+    commands = harness.fake.commands
+    assert set(commands) == {None, "en", "nl", "fr"}
+    names = [c["command"] for c in commands["nl"]]
+    assert names == ["start", "menu", "language", "help", "privacy", "forget"]
+    assert commands["nl"][1]["description"] != commands["en"][1]["description"]
+
+
+async def test_privacy_says_what_is_kept_and_for_how_long(harness: Harness) -> None:
+    person = harness.person()
+    await person.send("/privacy")
+    assert "We do not keep your name" in person.text
+    assert "14 days" in person.text and "90 days" in person.text
+    assert "/forget" in person.text
+
+
+async def test_forget_deletes_state_and_language(harness: Harness, redis: Redis,
+                                                 prefix: str) -> None:
+    person = harness.person(5001, "sw")
+    await person.send("/start campaign1")
+    await person.press("Nederlands")
+    assert [k async for k in redis.scan_iter(match=f"{prefix}:*")]
+    await person.send("/forget")
+    await person.press(person.buttons[1])  # "no, keep"
+    assert [k async for k in redis.scan_iter(match=f"{prefix}:*")]
+    await person.send("/forget")
+    await person.press(person.buttons[0])  # "yes, delete"
+    assert [k async for k in redis.scan_iter(match=f"{prefix}:*")] == []
+    assert "/start" in person.text
+
+
+async def test_walk_every_button_of_every_flow_in_every_language(harness: Harness) -> None:
+    """Every edge of the flow graph, in every shipped language, lands on the screen the
+    flows say, rendered without a missing translation."""
+    engine = harness.dp["engine"]
+    available = harness.dp["available_locales"]
+    assert available == LANGS
+    english_texts = {ref: engine.render(ref, "en", can_go_back=False).text
+                     for ref, _ in engine.flows.display_nodes()}
+    for n, lang in enumerate(available):
+        person = await started(harness, lang, user_id=6000 + n,
+                               audience={"en": "No", "nl": "Nee", "fr": "Non"}[lang])
+        for ref, node in engine.flows.display_nodes():
+            flow = engine.flows.flows[ref.flow]
+            options = node.buttons if isinstance(node, MessageNode) else node.choices
+            for option in options:
+                # put the person on `ref`, then press the option
+                await person.press_data(NodeCb(f=ref.flow, n=ref.node, c="home",
+                                               v=flow.version).pack())
+                data = NodeCb(f=ref.flow, n=ref.node, c=option.id, v=flow.version).pack()
+                await person.press_data(data)
+                text = person.text
+                assert "{" not in text, (lang, ref, option.id, text)
+                assert text.strip(), (lang, ref, option.id)
+                if lang != "en":
+                    assert text not in english_texts.values(), (lang, ref, option.id)
+
+
+async def test_every_screen_offers_a_way_back_and_home(harness: Harness) -> None:
+    engine = harness.dp["engine"]
+    for ref, node in engine.flows.display_nodes():
+        screen = engine.render(ref, "en", can_go_back=True)
+        if str(ref) == HOME or not node.nav:
+            continue
+        labels = [b.text for row in screen.markup.inline_keyboard for b in row]
+        assert "🏠 Main menu" in labels and "⬅️ Back" in labels, ref
+        assert all(len(row) <= 3 for row in screen.markup.inline_keyboard), ref
+
+
+async def test_question_answers_are_stored_as_ids(harness: Harness, redis: Redis,
+                                                  prefix: str) -> None:
+    await started(harness, "fr", user_id=7001, audience="Non")
+    data = await fsm_data(redis, prefix, 7001)
+    assert data["answers"] == {"audience": "city"}
