@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, methods
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
@@ -13,7 +13,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods.base import Response
 from redis.asyncio import Redis
 
 from bot.actions import create_action_registry
@@ -28,11 +28,29 @@ from bot.preferences import (
     RedisLanguagePreferences,
 )
 from bot.settings import MissingToken, Settings
+from bot.storage import PrefetchingRedisStorage
+
+
+# pydantic keeps parametrised generics such as Response[Message] in a weak cache; aiogram builds
+# Response[T] for every API answer, so under load each one was rebuilt (~10 ms) again and
+# again after garbage collection. Holding them here keeps the cache warm (bench/dispatch.py).
+_PINNED_RESPONSE_TYPES: list[type] = []
+
+
+def _pin_response_types() -> None:
+    if _PINNED_RESPONSE_TYPES:
+        return
+    for method in (methods.SendMessage, methods.EditMessageText, methods.AnswerCallbackQuery,
+                   methods.EditMessageReplyMarkup, methods.DeleteMessage, methods.GetUpdates,
+                   methods.GetMe, methods.SetMyCommands, methods.DeleteWebhook,
+                   methods.SetWebhook, methods.SendChatAction):
+        _PINNED_RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[misc]
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if settings.bot_token is None or not settings.bot_token.get_secret_value():
         raise MissingToken("BOT_TOKEN is not set: put it in the environment or in .env")
+    _pin_response_types()
     if session is None:
         session = AiohttpSession(
             api=TelegramAPIServer.from_base(settings.telegram_api_url)
@@ -57,14 +75,15 @@ def create_stores(settings: Settings, redis: Redis | None = None) -> Stores:
         redis = Redis.from_url(settings.redis_url)
     if redis is None:
         return Stores(MemoryStorage(), MemoryLanguagePreferences())
-    storage = RedisStorage(
+    languages = RedisLanguagePreferences(redis, settings.redis_prefix,
+                                         settings.language_ttl_seconds)
+    storage = PrefetchingRedisStorage(
         redis,
         key_builder=DefaultKeyBuilder(prefix=f"{settings.redis_prefix}:fsm", with_bot_id=True),
         state_ttl=settings.state_ttl_seconds,
         data_ttl=settings.state_ttl_seconds,
+        extra_keys=lambda key: [languages.key(key.bot_id, key.user_id)],
     )
-    languages = RedisLanguagePreferences(redis, settings.redis_prefix,
-                                         settings.language_ttl_seconds)
     return Stores(storage, languages)
 
 

@@ -7,6 +7,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from bot.storage import prefetched, remember
+
 
 class LanguagePreferences(Protocol):
     async def get(self, bot_id: int, user_id: int) -> str | None: ...
@@ -38,13 +40,18 @@ class RedisLanguagePreferences:
         return f"{self.prefix}:lang:{bot_id}:{user_id}"
 
     async def get(self, bot_id: int, user_id: int) -> str | None:
-        value = await self.redis.get(self.key(bot_id, user_id))
+        key = self.key(bot_id, user_id)
+        found, value = prefetched(key)  # read with the conversation state, in one round trip
+        if not found:
+            value = await self.redis.get(key)
         if isinstance(value, bytes):
             return value.decode()
         return value
 
     async def set(self, bot_id: int, user_id: int, locale: str) -> None:
         await self.redis.set(self.key(bot_id, user_id), locale, ex=self.ttl)
+        remember(self.key(bot_id, user_id), locale.encode())
 
     async def delete(self, bot_id: int, user_id: int) -> None:
         await self.redis.delete(self.key(bot_id, user_id))
+        remember(self.key(bot_id, user_id), None)

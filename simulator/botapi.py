@@ -285,7 +285,7 @@ class FakeBotAPI:
 
     async def _answer_callback_query(self, token: str, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id"))
-        chat_id = self.callbacks.pop(query_id, None)
+        chat_id = self.callbacks.get(query_id)
         if chat_id is None:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired "
                                 "or query ID is invalid")

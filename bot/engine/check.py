@@ -85,6 +85,13 @@ def reachable(flows: FlowSet) -> set[NodeRef]:
     return seen
 
 
+def _callback_bytes(flow: str, node: str, choice: str, version: int) -> int:
+    """Length of the packed callback data (aiogram refuses to pack more than 64 bytes)."""
+    cb = NodeCb(f=flow, n=node, c=choice, v=version)
+    sep = NodeCb.__separator__
+    return len(sep.join([NodeCb.__prefix__, cb.f, cb.n, cb.c, str(cb.v)]).encode())
+
+
 def check_flows(
     flows: FlowSet, domain: DomainIndex, actions: Iterable[str]
 ) -> list[str]:
@@ -133,15 +140,12 @@ def check_flows(
             ids = [b.id for b in buttons]
             if len(ids) != len(set(ids)):
                 problems.append(f"{where}: duplicate button ids")
+            for choice_id in [*ids, "home", "back"]:
+                if _callback_bytes(flow.id, node_id, choice_id, flow.version) > MAX_CALLBACK_BYTES:
+                    problems.append(f"{where}: callback data for {choice_id!r} exceeds 64 bytes")
             for button in buttons:
                 if len(button.label) > MAX_LABEL_CHARS:
                     problems.append(f"{where}: label {button.label!r} is too long")
-                packed = NodeCb(f=flow.id, n=node_id, c=button.id, v=flow.version).pack()
-                if len(packed.encode()) > MAX_CALLBACK_BYTES:
-                    problems.append(f"{where}: callback data {packed!r} exceeds 64 bytes")
-            nav = NodeCb(f=flow.id, n=node_id, c="home", v=flow.version).pack()
-            if len(nav.encode()) > MAX_CALLBACK_BYTES:
-                problems.append(f"{where}: callback data {nav!r} exceeds 64 bytes")
     live = reachable(flows)
     for ref, _node in flows.display_nodes():
         if ref not in live:

@@ -47,6 +47,8 @@ class Engine:
         self.flows = flows
         self.actions = actions
         self.translate = translate
+        # A screen depends only on (node, language, whether Back shows): render it once.
+        self._screens: dict[tuple[NodeRef, str, bool], Screen] = {}
 
     # ---- rendering -------------------------------------------------------------------
     def text(self, msgid: str, locale: str, facts: tuple[str, ...] = ()) -> str:
@@ -66,6 +68,13 @@ class Engine:
         return PLACEHOLDER.sub(fact, out)
 
     def render(self, ref: NodeRef, locale: str, *, can_go_back: bool) -> Screen:
+        key = (ref, locale, can_go_back)
+        screen = self._screens.get(key)
+        if screen is None:
+            screen = self._screens[key] = self._render(ref, locale, can_go_back=can_go_back)
+        return screen
+
+    def _render(self, ref: NodeRef, locale: str, *, can_go_back: bool) -> Screen:
         flow = self.flows.flows[ref.flow]
         node = flow.nodes[ref.node]
         if isinstance(node, MessageNode):
