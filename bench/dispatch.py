@@ -20,18 +20,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiogram import Bot, Dispatcher  # noqa: E402
-from aiogram.fsm.storage.base import DefaultKeyBuilder  # noqa: E402
-from aiogram.fsm.storage.redis import RedisStorage  # noqa: E402
-from aiogram.types import CallbackQuery, Message, Update  # noqa: E402
-from pydantic import SecretStr  # noqa: E402
-from redis.asyncio import Redis  # noqa: E402
+from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import DefaultKeyBuilder
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import CallbackQuery, Message, Update
+from pydantic import SecretStr
+from redis.asyncio import Redis
 
-from bot.app import create_bot, create_dispatcher, create_stores  # noqa: E402
-from bot.engine.callbacks import NodeCb  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from simulator.botapi import FakeBotAPI, SimUser  # noqa: E402
-from simulator.session import InProcessSession  # noqa: E402
+from bot.app import create_bot, create_dispatcher, create_stores
+from bot.engine.callbacks import NodeCb
+from bot.settings import Settings
+from simulator.botapi import FakeBotAPI, SimUser
+from simulator.session import InProcessSession
 
 TOKEN = "9999:bench"
 PRESSES = [("menu", "welcome", "city"), ("menu", "start", "support"),

@@ -26,8 +26,8 @@ async def run_polling(settings: Settings) -> None:
 
 
 def run_webhook(settings: Settings) -> None:
-    from aiohttp import web
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiohttp import web
 
     if settings.webhook_secret is None or settings.webhook_url is None:
         raise SystemExit("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")

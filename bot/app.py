@@ -30,7 +30,6 @@ from bot.preferences import (
 from bot.settings import MissingToken, Settings
 from bot.storage import PrefetchingRedisStorage
 
-
 # pydantic keeps parametrised generics such as Response[Message] in a weak cache; aiogram builds
 # Response[T] for every API answer, so under load each one was rebuilt (~10 ms) again and
 # again after garbage collection. Holding them here keeps the cache warm (bench/dispatch.py).
@@ -44,7 +43,7 @@ def _pin_response_types() -> None:
                    methods.EditMessageReplyMarkup, methods.DeleteMessage, methods.GetUpdates,
                    methods.GetMe, methods.SetMyCommands, methods.DeleteWebhook,
                    methods.SetWebhook, methods.SendChatAction):
-        _PINNED_RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[misc]
+        _PINNED_RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[name-defined]
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:

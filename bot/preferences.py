@@ -3,7 +3,7 @@ conversation never loses it. Redis (with a TTL) in production, a dict in the dem
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis.asyncio import Redis
 
@@ -43,10 +43,8 @@ class RedisLanguagePreferences:
         key = self.key(bot_id, user_id)
         found, value = prefetched(key)  # read with the conversation state, in one round trip
         if not found:
-            value = await self.redis.get(key)
-        if isinstance(value, bytes):
-            return value.decode()
-        return value
+            value = cast(bytes | None, await self.redis.get(key))
+        return value.decode() if isinstance(value, bytes) else value
 
     async def set(self, bot_id: int, user_id: int, locale: str) -> None:
         await self.redis.set(self.key(bot_id, user_id), locale, ex=self.ttl)

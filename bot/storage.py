@@ -46,10 +46,10 @@ class PrefetchingRedisStorage(RedisStorage):
         state_key = self.key_builder.build(key, "state")
         data_key = self.key_builder.build(key, "data")
         extra = self.extra_keys(key)
-        values = await self.redis.mget([state_key, data_key, *extra])
+        values = cast(list[bytes | None], await self.redis.mget([state_key, data_key, *extra]))
         _prefetched.set(dict(zip([data_key, *extra], values[1:], strict=True)))
         state = values[0]
-        return state.decode() if isinstance(state, bytes) else cast(str | None, state)
+        return state.decode() if state is not None else None
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         found, value = prefetched(self.key_builder.build(key, "data"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 
@@ -18,7 +19,7 @@ from bot.app import create_bot, create_dispatcher
 from bot.settings import Settings
 from simulator.server import create_app
 
-DEMO_TOKEN = "1000001:simulator-demo-token"
+DEMO_TOKEN = "1000001:simulator-demo-token"  # noqa: S105 - only the local simulator
 
 
 async def serve(host: str, port: int) -> None:
@@ -56,10 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

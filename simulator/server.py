@@ -4,6 +4,7 @@ to through TELEGRAM_API_URL) and the web chat at /simulator."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from importlib import resources
 from typing import Any
 
@@ -95,10 +96,8 @@ def create_app(fake: FakeBotAPI | None = None) -> FastAPI:
     async def events(chat_id: int, after: int = 0, wait: float = 20.0) -> dict[str, Any]:
         chat = api.open_chat(SimUser(chat_id))
         if len(chat.events) <= after and wait > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(chat.changed.wait(), timeout=min(wait, 25.0))
-            except TimeoutError:
-                pass
         return {"events": chat.events[after:]}
 
     return app

@@ -22,7 +22,7 @@ TEST_TOKEN = "4242:test-token"
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Compile the catalogues, so that `pytest` alone works as well as `make test`."""
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "compile", "-d", "locales",
          "-D", "messages"],
         cwd=PROJECT_DIR, check=True, capture_output=True,
@@ -34,7 +34,7 @@ async def redis() -> AsyncIterator[Redis]:
     client = Redis.from_url(REDIS_URL)
     try:
         await client.ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.fail(f"Redis is required at {REDIS_URL}: {exc}")
     yield client
     await client.aclose()

@@ -147,14 +147,10 @@ def check_flows(
                 if len(button.label) > MAX_LABEL_CHARS:
                     problems.append(f"{where}: label {button.label!r} is too long")
     live = reachable(flows)
-    for ref, _node in flows.display_nodes():
-        if ref not in live:
-            problems.append(f"{ref}: unreachable from the menu or any entry")
     for flow in flows.flows.values():
-        for node_id, node in flow.nodes.items():
-            if not isinstance(node, MessageNode | QuestionNode):
-                if NodeRef(flow.id, node_id) not in live:
-                    problems.append(f"{flow.id}.{node_id}: unreachable from the menu or any entry")
+        for node_id in flow.nodes:
+            if NodeRef(flow.id, node_id) not in live:
+                problems.append(f"{flow.id}.{node_id}: unreachable from the menu or any entry")
     used_facts = {name for _, node in flows.display_nodes() for name in node.facts}
     for name in set(flows.facts.facts) - used_facts:
         problems.append(f"facts.yaml: {name!r} is never used")

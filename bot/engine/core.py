@@ -22,7 +22,7 @@ LONG_LABEL = 18
 Translate = Callable[[str, str], str]
 
 
-def N_(msgid: str) -> str:  # noqa: N802 - the conventional gettext marker name
+def N_(msgid: str) -> str:
     """Mark a string for extraction; it is translated where it is shown."""
     return msgid
 

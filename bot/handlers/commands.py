@@ -20,7 +20,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.engine.conversation import Conversation
-from bot.engine.core import Engine, N_
+from bot.engine.core import N_, Engine
 from bot.engine.flows import NodeRef
 from bot.handlers.campaign import valid_code
 from bot.handlers.flow import show_home

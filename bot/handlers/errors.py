@@ -30,7 +30,7 @@ async def _locale_of(
     if user is not None:
         try:
             chosen = await preferences.get(bot.id, user.id)
-        except Exception:  # noqa: BLE001 - fall back to the app's language
+        except Exception:
             chosen = None
     return negotiate(chosen, user.language_code if user else None, available, default)
 
@@ -67,7 +67,7 @@ def create_router() -> Router:
                 locale = await _locale_of(bot, user, language_preferences, available_locales,
                                           settings.default_locale)
                 await bot.send_message(chat_id, i18n.gettext(APOLOGY, locale=locale))
-        except Exception as exc:  # noqa: BLE001 - the apology itself must never raise
+        except Exception as exc:
             log.error("could not apologise for update %s: %s", update.update_id,
                       type(exc).__name__)
         return True

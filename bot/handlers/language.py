@@ -10,7 +10,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.engine.actions import HANDLED, ActionContext
 from bot.engine.callbacks import LangCb
-from bot.engine.core import Engine, N_
+from bot.engine.core import N_, Engine
 from bot.engine.flows import HOME, NodeRef
 from bot.i18n import native_name
 from bot.preferences import LanguagePreferences

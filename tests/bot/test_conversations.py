@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from bot.engine.callbacks import NodeCb
 from bot.engine.flows import HOME, NodeRef
-from bot.engine.schema import MessageNode, QuestionNode
+from bot.engine.schema import MessageNode
 from tests.harness import Harness, Person
 
 LANGS = ["nl", "fr", "en"]

@@ -29,7 +29,7 @@ def free_port() -> int:
 @pytest.fixture
 def simulator() -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "simulator.server:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         cwd=PROJECT_DIR,
@@ -55,7 +55,7 @@ def simulator() -> Iterator[str]:
 def bot_process(simulator: str, prefix: str) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "BOT_TOKEN": "5555:e2e-token", "TELEGRAM_API_URL": simulator,
            "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix}
-    proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=PROJECT_DIR, env=env)  # noqa: S603
+    proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=PROJECT_DIR, env=env)
     yield proc
     proc.terminate()
     proc.wait(timeout=15)
@@ -120,7 +120,7 @@ def test_a_journey_through_the_real_polling_bot(
 
 def test_python_m_bot_without_a_token_gives_one_line() -> None:
     env = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN"}
-    result = subprocess.run([sys.executable, "-m", "bot"], cwd=PROJECT_DIR, env=env,  # noqa: S603
+    result = subprocess.run([sys.executable, "-m", "bot"], cwd=PROJECT_DIR, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

@@ -1,0 +1,92 @@
+"""The simulator web chat in a real browser (Debian's Chromium driven by Playwright), against
+`python -m simulator`: the demo a newcomer gets from `make demo`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from bot.settings import PROJECT_DIR
+from tests.e2e.test_polling import free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = PROJECT_DIR / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "REDIS_URL")}
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(port)],  # noqa: S603
+                            cwd=PROJECT_DIR, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the demo did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is required for browser tests: apt-get install chromium")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        context = browser.new_context(viewport={"width": 390, "height": 780}, locale="en-GB")
+        yield context.new_page()
+        browser.close()
+
+
+def test_a_person_chats_with_the_bot_in_the_browser(demo: str, page: Page) -> None:
+    page.goto(f"{demo}/simulator")
+    page.select_option("#lang", "en")
+    expect(page.locator(".msg.bot").last).to_contain_text("Do you live in a reception centre",
+                                                          timeout=15_000)
+    page.get_by_role("button", name="No", exact=True).click()
+    expect(page.locator(".msg.bot").last).to_contain_text("What would you like to know?")
+    page.get_by_role("button", name="What help is there?").click()
+    expect(page.locator(".msg.bot").last).to_contain_text("depends on your")
+    page.get_by_role("button", name="Money at departure").click()
+    expect(page.locator(".msg.bot").last).to_contain_text("€350")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "simulator-en.png"), full_page=True)
+
+    # typed text is shown as text, never as markup
+    page.fill("#text", '<img src=x onerror="document.title=\'pwned\'">')
+    page.press("#text", "Enter")
+    expect(page.locator(".msg.me").last).to_contain_text("<img src=x")
+    expect(page.locator(".msg.bot").last).to_contain_text("reinstallation premium")  # again
+    assert page.title() != "pwned"
+    assert page.locator(".msg.me img").count() == 0
+
+
+def test_the_simulator_follows_the_app_language(demo: str, page: Page) -> None:
+    page.goto(f"{demo}/simulator")
+    page.evaluate("localStorage.clear()")
+    page.evaluate("localStorage.setItem('sim-lang', 'nl')")
+    page.reload()
+    expect(page.locator(".msg.bot").last).to_contain_text("opvangcentrum", timeout=15_000)
+    page.screenshot(path=str(SCREENSHOTS / "simulator-nl.png"), full_page=True)
