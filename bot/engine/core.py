@@ -41,6 +41,13 @@ class Screen:
     text: str
     markup: InlineKeyboardMarkup | None
 
+    def after(self, notice: str | None) -> Screen:
+        """The same screen with a short notice on top (one message, not two)."""
+        if not notice:
+            return self
+        return Screen(self.ref, f"<i>{html.escape(notice, quote=False)}</i>\n\n{self.text}",
+                      self.markup)
+
 
 class Engine:
     def __init__(self, flows: FlowSet, actions: ActionRegistry, translate: Translate) -> None:

@@ -12,7 +12,7 @@ from bot.engine.core import Engine
 from bot.engine.flows import HOME, NodeRef
 from bot.handlers.campaign import AWAITING_CODE, accept_code
 from bot.handlers.flow import on_stale
-from bot.replies import load, present, present_screen, save
+from bot.replies import load, present_screen, save
 
 WELCOME = NodeRef("menu", "welcome")
 
@@ -39,12 +39,11 @@ def create_router() -> Router:
         else:
             notice = _("I can only read buttons here. Please do not send photos, files, voice "
                        "messages or your location: I do not need them and I do not keep them.")
-        await present(bot, chat_id, notice)
         ref = NodeRef.parse(conv.at) if conv.at else WELCOME
         if conv.at and (engine.flows.get(ref) is None
                         or conv.version != engine.flows.flows[ref.flow].version):
             ref = NodeRef.parse(HOME)  # the screen we were on changed in a new version
-        await present_screen(bot, chat_id, engine.show(conv, ref, locale))
+        await present_screen(bot, chat_id, engine.show(conv, ref, locale).after(notice))
         await save(state, conv)
 
     @router.callback_query()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiogram import Bot, Router
@@ -14,7 +15,7 @@ from bot.engine.callbacks import NodeCb
 from bot.engine.conversation import Conversation
 from bot.engine.core import Engine
 from bot.engine.flows import HOME, NodeRef
-from bot.replies import answer_quietly, load, present, present_screen, save
+from bot.replies import answer_quietly, load, present_screen, save
 
 
 def message_id_of(cb: CallbackQuery) -> int | None:
@@ -25,13 +26,10 @@ async def show_home(
     bot: Bot, chat_id: int, conv: Conversation, engine: Engine, locale: str,
     edit_message_id: int | None = None, notice: str | None = None,
 ) -> None:
-    """Show the main menu, optionally after a short notice, and reset the Back trail."""
+    """Show the main menu, optionally under a short notice, and reset the Back trail."""
     conv.trail.clear()
     conv.awaiting = None
-    screen = engine.show(conv, NodeRef.parse(HOME), locale)
-    if notice:
-        await present(bot, chat_id, notice, None, edit_message_id)
-        edit_message_id = None
+    screen = engine.show(conv, NodeRef.parse(HOME), locale).after(notice)
     await present_screen(bot, chat_id, screen, edit_message_id)
 
 
@@ -75,7 +73,6 @@ def create_router() -> Router:
             )
             await save(state, conv)
             return
-        await answer_quietly(cb)
         conv.awaiting = None
         engine.record_answer(conv, callback_data)
         here = NodeRef(callback_data.f, callback_data.n)
@@ -90,8 +87,13 @@ def create_router() -> Router:
             ref = await engine.walk(target, here.flow, conv, context)
             if ref is not None and str(ref) == HOME:
                 conv.trail.clear()
-        if ref is not None:
-            await present_screen(bot, chat_id, engine.show(conv, ref, locale), edit_id)
+        if ref is None:  # an action answered the person itself
+            await answer_quietly(cb)
+        else:
+            # The callback answer and the new screen travel together: one network wait.
+            screen = engine.show(conv, ref, locale)
+            await asyncio.gather(answer_quietly(cb),
+                                 present_screen(bot, chat_id, screen, edit_id))
         await save(state, conv)
 
     return router

@@ -26,7 +26,7 @@ SCREENSHOTS = PROJECT_DIR / "screenshots"
 def demo() -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "REDIS_URL")}
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(port)],  # noqa: S603
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(port)],
                             cwd=PROJECT_DIR, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
