@@ -8,9 +8,14 @@ import asyncio
 import logging
 import sys
 
+from aiogram import Bot, Dispatcher
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
 from pydantic import ValidationError
+from redis.asyncio import Redis
 
 from bot.app import create_bot, create_dispatcher
+from bot.middlewares.dedup import UpdateDedupMiddleware
 from bot.settings import MissingToken, Settings
 
 
@@ -25,23 +30,38 @@ async def run_polling(settings: Settings) -> None:
         await dp.storage.close()
 
 
-def run_webhook(settings: Settings) -> None:
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-    from aiohttp import web
+def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher) -> web.Application:
+    """aiohttp app: POST /webhook, refused (401) without the right secret header; each
+    update_id handled once when Redis is configured."""
+    if settings.webhook_secret is None:
+        raise SystemExit("webhook mode needs WEBHOOK_SECRET")
+    secret = settings.webhook_secret.get_secret_value()
+    app = web.Application()
+    if settings.redis_url:
+        redis = Redis.from_url(settings.redis_url)
+        dp.update.outer_middleware(UpdateDedupMiddleware(redis, settings.redis_prefix))
 
-    if settings.webhook_secret is None or settings.webhook_url is None:
-        raise SystemExit("webhook mode needs WEBHOOK_URL and WEBHOOK_SECRET")
+        async def close_redis(_: web.Application) -> None:
+            await redis.aclose()
+
+        app.on_cleanup.append(close_redis)
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, "/webhook")
+    setup_application(app, dp, bot=bot)
+    return app
+
+
+def run_webhook(settings: Settings) -> None:
+    if settings.webhook_url is None:
+        raise SystemExit("webhook mode needs WEBHOOK_URL (the public https address)")
     bot = create_bot(settings)
     dp = create_dispatcher(settings)
-    secret = settings.webhook_secret.get_secret_value()
+    app = create_webhook_app(settings, bot, dp)
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
 
     @dp.startup()
     async def set_webhook() -> None:
         await bot.set_webhook(f"{settings.webhook_url}/webhook", secret_token=secret)
 
-    app = web.Application()
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, "/webhook")
-    setup_application(app, dp, bot=bot)
     web.run_app(app, host=settings.webhook_host, port=settings.webhook_port)
 
 

@@ -69,7 +69,7 @@ def create_router() -> Router:
             await show_home(
                 bot, chat_id, conv, engine, locale, edit_id,
                 notice=_("Sorry, I lost track of our conversation because it was quiet "
-                         "for a while. Nothing is lost: here is the main menu."),
+                         "for a while. Here is the main menu."),
             )
             await save(state, conv)
             return

@@ -1,0 +1,53 @@
+"""Webhook mode: the secret header is verified and each update_id is handled once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from bot.__main__ import create_webhook_app
+from bot.app import create_bot, create_dispatcher
+from bot.settings import Settings
+from simulator.botapi import FakeBotAPI, SimUser
+from simulator.session import InProcessSession
+from tests.conftest import REDIS_URL, TEST_TOKEN
+
+SECRET = "s3cret-header-value"
+HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+async def bot_replies(fake: FakeBotAPI, user: SimUser, count: int) -> int:
+    chat = fake.open_chat(user)
+    for _ in range(100):
+        mine = [e for e in chat.events if e["kind"] == "message" and not e["message"]["mine"]]
+        if len(mine) >= count:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)  # and nothing more arrives
+    return len([e for e in chat.events if e["kind"] == "message" and not e["message"]["mine"]])
+
+
+async def test_webhook_checks_the_secret_and_handles_each_update_once(prefix: str) -> None:
+    settings = Settings(_env_file=None, bot_token=SecretStr(TEST_TOKEN), redis_url=REDIS_URL,
+                        redis_prefix=prefix, webhook_secret=SecretStr(SECRET))
+    fake = FakeBotAPI()
+    fake.queue_updates = False
+    bot = create_bot(settings, session=InProcessSession(fake))
+    dp = create_dispatcher(settings)
+    app = create_webhook_app(settings, bot, dp)
+    user = SimUser(8001)
+    async with TestClient(TestServer(app)) as client:
+        update = fake.user_message(user, "/start")
+        refused = await client.post("/webhook", json=update)
+        assert refused.status == 401
+        wrong = await client.post("/webhook", json=update, headers={HEADER: "guess"})
+        assert wrong.status == 401
+        assert await bot_replies(fake, user, 1) == 0
+
+        for _ in range(3):  # Telegram retrying the same update
+            ok = await client.post("/webhook", json=update, headers={HEADER: SECRET})
+            assert ok.status == 200
+        assert await bot_replies(fake, user, 1) == 1
+    await dp.storage.close()
