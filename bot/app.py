@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import Bot, Dispatcher, methods
+import httpx
+from aiogram import Bot, Dispatcher, Router, methods
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
@@ -17,9 +18,21 @@ from aiogram.methods.base import Response
 from redis.asyncio import Redis
 
 from bot.actions import create_action_registry
+from bot.api_client import ReferralsClient
 from bot.engine.core import Engine
 from bot.engine.flows import FlowSet, load_flows
-from bot.handlers import campaign, commands, errors, fallback, flow, language
+from bot.handlers import (
+    booking,
+    campaign,
+    commands,
+    errors,
+    fallback,
+    flow,
+    language,
+    mycontact,
+    partner_group,
+)
+from bot.handlers.partner_group import InPrivate
 from bot.i18n import create_i18n, shipped_locales
 from bot.middlewares.locale import LocaleMiddleware
 from bot.preferences import (
@@ -86,10 +99,20 @@ def create_stores(settings: Settings, redis: Redis | None = None) -> Stores:
     return Stores(storage, languages)
 
 
+def create_referrals_client(settings: Settings) -> ReferralsClient | None:
+    """HTTP client of the referral API, or None when REFERRAL_API_URL is not set."""
+    if not settings.referral_api_url:
+        return None
+    token = settings.service_token.get_secret_value() if settings.service_token else ""
+    http = httpx.AsyncClient(base_url=settings.referral_api_url, timeout=10.0)
+    return ReferralsClient(http, token)
+
+
 def create_dispatcher(
     settings: Settings,
     stores: Stores | None = None,
     flows: FlowSet | None = None,
+    referrals: ReferralsClient | None = None,
     **deps: Any,
 ) -> Dispatcher:
     stores = stores or create_stores(settings)
@@ -105,19 +128,25 @@ def create_dispatcher(
         i18n=i18n,
         available_locales=available,
         language_preferences=stores.languages,
+        referrals=referrals or create_referrals_client(settings),
         **deps,
     )
     dp.update.outer_middleware(
         LocaleMiddleware(i18n, stores.languages, available, settings.default_locale)
     )
-    dp.include_routers(
-        errors.create_router(),
+    private = Router(name="private")
+    private.message.filter(InPrivate())
+    private.callback_query.filter(InPrivate())
+    private.include_routers(
         commands.create_router(),
         language.create_router(),
         campaign.create_router(),
+        mycontact.create_router(),
+        booking.create_router(),
         flow.create_router(),
         fallback.create_router(),  # last: takes whatever the others did not
     )
+    dp.include_routers(errors.create_router(), partner_group.create_router(), private)
 
     @dp.startup()
     async def on_startup(bot: Bot) -> None:

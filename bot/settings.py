@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # Retention of what Redis holds about a conversation (see /privacy).
     state_ttl_days: int = Field(default=14, ge=1, le=90)
     language_ttl_days: int = Field(default=90, ge=1, le=365)
+    # Must match the API's RETENTION_DAYS: the consent screen states it.
+    referral_retention_days: int = Field(default=90, ge=1, le=3650)
 
     @property
     def state_ttl_seconds(self) -> int:

@@ -19,6 +19,8 @@ class Conversation:
     answers: dict[str, str] = field(default_factory=dict)  # save_as -> choice id
     campaign: str | None = None  # outreach campaign code from the /start link or typed
     awaiting: str | None = None  # free text we expect next ("campaign_code"), else buttons
+    # Choices made on dynamic screens of the booking (partner id, slot): ids, never free text.
+    booking: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Conversation:
@@ -29,6 +31,7 @@ class Conversation:
             answers=dict(data.get("answers", {})),
             campaign=data.get("campaign"),
             awaiting=data.get("awaiting"),
+            booking=dict(data.get("booking", {})),
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -41,6 +44,8 @@ class Conversation:
             data["campaign"] = self.campaign
         if self.awaiting:
             data["awaiting"] = self.awaiting
+        if self.booking:
+            data["booking"] = self.booking
         return data
 
     @property

@@ -19,6 +19,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
 from bot.engine.conversation import Conversation
 from bot.engine.core import N_, Engine
 from bot.engine.flows import NodeRef
@@ -39,6 +40,7 @@ COMMANDS = (
     ("menu", N_("Main menu")),
     ("language", N_("Change language")),
     ("help", N_("How this bot works")),
+    ("mycontact", N_("My booked contact")),
     ("privacy", N_("What we keep about you")),
     ("forget", N_("Delete what we keep")),
 )
@@ -128,8 +130,9 @@ def create_router() -> Router:
             InlineKeyboardButton(text=_("No, keep"), callback_data=ForgetCb(yes=False).pack()),
         ]])
         await message.answer(
-            _("Delete everything we keep about you: your language and where you are in this "
-              "conversation? This cannot be undone."),
+            _("Delete everything we keep about you: your language, where you are in this "
+              "conversation, and any contact you booked with its messages? This cannot be "
+              "undone."),
             reply_markup=markup,
         )
 
@@ -142,6 +145,7 @@ def create_router() -> Router:
         engine: Engine,
         locale: str,
         language_preferences: LanguagePreferences,
+        referrals: ReferralsClient | None = None,
     ) -> None:
         await answer_quietly(cb)
         chat_id = cb.message.chat.id if cb.message else cb.from_user.id
@@ -152,9 +156,18 @@ def create_router() -> Router:
                             notice=_("Nothing was deleted."))
             await save(state, conv)
             return
+        if referrals is not None:
+            try:
+                await referrals.forget(chat_id)
+            except (ApiUnavailable, ApiRefused):
+                # Say so, keep nothing half-done: the person can press again.
+                await present(bot, chat_id, _("Sorry, we could not delete your booked "
+                                              "contacts right now. Nothing was deleted. Please "
+                                              "try /forget again in a moment."), None, edit_id)
+                return
         await state.clear()
         await language_preferences.delete(bot.id, cb.from_user.id)
-        log.info("forget: conversation state and language deleted")
+        log.info("forget: referrals, conversation state and language deleted")
         await present(bot, chat_id, _("✅ Done. We deleted everything we kept about you. "
                                       "Send /start to begin again."), None, edit_id)
 

@@ -1,0 +1,96 @@
+"""The partner's Telegram group: counsellors press the card's buttons and reply to relay
+messages. Authorisation is the API's: only registered counsellors of that partner succeed."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from typing import Any
+
+from aiogram import Bot, Router
+from aiogram.filters import Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, Message
+
+from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
+from bot.replies import answer_quietly
+
+log = logging.getLogger(__name__)
+
+REFERENCE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")
+STATUS_TEXT = {"accepted": "✅ Accepted", "contacted": "📞 Contacted",
+               "unreachable": "❔ Could not reach", "closed": "🗂 Closed"}
+
+
+class RefCb(CallbackData, prefix="ref"):
+    reference: str
+    status: str
+
+
+class InGroup(Filter):
+    async def __call__(self, event: Any) -> bool:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        return bool(message is not None and message.chat.type in ("group", "supergroup"))
+
+
+class InPrivate(Filter):
+    async def __call__(self, event: Any) -> bool:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        return message is None or message.chat.type == "private"
+
+
+def create_router() -> Router:
+    router = Router(name="partner_group")
+    router.message.filter(InGroup())
+    router.callback_query.filter(InGroup())
+
+    @router.callback_query(RefCb.filter())
+    async def on_status(cb: CallbackQuery, callback_data: RefCb, bot: Bot,
+                        referrals: ReferralsClient | None = None) -> None:
+        if referrals is None or callback_data.status not in STATUS_TEXT:
+            await answer_quietly(cb)
+            return
+        try:
+            referral = await referrals.set_status(callback_data.reference, cb.from_user.id,
+                                                  callback_data.status)
+        except ApiUnavailable:
+            await cb.answer("The service is not reachable. Try again in a moment.",
+                            show_alert=True)
+            return
+        except ApiRefused as exc:
+            text = ("Only registered counsellors of this partner can do this."
+                    if exc.status == 403 else "This referral no longer exists.")
+            await cb.answer(text, show_alert=True)
+            return
+        await cb.answer(STATUS_TEXT[referral.status])
+        log.info("referral status changed by a counsellor")
+
+    @router.callback_query()
+    async def on_other_button(cb: CallbackQuery) -> None:
+        await answer_quietly(cb)
+
+    @router.message()
+    async def on_group_message(message: Message,
+                               referrals: ReferralsClient | None = None) -> None:
+        """A counsellor's reply to a card or a relayed message goes to the person."""
+        replied = message.reply_to_message
+        if replied is None or referrals is None or message.from_user is None:
+            return  # ordinary group chatter: the bot stays silent
+        found = REFERENCE.search(replied.text or "")
+        text = (message.text or "").strip()
+        if found is None or not text:
+            return
+        try:
+            await referrals.relay_to_person(found.group(1), message.from_user.id, text[:2000])
+        except ApiUnavailable:
+            await message.reply("Not sent: the service is not reachable. Try again.")
+            return
+        except ApiRefused as exc:
+            await message.reply("Not sent: only registered counsellors of this partner can "
+                                "write to the person." if exc.status == 403 else
+                                "Not sent: this referral no longer exists.")
+            return
+        await message.reply(f"✅ Sent to the person ({html.escape(found.group(1))}).")
+
+    return router

@@ -1,0 +1,58 @@
+"""Messages the worker sends to a person on the API's behalf (accepted, reminder, relayed
+messages), rendered in the person's language from a payload of ids — the API never stores
+text for the person, only keys and values."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from typing import Any
+
+from aiogram.utils.i18n import I18n
+
+from bot.engine.core import N_
+from bot.handlers.booking import slot_label
+from bot.i18n import isolate
+
+ACCEPTED = N_("✅ Good news: {partner} accepted your request {reference}. A counsellor will "
+              "contact you as you asked.")
+REMINDER = N_("🕘 Reminder: your visit at {partner} is tomorrow, {time}. Reference: "
+              "{reference}.")
+REMINDER_ADDRESS = N_("📍 {address}")
+RELAY = N_("💬 Message from your counsellor ({reference}):")
+STATUS = {
+    "contacted": N_("Your counsellor marked your request {reference} as contacted."),
+    "unreachable": N_("Your counsellor could not reach you about {reference}. Use /mycontact "
+                      "to check your details or to write to them."),
+    "closed": N_("Your request {reference} is closed. You can book a new contact at any "
+                 "time."),
+}
+
+
+def render_notice(payload: dict[str, Any], i18n: I18n, available: list[str]) -> str:
+    """The text for one person notice. Unknown keys give an empty string (nothing is sent)."""
+    locale = payload.get("locale") or "en"
+    if locale not in available:
+        locale = "en"
+
+    def t(msgid: str) -> str:
+        return i18n.gettext(msgid, locale=locale)
+
+    reference = isolate(f"<b>{html.escape(str(payload.get('reference', '')))}</b>", locale)
+    partner = html.escape(str(payload.get("partner_name", "")))
+    key = payload.get("key")
+    if key == "accepted":
+        return t(ACCEPTED).format(partner=partner, reference=reference)
+    if key == "reminder":
+        when = datetime.fromisoformat(str(payload["slot_start"]))
+        text = t(REMINDER).format(partner=partner, time=slot_label(when, locale),
+                                  reference=reference)
+        if payload.get("address"):
+            text += "\n" + t(REMINDER_ADDRESS).format(address=html.escape(payload["address"]))
+        return text
+    if key == "relay":
+        return t(RELAY).format(reference=reference) + "\n\n" + html.escape(
+            str(payload.get("text", "")))
+    if key in STATUS:
+        return t(STATUS[key]).format(reference=reference)
+    return ""
