@@ -11,14 +11,21 @@ import asyncio
 import html
 import itertools
 import json
+import math
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
+# Sending limits, enforced only when FakeBotAPI.enforce_limits is set: one message a second to
+# one chat (private or group), 20 a minute to one group (negative chat id), 30 a second overall.
+PER_CHAT_INTERVAL = 1.0
+GROUP_LIMIT, GROUP_WINDOW = 20, 60.0
+GLOBAL_LIMIT, GLOBAL_WINDOW = 30, 1.0
 TAG = re.compile(r"<[^>]+>")
 ALLOWED_TAGS = re.compile(r"&lt;(/?)(b|i|u|s|code|pre|blockquote)&gt;")
 # Fields that stay strings even when they look like JSON ("123" as a text is text).
@@ -106,9 +113,19 @@ class ChatLog:
 
 
 class FakeBotAPI:
-    def __init__(self, username: str = "conex_demo_bot", first_name: str = "CONEX info") -> None:
+    def __init__(self, username: str = "conex_demo_bot", first_name: str = "CONEX info", *,
+                 enforce_limits: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.username = username
         self.first_name = first_name
+        # Opt-in: sendMessage answers 429 (with retry_after) past Telegram's sending limits,
+        # measured with `clock` (seconds; tests share a virtual clock with the sender).
+        self.enforce_limits = enforce_limits
+        self.clock = clock
+        self.too_many_requests = 0
+        self._last_sent: dict[int, float] = {}
+        self._group_sent: dict[int, deque[float]] = {}
+        self._all_sent: deque[float] = deque(maxlen=GLOBAL_LIMIT)
         self.queue_updates = True
         self.updates: list[dict[str, Any]] = []
         self.update_ids = itertools.count(1)
@@ -230,14 +247,45 @@ class FakeBotAPI:
         return {"id": self.bot_id(token), "is_bot": True, "first_name": self.first_name,
                 "username": self.username}
 
+    def _check_limits(self, chat_id: int) -> float:
+        """Sliding windows, as Telegram counts: raise 429 if this send would go over a limit;
+        otherwise return the time to record once the message is accepted."""
+        now = self.clock()
+        ready = -math.inf
+        last = self._last_sent.get(chat_id)
+        if last is not None:
+            ready = max(ready, last + PER_CHAT_INTERVAL)
+        group = self._group_sent.get(chat_id)
+        if group is not None and len(group) >= GROUP_LIMIT:
+            ready = max(ready, group[0] + GROUP_WINDOW)
+        if len(self._all_sent) >= GLOBAL_LIMIT:
+            ready = max(ready, self._all_sent[0] + GLOBAL_WINDOW)
+        if ready > now:
+            self.too_many_requests += 1
+            retry_after = max(1, math.ceil(ready - now))
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}",
+                           retry_after=retry_after)
+        return now
+
+    def _record_sent(self, chat_id: int, now: float) -> None:
+        self._last_sent[chat_id] = now
+        self._all_sent.append(now)
+        if chat_id < 0:
+            self._group_sent.setdefault(chat_id, deque(maxlen=GROUP_LIMIT)).append(now)
+
     async def _send_message(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params.get("chat_id"))
+        sent_at = self._check_limits(chat.chat_id) if self.enforce_limits else None
         text, rendered = self._check_text(params)
         markup = self._check_markup(params.get("reply_markup"))
+        if sent_at is not None:
+            self._record_sent(chat.chat_id, sent_at)
+        chat_info: dict[str, Any] = (
+            {"id": chat.chat_id, "type": "group", "title": "Demo group"} if chat.chat_id < 0
+            else {"id": chat.chat_id, "type": "private", "first_name": "Demo"})
         message: dict[str, Any] = {
             "message_id": next(self.message_ids), "date": int(time.time()),
-            "chat": {"id": chat.chat_id, "type": "private", "first_name": "Demo"},
-            "from": self._bot_user(token), "text": text,
+            "chat": chat_info, "from": self._bot_user(token), "text": text,
         }
         if markup and "inline_keyboard" in markup:
             message["reply_markup"] = markup
@@ -316,6 +364,12 @@ class FakeBotAPI:
 
     def open_chat(self, user: SimUser) -> ChatLog:
         return self.chats.setdefault(user.id, ChatLog(user.id))
+
+    def open_group(self, chat_id: int) -> ChatLog:
+        """A group the bot is a member of (chat ids of groups are negative)."""
+        if chat_id >= 0:
+            raise ValueError("group chat ids are negative")
+        return self.chats.setdefault(chat_id, ChatLog(chat_id))
 
     def user_message(self, user: SimUser, text: str | None = None,
                      **content: Any) -> dict[str, Any]:
