@@ -231,6 +231,10 @@ class FakeBotAPI:
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
                     raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        for row in markup.get("keyboard", []):
+            for button in row:
+                if not button.get("text"):
+                    raise ApiError(400, "Bad Request: keyboard button text is empty")
         return dict(markup)
 
     def _check_text(self, params: dict[str, Any]) -> tuple[str, str]:
@@ -344,15 +348,24 @@ class FakeBotAPI:
     @staticmethod
     def _view(message: dict[str, Any], rendered: str | None, markup: Any,
               mine: bool) -> dict[str, Any]:
-        return {
+        markup = markup or {}
+        view: dict[str, Any] = {
             "message_id": message["message_id"],
             "html": rendered if rendered is not None else html.escape(message.get("text", "")),
             "buttons": [
                 [{"text": b["text"], "data": b.get("callback_data")} for b in row]
-                for row in (markup or {}).get("inline_keyboard", [])
+                for row in markup.get("inline_keyboard", [])
             ],
             "mine": mine,
+            "sender": message.get("from", {}).get("first_name", ""),
         }
+        if "keyboard" in markup:  # a reply keyboard replaces the person's input buttons
+            view["reply_keyboard"] = [
+                [{"text": b["text"], "location": bool(b.get("request_location"))}
+                 for b in row] for row in markup["keyboard"]]
+        if markup.get("remove_keyboard"):
+            view["remove_keyboard"] = True
+        return view
 
     # ---- the person's side -----------------------------------------------------------
     def _push(self, update: dict[str, Any]) -> dict[str, Any]:
@@ -371,14 +384,18 @@ class FakeBotAPI:
             raise ValueError("group chat ids are negative")
         return self.chats.setdefault(chat_id, ChatLog(chat_id))
 
-    def user_message(self, user: SimUser, text: str | None = None,
+    def user_message(self, user: SimUser, text: str | None = None, *,
+                     chat_id: int | None = None, reply_to: int | None = None,
                      **content: Any) -> dict[str, Any]:
-        """The person sends a message: text, or other content (sticker=..., location=...)."""
-        chat = self.open_chat(user)
+        """The person sends a message: text, or other content (sticker=..., location=...).
+        ``chat_id`` (negative) sends it in a group; ``reply_to`` quotes a message."""
+        chat = self.open_group(chat_id) if chat_id is not None else self.open_chat(user)
+        chat_info: dict[str, Any] = (
+            {"id": chat.chat_id, "type": "group", "title": "Demo group"} if chat.chat_id < 0
+            else {"id": chat.chat_id, "type": "private", "first_name": user.first_name})
         message: dict[str, Any] = {
             "message_id": next(self.message_ids), "date": int(time.time()),
-            "chat": {"id": chat.chat_id, "type": "private", "first_name": user.first_name},
-            "from": user.as_dict(),
+            "chat": chat_info, "from": user.as_dict(),
         }
         if text is not None:
             message["text"] = text
@@ -386,17 +403,21 @@ class FakeBotAPI:
                 command = text.split()[0]
                 message["entities"] = [{"type": "bot_command", "offset": 0,
                                         "length": len(command)}]
+        if reply_to is not None and reply_to in chat.messages:
+            message["reply_to_message"] = dict(chat.messages[reply_to])
         message.update(content)
         chat.messages[message["message_id"]] = message
         label = text if text is not None else "[" + ", ".join(content) + "]"
         chat.add_event("message", message={"message_id": message["message_id"],
                                            "html": html.escape(label), "buttons": [],
-                                           "mine": True})
+                                           "mine": True, "sender": user.first_name})
         return self._push({"update_id": next(self.update_ids), "message": message})
 
-    def user_press(self, user: SimUser, message_id: int, data: str) -> dict[str, Any]:
-        """The person presses an inline button (any data: the bot must cope with forgeries)."""
-        chat = self.open_chat(user)
+    def user_press(self, user: SimUser, message_id: int, data: str,
+                   chat_id: int | None = None) -> dict[str, Any]:
+        """The person presses an inline button (any data: the bot must cope with forgeries).
+        ``chat_id`` (negative) presses a button on a message in a group."""
+        chat = self.open_group(chat_id) if chat_id is not None else self.open_chat(user)
         message = chat.messages.get(message_id)
         query_id = str(next(self.callback_ids))
         self.callbacks[query_id] = chat.chat_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -30,11 +31,16 @@ CONTENT_KINDS: dict[str, dict[str, Any]] = {
 class Person(BaseModel):
     user_id: int = Field(ge=1, le=2**40)
     language_code: str | None = Field(default="en", max_length=12)
+    first_name: str = Field(default="Demo", max_length=40)
+    chat_id: int | None = Field(default=None, lt=0)  # a group; None = the private chat
 
 
 class SendIn(Person):
     text: str | None = Field(default=None, max_length=5000)
     kind: str | None = None
+    reply_to: int | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
 
 
 class PressIn(Person):
@@ -42,10 +48,22 @@ class PressIn(Person):
     data: str = Field(max_length=256)
 
 
-def create_app(fake: FakeBotAPI | None = None) -> FastAPI:
+@dataclass
+class DemoGroup:
+    """The partner group shown in the simulator, and the counsellor who uses it."""
+
+    chat_id: int = -1001000
+    counsellor_id: int = 900001
+    title: str = "Partner group (all demo partners)"
+
+
+def create_app(fake: FakeBotAPI | None = None, group: DemoGroup | None = None) -> FastAPI:
     api = fake or FakeBotAPI()
+    demo_group = group or DemoGroup()
+    api.open_group(demo_group.chat_id)
     app = FastAPI(title="CONEX bot simulator", docs_url=None, redoc_url=None)
     app.state.fake = api
+    app.state.group = demo_group
 
     @app.api_route("/bot{token}/{method}", methods=["GET", "POST"], include_in_schema=False)
     async def bot_api(token: str, method: str, request: Request) -> JSONResponse:
@@ -73,28 +91,40 @@ def create_app(fake: FakeBotAPI | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/simulator/api/config")
+    async def config() -> dict[str, Any]:
+        return {"group_chat_id": demo_group.chat_id, "counsellor_id": demo_group.counsellor_id,
+                "group_title": demo_group.title}
+
     @app.post("/simulator/api/send")
     async def send(body: SendIn) -> dict[str, int]:
-        user = SimUser(body.user_id, language_code=body.language_code)
-        if body.kind:
+        user = SimUser(body.user_id, first_name=body.first_name,
+                       language_code=body.language_code)
+        chat_id, reply_to = body.chat_id, body.reply_to
+        if body.kind == "location" and body.latitude is not None and body.longitude is not None:
+            update = api.user_message(user, chat_id=chat_id, reply_to=reply_to, location={
+                "latitude": body.latitude, "longitude": body.longitude})
+        elif body.kind:
             if body.kind not in CONTENT_KINDS:
                 raise HTTPException(422, "unknown kind")
-            update = api.user_message(user, **CONTENT_KINDS[body.kind])
+            update = api.user_message(user, chat_id=chat_id, reply_to=reply_to,
+                                      **CONTENT_KINDS[body.kind])
         elif body.text:
-            update = api.user_message(user, body.text)
+            update = api.user_message(user, body.text, chat_id=chat_id, reply_to=reply_to)
         else:
             raise HTTPException(422, "text or kind is required")
         return {"update_id": update["update_id"]}
 
     @app.post("/simulator/api/press")
     async def press(body: PressIn) -> dict[str, int]:
-        user = SimUser(body.user_id, language_code=body.language_code)
-        update = api.user_press(user, body.message_id, body.data)
+        user = SimUser(body.user_id, first_name=body.first_name,
+                       language_code=body.language_code)
+        update = api.user_press(user, body.message_id, body.data, chat_id=body.chat_id)
         return {"update_id": update["update_id"]}
 
     @app.get("/simulator/api/events")
     async def events(chat_id: int, after: int = 0, wait: float = 20.0) -> dict[str, Any]:
-        chat = api.open_chat(SimUser(chat_id))
+        chat = api.open_group(chat_id) if chat_id < 0 else api.open_chat(SimUser(chat_id))
         if len(chat.events) <= after and wait > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(chat.changed.wait(), timeout=min(wait, 25.0))

@@ -274,7 +274,8 @@ async def search(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, loc
         await present_screen(bot, chat_id, engine.show(conv, NodeRef("contact", "ways"), locale))
         return
     try:
-        result = await referrals.nearest(language=locale.split("_")[0], **query)
+        # Distance first: a place that speaks the language but is far away helps nobody.
+        result = await referrals.nearest(**query)
     except ApiUnavailable:
         await present(bot, chat_id, unavailable_text(), _kb([_nav(engine, locale)]), edit_id)
         return

@@ -81,7 +81,8 @@ def create_router() -> Router:
         else:
             context = ActionContext(
                 bot=bot, chat_id=chat_id, user_id=cb.from_user.id, locale=locale,
-                state=state, conversation=conv, message_id=edit_id, extra=deps,
+                state=state, conversation=conv, message_id=edit_id,
+                extra={**deps, "engine": engine},
             )
             engine.push_trail(conv, here)
             ref = await engine.walk(target, here.flow, conv, context)

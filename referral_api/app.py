@@ -1,0 +1,130 @@
+"""`create_app(settings)`: the FastAPI application, wired from Settings. Nothing at import time.
+
+`python -m referral_api` serves `app_factory` with uvicorn (factory mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from referral_api.clock import Clock, system_clock
+from referral_api.crypto import DataVault
+from referral_api.db.engine import create_engine, create_sessionmaker
+from referral_api.dependencies import AppContext, SessionDep
+from referral_api.errors import DomainError
+from referral_api.partners import router as partners_router
+from referral_api.referrals import router as referrals_router
+from referral_api.settings import Settings
+
+logger = logging.getLogger("referral_api.access")
+
+
+def create_context(settings: Settings, *, clock: Clock = system_clock,
+                   engine: AsyncEngine | None = None) -> AppContext:
+    """What the routes need at run time: engine, sessions, vault, clock, tokens.
+    Raises ConfigError when a secret is missing outside the demo."""
+    vault = DataVault(settings.resolved_data_key())
+    service_token = settings.resolved_service_token()
+    if engine is None:
+        engine = create_engine(settings.database_url)
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        vault=vault,
+        clock=clock,
+        service_token=service_token,
+        admin_token=settings.resolved_admin_token(),
+    )
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock,
+               engine: AsyncEngine | None = None) -> FastAPI:
+    """The API. `engine` defaults to one made from DATABASE_URL, disposed at shutdown.
+    Routes read `app.state.context` (see create_context) on every request.
+    Raises ConfigError when a secret is missing outside the demo."""
+    context = create_context(settings, clock=clock, engine=engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.context.aclose()
+
+    app = FastAPI(title="CONEX referral API", version="1", lifespan=lifespan)
+    app.state.context = context
+    app.add_exception_handler(DomainError, _domain_error)
+    app.include_router(_health_router())
+    app.include_router(partners_router.create_router())
+    app.include_router(referrals_router.create_router())
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For uvicorn's factory mode: Settings from the environment and .env."""
+    return create_app(Settings())
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail()})
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(session: SessionDep) -> JSONResponse:
+        try:
+            await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            logging.getLogger(__name__).warning("readyz: database unavailable (%s)",
+                                                type(exc).__name__)
+            return JSONResponse(status_code=503, content={"status": "unavailable"})
+        return JSONResponse({"status": "ok"})
+
+    return router
+
+
+class AccessLogMiddleware:
+    """One log line per request: method, the route *template* (never the concrete path nor
+    the query string, which may hold a location), status and duration. Uvicorn's own access
+    log is switched off by `python -m referral_api`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route: Any = scope.get("route")
+            path = getattr(route, "path", None) or "<unmatched>"
+            logger.info("%s %s %d %.1fms", scope["method"], path, status_code,
+                        (time.perf_counter() - started) * 1000)

@@ -1,0 +1,16 @@
+"""Every domain's models, imported so that `Base.metadata` knows all tables (Alembic, tests)."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from referral_api.db.base import Base
+from referral_api.outbox import models as outbox_models
+from referral_api.partners import models as partner_models
+from referral_api.referrals import models as referral_models
+
+MODEL_MODULES = (partner_models, referral_models, outbox_models)
+
+
+def metadata() -> MetaData:
+    return Base.metadata

@@ -1,0 +1,83 @@
+"""FastAPI dependencies shared by the routers, as `Annotated` aliases.
+
+`AppContext` is built once by `create_app(settings)` and kept in `app.state.context`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from referral_api.clock import Clock
+from referral_api.crypto import DataVault
+from referral_api.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    vault: DataVault
+    clock: Clock
+    service_token: str
+    admin_token: str | None
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+
+def get_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+async def get_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
+    async with context.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token.strip()
+
+
+def _unauthorized() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail={"code": "unauthorized"},
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def _matches(given: str | None, expected: str | None) -> bool:
+    if given is None or expected is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def require_service(request: Request, context: ContextDep) -> None:
+    """`Authorization: Bearer <SERVICE_TOKEN>` (the bot), else 401."""
+    if not _matches(_bearer(request), context.service_token):
+        raise _unauthorized()
+
+
+def require_admin(request: Request, context: ContextDep) -> str:
+    """`Authorization: Bearer <ADMIN_TOKEN>`, else 401 (always 401 when ADMIN_TOKEN is unset).
+    Returns the actor name for audit."""
+    if not _matches(_bearer(request), context.admin_token):
+        raise _unauthorized()
+    return "admin"
+
+
+AdminDep = Annotated[str, Depends(require_admin)]

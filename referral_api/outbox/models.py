@@ -1,0 +1,35 @@
+"""Table `outbox`: written in the same transaction as the change it announces."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referral_api.db.base import Base, utcnow
+
+KINDS = ("partner_card", "card_update", "person_notice", "reminder", "relay",
+         "coordinator_alert")
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    referral_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    # Target chat, encrypted. Null when not known yet (a partner without a notification chat,
+    # no COORDINATOR_CHAT_ID): the worker resolves it at delivery time or reports it.
+    chat_id_enc: Mapped[str | None] = mapped_column(Text)
+    chat_kind: Mapped[str] = mapped_column(String(16))  # private | group
+    payload_enc: Mapped[str] = mapped_column(Text)  # Fernet of a JSON object
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

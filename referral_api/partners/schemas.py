@@ -1,0 +1,175 @@
+"""Partner schemas: PartnerPublic (the bot), PartnerAdmin/PartnerCreate/PartnerUpdate (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+PartnerKind = Literal["return_desk", "city_partner", "ngo", "intl_org"]
+Service = Literal["general", "medical", "families", "minors", "trafficking", "shelter"]
+# A language as the bot names it: "ar", "fa", "pt_BR" (gettext) or "pt-BR" (BCP 47); kept as is.
+LanguageCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=16,
+                           pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+]
+Slug = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
+
+
+def _general_only() -> list[Service]:
+    return ["general"]
+
+
+class PartnerPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    kind: str
+    city: str
+    postal_code: str
+    province: str | None
+    address: str | None
+    lat: float
+    lon: float
+    phone: str | None
+    hours: str | None
+    languages: list[str]
+    services: list[str]
+    verified: bool
+
+
+class PartnerNearby(PartnerPublic):
+    distance_km: float
+
+
+class Origin(BaseModel):
+    label: str
+    province: str | None
+
+
+class NearestPartners(BaseModel):
+    origin: Origin
+    partners: list[PartnerNearby]
+
+
+class CityPartners(BaseModel):
+    city: str
+    postal_code: str
+    count: int
+
+
+class SlotList(BaseModel):
+    slots: list[datetime]  # Europe/Brussels offsets
+
+
+class PartnerAdmin(PartnerPublic):
+    notification_chat_id: int | None
+    slot_minutes: int
+    capacity_per_slot: int
+    active: bool
+    source: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PartnerCreate(BaseModel):
+    """Admin create, and one record of the seed file (unknown fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Slug
+    name: Name
+    kind: PartnerKind
+    city: City
+    postal_code: PostalCode
+    address: ShortText | None = None
+    lat: float | None = None  # None: the centroid of the postcode
+    lon: float | None = None
+    phone: Phone | None = None
+    hours: LongText | None = None
+    languages: list[LanguageCode] = Field(default_factory=list, max_length=40)
+    services: list[Service] = Field(default_factory=_general_only, max_length=6)
+    notification_chat_id: int | None = None
+    slot_minutes: int = Field(default=30, ge=5, le=240)
+    capacity_per_slot: int = Field(default=1, ge=1, le=50)
+    active: bool = True
+    source: LongText | None = None
+    verified: bool = False
+
+    @model_validator(mode="after")
+    def _both_coordinates_or_none(self) -> PartnerCreate:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon, or neither")
+        return self
+
+
+class PartnerUpdate(BaseModel):
+    """Admin update: only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    kind: PartnerKind | None = None
+    city: City | None = None
+    postal_code: PostalCode | None = None
+    address: ShortText | None = None
+    lat: float | None = None
+    lon: float | None = None
+    phone: Phone | None = None
+    hours: LongText | None = None
+    languages: list[LanguageCode] | None = Field(default=None, max_length=40)
+    services: list[Service] | None = Field(default=None, max_length=6)
+    notification_chat_id: int | None = None
+    slot_minutes: int | None = Field(default=None, ge=5, le=240)
+    capacity_per_slot: int | None = Field(default=None, ge=1, le=50)
+    active: bool | None = None
+    source: LongText | None = None
+    verified: bool | None = None
+
+    @model_validator(mode="after")
+    def _required_fields_not_null(self) -> PartnerUpdate:
+        nullable = {"address", "phone", "hours", "notification_chat_id", "source"}
+        nulled = sorted(f for f in self.model_fields_set
+                        if f not in nullable and getattr(self, f) is None)
+        if nulled:
+            raise ValueError(f"these fields cannot be null: {', '.join(nulled)}")
+        if ("lat" in self.model_fields_set) != ("lon" in self.model_fields_set):
+            raise ValueError("give both lat and lon, or neither")
+        return self
+
+
+class CounsellorCreate(BaseModel):
+    telegram_user_id: int = Field(gt=0)
+
+
+class CounsellorPublic(BaseModel):
+    partner_id: str
+    telegram_user_id: int
+
+
+class AvailabilityWindow(BaseModel):
+    weekday: int = Field(ge=0, le=6)  # 0 = Monday
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> AvailabilityWindow:
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("times are local (Europe/Brussels), without an offset")
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class SeedResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int

@@ -1,0 +1,91 @@
+"""Tables `referrals`, `slot_claims`, `referral_events`, `relay_messages`.
+
+Personal fields end in `_enc` (Fernet, see referral_api.crypto); `chat_key` is a keyed hash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referral_api.db.base import Base, utcnow
+
+STATUSES = ("new", "accepted", "contacted", "unreachable", "closed", "cancelled")
+FINISHED_STATUSES = ("closed", "cancelled")
+COUNSELLOR_STATUSES = ("accepted", "contacted", "unreachable", "closed")
+CONTACT_MODES = ("telegram", "phone", "visit")
+TOPICS = ("information", "apply", "travel_documents", "reintegration", "medical", "family",
+          "other")
+
+
+class Referral(Base):
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(8), unique=True)  # without the dash
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    contact_mode: Mapped[str] = mapped_column(String(16))
+    slot_start: Mapped[datetime | None]
+    language: Mapped[str] = mapped_column(String(16))
+    interpreter: Mapped[bool] = mapped_column(default=False)
+    topic: Mapped[str] = mapped_column(String(32))
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    name_enc: Mapped[str | None] = mapped_column(Text)
+    chat_id_enc: Mapped[str | None] = mapped_column(Text)  # null once purged
+    chat_key: Mapped[str | None] = mapped_column(String(64), index=True)  # null once purged
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    consent_version: Mapped[str] = mapped_column(String(32))
+    consent_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    purged_at: Mapped[datetime | None]
+
+
+class SlotClaim(Base):
+    """One seat of a partner's slot. The unique constraint makes claiming atomic."""
+
+    __tablename__ = "slot_claims"
+    __table_args__ = (UniqueConstraint("partner_id", "slot_start", "seat"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    slot_start: Mapped[datetime]
+    seat: Mapped[int] = mapped_column(SmallInteger)  # 0 .. capacity_per_slot - 1
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+
+
+class ReferralEvent(Base):
+    __tablename__ = "referral_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))  # person | system | counsellor:<id>
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RelayMessage(Base):
+    __tablename__ = "relay_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    direction: Mapped[str] = mapped_column(String(16))  # to_partner | to_person
+    text_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,71 @@
+"""Referral routes for the bot (service token): booking, the person's requests, counsellors'
+status changes, relay and forget. Chat ids and phones travel in bodies only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from referral_api.dependencies import ContextDep, SessionDep, require_service
+from referral_api.referrals.schemas import (
+    ForgetResult,
+    PersonRequest,
+    ReferralCreate,
+    ReferralPublic,
+    ReferralStatusUpdate,
+    RelayQueued,
+    RelayToPartner,
+    RelayToPerson,
+    RescheduleRequest,
+)
+from referral_api.referrals.service import ReferralService
+
+
+def referral_service(session: SessionDep, context: ContextDep) -> ReferralService:
+    return ReferralService(session, context.vault, context.settings, context.clock)
+
+
+ServiceDep = Annotated[ReferralService, Depends(referral_service)]
+
+
+def create_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["referrals"], dependencies=[Depends(require_service)])
+
+    @router.post("/referrals", status_code=status.HTTP_201_CREATED)
+    async def create_referral(body: ReferralCreate, service: ServiceDep) -> ReferralPublic:
+        return await service.create(body)
+
+    @router.post("/referrals/mine")
+    async def my_referrals(body: PersonRequest, service: ServiceDep) -> list[ReferralPublic]:
+        return await service.mine(body.chat_id)
+
+    @router.post("/referrals/{reference}/cancel")
+    async def cancel(reference: str, body: PersonRequest, service: ServiceDep) -> ReferralPublic:
+        return await service.cancel(reference, body.chat_id)
+
+    @router.post("/referrals/{reference}/reschedule")
+    async def reschedule(reference: str, body: RescheduleRequest,
+                         service: ServiceDep) -> ReferralPublic:
+        return await service.reschedule(reference, body.chat_id, body.slot_start)
+
+    @router.post("/referrals/{reference}/status")
+    async def set_status(reference: str, body: ReferralStatusUpdate,
+                         service: ServiceDep) -> ReferralPublic:
+        return await service.set_status(reference, body.counsellor_telegram_id, body.status)
+
+    @router.post("/relay/to-partner", status_code=status.HTTP_202_ACCEPTED)
+    async def relay_to_partner(body: RelayToPartner, service: ServiceDep) -> RelayQueued:
+        await service.relay_to_partner(body.chat_id, body.reference, body.text)
+        return RelayQueued()
+
+    @router.post("/relay/to-person", status_code=status.HTTP_202_ACCEPTED)
+    async def relay_to_person(body: RelayToPerson, service: ServiceDep) -> RelayQueued:
+        await service.relay_to_person(body.counsellor_telegram_id, body.reference, body.text)
+        return RelayQueued()
+
+    @router.post("/forget")
+    async def forget(body: PersonRequest, service: ServiceDep) -> ForgetResult:
+        return ForgetResult(deleted_referrals=await service.forget(body.chat_id))
+
+    return router

@@ -1,0 +1,85 @@
+"""Referral schemas: ReferralCreate, ReferralPublic, ReferralStatusUpdate and the bodies of the
+person's and counsellors' requests. Chat ids and phones travel in bodies, never in URLs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+
+from referral_api.partners.schemas import LanguageCode
+
+ContactMode = Literal["telegram", "phone", "visit"]
+Topic = Literal["information", "apply", "travel_documents", "reintegration", "medical", "family",
+                "other"]
+CounsellorStatus = Literal["accepted", "contacted", "unreachable", "closed"]
+ChatId = Annotated[int, Field(ge=-(10**15), le=10**15)]
+TelegramUserId = Annotated[int, Field(gt=0, le=10**15)]
+FlagId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
+ReferenceText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                 max_length=16)]
+RelayText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=2000)]
+
+
+class ReferralCreate(BaseModel):
+    partner_id: Annotated[str, StringConstraints(max_length=64)]
+    contact_mode: ContactMode
+    slot_start: AwareDatetime | None = None  # visits only: one of GET …/slots
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    language: LanguageCode
+    interpreter: bool = False
+    topic: Topic
+    flags: list[FlagId] = Field(default_factory=list, max_length=20)
+    chat_id: ChatId
+    consent_version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                      max_length=32)]
+
+
+class ReferralPublic(BaseModel):
+    reference: str  # XXXX-XXXX
+    partner_id: str
+    partner_name: str
+    status: str
+    contact_mode: str
+    slot_start: datetime | None  # Europe/Brussels offset
+    language: str
+    interpreter: bool
+    topic: str
+    created_at: datetime
+
+
+class PersonRequest(BaseModel):
+    chat_id: ChatId
+
+
+class RescheduleRequest(BaseModel):
+    chat_id: ChatId
+    slot_start: AwareDatetime
+
+
+class ReferralStatusUpdate(BaseModel):
+    counsellor_telegram_id: TelegramUserId
+    status: CounsellorStatus
+
+
+class RelayToPartner(BaseModel):
+    chat_id: ChatId
+    reference: ReferenceText
+    text: RelayText
+
+
+class RelayToPerson(BaseModel):
+    counsellor_telegram_id: TelegramUserId
+    reference: ReferenceText
+    text: RelayText
+
+
+class RelayQueued(BaseModel):
+    status: Literal["queued"] = "queued"
+
+
+class ForgetResult(BaseModel):
+    deleted_referrals: int

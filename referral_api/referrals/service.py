@@ -1,0 +1,442 @@
+"""Referral use cases: book, list, cancel, reschedule, counsellor status, relay, forget, purge.
+
+Every change and the outbox rows announcing it are committed in one transaction. Slot seats are
+claimed with one SAVEPOINT per attempt: the UNIQUE (partner_id, slot_start, seat) constraint
+decides between racers, the loser tries the next seat, and with none left the booking fails
+with `slot_taken` and the free slots that remain.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referral_api.clock import Clock
+from referral_api.crypto import DataVault
+from referral_api.errors import Conflict, Forbidden, Invalid, NotFound
+from referral_api.outbox.models import OutboxMessage
+from referral_api.outbox.service import ChatKind, chat_kind_of, enqueue
+from referral_api.partners.models import Partner, PartnerCounsellor
+from referral_api.partners.schedule import free_slots, is_scheduled, load_windows, to_local
+from referral_api.referrals import cards
+from referral_api.referrals.models import (
+    FINISHED_STATUSES,
+    Referral,
+    ReferralEvent,
+    RelayMessage,
+    SlotClaim,
+)
+from referral_api.referrals.reference import format_reference, new_reference, normalize_reference
+from referral_api.referrals.schemas import ReferralCreate, ReferralPublic
+from referral_api.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_ATTEMPTS = 10
+
+
+def parse_phone(text: str) -> str:
+    """A phone number as E.164. Belgian numbers may be written nationally (0470 12 34 56);
+    foreign ones need their +country code. Raises Invalid("invalid_phone")."""
+    try:
+        number = phonenumbers.parse(text, "BE")
+    except phonenumbers.NumberParseException:
+        raise Invalid("invalid_phone") from None
+    if not phonenumbers.is_valid_number(number):
+        raise Invalid("invalid_phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def counsellor_actor(telegram_user_id: int) -> str:
+    return f"counsellor:{telegram_user_id}"
+
+
+class ReferralService:
+    def __init__(self, session: AsyncSession, vault: DataVault, settings: Settings,
+                 clock: Clock) -> None:
+        self.session = session
+        self.vault = vault
+        self.settings = settings
+        self.clock = clock
+
+    # --- the person -----------------------------------------------------------------------
+
+    async def create(self, data: ReferralCreate) -> ReferralPublic:
+        partner = await self._active_partner(data.partner_id)
+        now = self.clock()
+        phone = parse_phone(data.phone) if data.phone else None
+        if data.contact_mode == "phone" and phone is None:
+            raise Invalid("invalid_phone")
+        if data.contact_mode == "visit":
+            if data.slot_start is None:
+                raise Invalid("invalid_slot")
+            slot: datetime | None = await self._offered_slot(partner, data.slot_start, now)
+        elif data.slot_start is not None:
+            raise Invalid("invalid_slot")  # only visits have a slot
+        else:
+            slot = None
+        name = data.name or None
+
+        referral = Referral(
+            partner_id=partner.id, status="new", contact_mode=data.contact_mode,
+            slot_start=slot, language=data.language, interpreter=data.interpreter,
+            topic=data.topic, flags=list(data.flags),
+            name_enc=self.vault.encrypt_optional(name),
+            chat_id_enc=self.vault.encrypt_chat_id(data.chat_id),
+            chat_key=self.vault.chat_key(data.chat_id),
+            phone_enc=self.vault.encrypt_optional(phone),
+            consent_version=data.consent_version, consent_at=now,
+            created_at=now, updated_at=now,
+        )
+        await self._insert_with_new_reference(referral)
+        if slot is not None and not await self._claim_seat(partner, slot, referral.id):
+            raise await self._slot_taken(partner.id)
+
+        self.session.add(ReferralEvent(referral_id=referral.id, status="new", actor="person",
+                                       at=now))
+        self._queue_card(partner, referral, now, update=False, name=name, phone=phone)
+        if partner.notification_chat_id is None:
+            enqueue(self.session, self.vault, kind="coordinator_alert",
+                    payload=cards.coordinator_alert(code=referral.reference,
+                                                    partner_id=partner.id,
+                                                    partner_name=partner.name),
+                    chat_id=self.settings.coordinator_chat_id, referral_id=referral.id,
+                    now=now)
+        if slot is not None:
+            self._queue_reminder(partner, referral, data.chat_id, now)
+        await self.session.commit()
+        logger.info("referral %s created for partner %s (%s)", referral.reference, partner.id,
+                    referral.contact_mode)
+        return self._public(referral, partner)
+
+    async def mine(self, chat_id: int) -> list[ReferralPublic]:
+        rows = await self.session.execute(
+            select(Referral, Partner)
+            .join(Partner, Partner.id == Referral.partner_id)
+            .where(Referral.chat_key == self.vault.chat_key(chat_id),
+                   Referral.status.not_in(FINISHED_STATUSES))
+            .order_by(Referral.created_at, Referral.id)
+        )
+        return [self._public(referral, partner) for referral, partner in rows]
+
+    async def cancel(self, reference: str, chat_id: int) -> ReferralPublic:
+        referral, partner = await self._persons_referral(reference, chat_id)
+        if referral.status == "cancelled":
+            return self._public(referral, partner)
+        if referral.status == "closed":
+            raise Conflict("referral_closed")
+        now = self.clock()
+        referral.status = "cancelled"
+        referral.updated_at = now
+        await self.session.execute(delete(SlotClaim).where(SlotClaim.referral_id == referral.id))
+        await self._drop_pending_reminders(referral.id)
+        self.session.add(ReferralEvent(referral_id=referral.id, status="cancelled",
+                                       actor="person", at=now))
+        self._queue_card(partner, referral, now, update=True)
+        await self.session.commit()
+        logger.info("referral %s cancelled by the person", referral.reference)
+        return self._public(referral, partner)
+
+    async def reschedule(self, reference: str, chat_id: int,
+                         slot_start: datetime) -> ReferralPublic:
+        referral, partner = await self._persons_referral(reference, chat_id)
+        if referral.status in FINISHED_STATUSES:
+            raise Conflict(f"referral_{referral.status}")
+        if referral.contact_mode != "visit":
+            raise Invalid("invalid_slot")
+        now = self.clock()
+        slot = await self._offered_slot(partner, slot_start, now)
+        if slot == referral.slot_start:
+            return self._public(referral, partner)
+        await self.session.execute(delete(SlotClaim).where(SlotClaim.referral_id == referral.id))
+        if not await self._claim_seat(partner, slot, referral.id):
+            raise await self._slot_taken(partner.id)
+        referral.slot_start = slot
+        referral.updated_at = now
+        await self._drop_pending_reminders(referral.id)
+        self._queue_reminder(partner, referral, chat_id, now)
+        self._queue_card(partner, referral, now, update=True)
+        await self.session.commit()
+        logger.info("referral %s rescheduled", referral.reference)
+        return self._public(referral, partner)
+
+    async def relay_to_partner(self, chat_id: int, reference: str, text: str) -> None:
+        referral, partner = await self._persons_referral(reference, chat_id)
+        now = self.clock()
+        self.session.add(RelayMessage(referral_id=referral.id, direction="to_partner",
+                                      text_enc=self.vault.encrypt(text), created_at=now))
+        enqueue(self.session, self.vault, kind="relay",
+                payload=cards.relay_to_partner(referral.reference, text),
+                chat_id=partner.notification_chat_id, chat_kind=self._partner_chat_kind(partner),
+                referral_id=referral.id, now=now)
+        await self.session.commit()
+
+    async def forget(self, chat_id: int) -> int:
+        """Delete every referral of the person and all that hangs on them (events, relay
+        messages, claims, outbox rows: ON DELETE CASCADE). Partners holding an open referral
+        are told it was withdrawn (a notice without personal data)."""
+        chat_key = self.vault.chat_key(chat_id)
+        rows = await self.session.execute(
+            select(Referral.reference, Referral.status, Partner.notification_chat_id)
+            .join(Partner, Partner.id == Referral.partner_id)
+            .where(Referral.chat_key == chat_key)
+        )
+        found = [(code, status, chat) for code, status, chat in rows]
+        if not found:
+            return 0
+        now = self.clock()
+        for code, status, partner_chat_id in found:
+            if status not in FINISHED_STATUSES and partner_chat_id is not None:
+                enqueue(self.session, self.vault, kind="card_update",
+                        payload=cards.withdrawn_notice(code), chat_id=partner_chat_id,
+                        chat_kind=chat_kind_of(partner_chat_id), now=now)
+        await self.session.execute(delete(Referral).where(Referral.chat_key == chat_key))
+        await self.session.commit()
+        logger.info("forget: %d referral(s) deleted", len(found))
+        return len(found)
+
+    # --- counsellors ----------------------------------------------------------------------
+
+    async def set_status(self, reference: str, counsellor_telegram_id: int,
+                         status: str) -> ReferralPublic:
+        referral, partner = await self._counsellors_referral(reference, counsellor_telegram_id)
+        if referral.status == status:
+            return self._public(referral, partner)  # idempotent: no event, no notice
+        if referral.status == "cancelled":
+            raise Conflict("referral_cancelled")
+        now = self.clock()
+        referral.status = status
+        referral.updated_at = now
+        self.session.add(ReferralEvent(referral_id=referral.id, status=status,
+                                       actor=counsellor_actor(counsellor_telegram_id), at=now))
+        self._queue_card(partner, referral, now, update=True)
+        if status == "accepted" and referral.chat_id_enc is not None:
+            enqueue(self.session, self.vault, kind="person_notice",
+                    payload={"key": "accepted",
+                             "reference": format_reference(referral.reference),
+                             "partner_name": partner.name, "locale": referral.language},
+                    chat_id=self.vault.decrypt_chat_id(referral.chat_id_enc),
+                    referral_id=referral.id, now=now)
+        if status == "closed":
+            await self._drop_pending_reminders(referral.id)
+        await self.session.commit()
+        logger.info("referral %s set to %s by a counsellor", referral.reference, status)
+        return self._public(referral, partner)
+
+    async def relay_to_person(self, counsellor_telegram_id: int, reference: str,
+                              text: str) -> None:
+        referral, partner = await self._counsellors_referral(reference, counsellor_telegram_id)
+        if referral.chat_id_enc is None:
+            raise Conflict("referral_purged")
+        now = self.clock()
+        self.session.add(RelayMessage(referral_id=referral.id, direction="to_person",
+                                      text_enc=self.vault.encrypt(text), created_at=now))
+        enqueue(self.session, self.vault, kind="relay",
+                payload={"key": "relay", "reference": format_reference(referral.reference),
+                         "partner_name": partner.name, "text": text,
+                         "locale": referral.language},
+                chat_id=self.vault.decrypt_chat_id(referral.chat_id_enc),
+                referral_id=referral.id, now=now)
+        await self.session.commit()
+
+    # --- helpers --------------------------------------------------------------------------
+
+    async def _active_partner(self, partner_id: str) -> Partner:
+        partner = await self.session.get(Partner, partner_id)
+        if partner is None or not partner.active:
+            raise NotFound()
+        return partner
+
+    async def _persons_referral(self, reference: str,
+                                chat_id: int) -> tuple[Referral, Partner]:
+        """The person's referral by reference; 404 for any other person's."""
+        code = normalize_reference(reference)
+        if code is None:
+            raise NotFound()
+        row = (await self.session.execute(
+            select(Referral, Partner)
+            .join(Partner, Partner.id == Referral.partner_id)
+            .where(Referral.reference == code,
+                   Referral.chat_key == self.vault.chat_key(chat_id))
+        )).first()
+        if row is None:
+            raise NotFound()
+        referral, partner = row
+        return referral, partner
+
+    async def _counsellors_referral(self, reference: str,
+                                    telegram_user_id: int) -> tuple[Referral, Partner]:
+        """A referral by reference; 403 unless the user counsels for its partner."""
+        code = normalize_reference(reference)
+        if code is None:
+            raise NotFound()
+        row = (await self.session.execute(
+            select(Referral, Partner)
+            .join(Partner, Partner.id == Referral.partner_id)
+            .where(Referral.reference == code)
+        )).first()
+        if row is None:
+            raise NotFound()
+        referral, partner = row
+        registered = await self.session.scalar(
+            select(PartnerCounsellor.id).where(
+                PartnerCounsellor.partner_id == partner.id,
+                PartnerCounsellor.telegram_user_id == telegram_user_id)
+        )
+        if registered is None:
+            raise Forbidden("not_a_counsellor")
+        if referral.purged_at is not None:
+            raise Conflict("referral_purged")
+        return referral, partner
+
+    async def _offered_slot(self, partner: Partner, slot_start: datetime,
+                            now: datetime) -> datetime:
+        """The slot in UTC if the partner offers it (its hours, lead time, horizon), else
+        422 invalid_slot. Whether a seat is left is decided by the claim."""
+        slot = slot_start.astimezone(UTC)
+        earliest = now + timedelta(hours=self.settings.slot_lead_hours)
+        latest = now + timedelta(days=self.settings.booking_horizon_days)
+        if not earliest <= slot <= latest:
+            raise Invalid("invalid_slot")
+        windows = await load_windows(self.session, partner.id)
+        if not is_scheduled(windows, partner.slot_minutes, slot):
+            raise Invalid("invalid_slot")
+        return slot
+
+    async def _insert_with_new_reference(self, referral: Referral) -> None:
+        for _ in range(REFERENCE_ATTEMPTS):
+            referral.reference = new_reference()
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(referral)
+                    await self.session.flush()
+            except IntegrityError:
+                continue  # that reference exists: draw another
+            return
+        raise RuntimeError("could not draw an unused reference code")
+
+    async def _claim_seat(self, partner: Partner, slot: datetime, referral_id: int) -> bool:
+        """Claim a free seat of the slot, one SAVEPOINT per attempt."""
+        taken = set(await self.session.scalars(
+            select(SlotClaim.seat).where(SlotClaim.partner_id == partner.id,
+                                         SlotClaim.slot_start == slot)
+        ))
+        for seat in range(partner.capacity_per_slot):
+            if seat in taken:
+                continue
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(SlotClaim(partner_id=partner.id, slot_start=slot, seat=seat,
+                                               referral_id=referral_id))
+                    await self.session.flush()
+            except IntegrityError:
+                continue  # a racer claimed this seat first
+            return True
+        return False
+
+    async def _slot_taken(self, partner_id: str) -> Conflict:
+        """Roll the booking back and describe the slots still free."""
+        await self.session.rollback()
+        partner = await self.session.get(Partner, partner_id, populate_existing=True)
+        if partner is None:
+            raise NotFound()
+        now = self.clock()
+        slots = await free_slots(
+            self.session, partner,
+            first=now + timedelta(hours=self.settings.slot_lead_hours),
+            last=now + timedelta(days=self.settings.booking_horizon_days),
+            limit=self.settings.slot_list_limit,
+        )
+        return Conflict("slot_taken", next_slots=[to_local(s).isoformat() for s in slots])
+
+    @staticmethod
+    def _partner_chat_kind(partner: Partner) -> ChatKind:
+        chat_id = partner.notification_chat_id
+        return "group" if chat_id is None else chat_kind_of(chat_id)
+
+    def _queue_card(self, partner: Partner, referral: Referral, now: datetime, *, update: bool,
+                    name: str | None = None, phone: str | None = None) -> None:
+        if update:
+            name = self.vault.decrypt_optional(referral.name_enc)
+            phone = self.vault.decrypt_optional(referral.phone_enc)
+        payload = cards.partner_card(
+            code=referral.reference, status=referral.status, contact_mode=referral.contact_mode,
+            slot_start=referral.slot_start, language=referral.language,
+            interpreter=referral.interpreter, topic=referral.topic, flags=list(referral.flags),
+            name=name, phone=phone, update=update,
+        )
+        enqueue(self.session, self.vault, kind="card_update" if update else "partner_card",
+                payload=payload, chat_id=partner.notification_chat_id,
+                chat_kind=self._partner_chat_kind(partner), referral_id=referral.id, now=now)
+
+    def _queue_reminder(self, partner: Partner, referral: Referral, chat_id: int,
+                        now: datetime) -> None:
+        """A reminder `reminder_hours` before the visit; none when that moment has passed."""
+        if referral.slot_start is None:
+            return
+        due = referral.slot_start - timedelta(hours=self.settings.reminder_hours)
+        if due <= now:
+            return
+        payload: dict[str, Any] = {
+            "key": "reminder",
+            "reference": format_reference(referral.reference),
+            "partner_name": partner.name,
+            "slot_start": to_local(referral.slot_start).isoformat(),
+            "address": partner.address,
+            "locale": referral.language,
+        }
+        enqueue(self.session, self.vault, kind="reminder", payload=payload, chat_id=chat_id,
+                referral_id=referral.id, not_before=due, now=now)
+
+    async def _drop_pending_reminders(self, referral_id: int) -> None:
+        await self.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.referral_id == referral_id,
+                                        OutboxMessage.kind == "reminder",
+                                        OutboxMessage.status == "pending")
+        )
+
+    @staticmethod
+    def _public(referral: Referral, partner: Partner) -> ReferralPublic:
+        return ReferralPublic(
+            reference=format_reference(referral.reference),
+            partner_id=partner.id,
+            partner_name=partner.name,
+            status=referral.status,
+            contact_mode=referral.contact_mode,
+            slot_start=to_local(referral.slot_start) if referral.slot_start else None,
+            language=referral.language,
+            interpreter=referral.interpreter,
+            topic=referral.topic,
+            created_at=referral.created_at,
+        )
+
+
+async def purge_expired(session: AsyncSession, now: datetime, retention_days: int) -> int:
+    """Purge the personal fields of referrals closed or cancelled more than `retention_days`
+    ago: name, phone, chat id and chat key are nulled and `purged_at` set (the row stays for
+    statistics); their relay messages and outbox rows (whose payloads are personal) are
+    deleted. Returns how many referrals were purged. Called by the worker; commits."""
+    cutoff = now - timedelta(days=retention_days)
+    ids = list(await session.scalars(
+        select(Referral.id).where(Referral.status.in_(FINISHED_STATUSES),
+                                  Referral.purged_at.is_(None),
+                                  Referral.updated_at < cutoff)
+    ))
+    if not ids:
+        return 0
+    await session.execute(
+        update(Referral).where(Referral.id.in_(ids))
+        .values(name_enc=None, phone_enc=None, chat_id_enc=None, chat_key=None, purged_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(RelayMessage).where(RelayMessage.referral_id.in_(ids)))
+    await session.execute(delete(OutboxMessage).where(OutboxMessage.referral_id.in_(ids)))
+    await session.commit()
+    logger.info("retention: personal fields of %d referral(s) purged", len(ids))
+    return len(ids)

@@ -1,0 +1,76 @@
+"""Settings of the referral API, read from the environment and .env (pydantic-settings).
+
+Passed into factories (`create_app(settings)`); never imported as a global instance.
+
+"Demo" means the embedded default: a SQLite database. Only then may SERVICE_TOKEN and DATA_KEY be
+left unset (a development token and a derived key are used, with a warning). With PostgreSQL both
+must be set, or the app refuses to start.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/conex.db"
+DEMO_SERVICE_TOKEN = "dev-service-token"  # noqa: S105 - the documented demo default
+SLOT_TIMEZONE = "Europe/Brussels"
+
+
+class ConfigError(Exception):
+    """The settings cannot run the API (a secret is missing outside the demo)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    service_token: SecretStr | None = None  # bot ↔ API
+    admin_token: SecretStr | None = None  # admin endpoints until staff accounts exist; None = off
+    data_key: SecretStr | None = None  # Fernet key (urlsafe base64 of 32 bytes)
+    bot_token: SecretStr | None = None  # worker
+    telegram_api_url: str | None = None  # worker
+    coordinator_chat_id: int | None = None  # alerts (partner without a notification chat, …)
+    retention_days: int = Field(default=90, ge=1, le=3650)
+
+    # Booking rules.
+    slot_lead_hours: int = Field(default=2, ge=0, le=72)  # earliest bookable slot: now + this
+    slot_list_limit: int = Field(default=12, ge=1, le=100)  # at most this many slots per list
+    booking_horizon_days: int = Field(default=60, ge=1, le=365)  # latest bookable slot
+    reminder_hours: int = Field(default=24, ge=1, le=168)  # reminder before a visit
+
+    @property
+    def is_demo(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def resolved_service_token(self) -> str:
+        if self.service_token is not None and self.service_token.get_secret_value():
+            return self.service_token.get_secret_value()
+        if not self.is_demo:
+            raise ConfigError("SERVICE_TOKEN must be set (it may be left unset only in the demo)")
+        logger.warning("SERVICE_TOKEN is not set: using the demo token %r", DEMO_SERVICE_TOKEN)
+        return DEMO_SERVICE_TOKEN
+
+    def resolved_admin_token(self) -> str | None:
+        if self.admin_token is None or not self.admin_token.get_secret_value():
+            return None
+        return self.admin_token.get_secret_value()
+
+    def resolved_data_key(self) -> bytes:
+        if self.data_key is not None and self.data_key.get_secret_value():
+            return self.data_key.get_secret_value().encode("ascii")
+        if not self.is_demo:
+            raise ConfigError("DATA_KEY must be set (it may be left unset only in the demo)")
+        logger.warning("DATA_KEY is not set: personal data is encrypted with a derived demo key")
+        return demo_data_key()
+
+
+def demo_data_key() -> bytes:
+    """A fixed, public key for the demo only: demo data stays readable across restarts."""
+    return base64.urlsafe_b64encode(hashlib.sha256(b"conex demo data key").digest())

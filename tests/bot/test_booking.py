@@ -1,0 +1,314 @@
+"""Booking a contact, end to end through the real Dispatcher, the real referral API on
+PostgreSQL and the outbox worker delivering to the fake Bot API (person and partner group)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from bot.api_client import ReferralsClient
+from bot.app import create_bot, create_dispatcher, create_stores
+from bot.handlers.partner_group import RefCb
+from bot.settings import Settings
+from referral_api.outbox.models import OutboxMessage
+from referral_api.referrals.models import Referral
+from referral_api.worker import OutboxWorker, create_worker
+from simulator.botapi import FakeBotAPI, SimUser
+from simulator.session import InProcessSession
+from tests.harness import Harness, Person
+from tests.referral_api.factories import BRUSSELS, SERVICE_TOKEN, make_partner
+
+GROUP = -1000000001
+COUNSELLOR = SimUser(5001, first_name="Counsellor")
+STRANGER = SimUser(6666, first_name="Someone")
+
+
+@dataclass
+class Booking:
+    h: Harness
+    app: FastAPI
+    worker: OutboxWorker
+
+    async def deliver(self) -> None:
+        await self.worker.drain_once()
+
+    async def referrals(self) -> list[Referral]:
+        async with self.app.state.context.sessionmaker() as session:
+            return list((await session.scalars(select(Referral))).all())
+
+    def group_texts(self) -> list[str]:
+        chat = self.h.fake.open_group(GROUP)
+        return [m["text"] for m in chat.messages.values() if m["from"].get("is_bot")]
+
+    def group_card(self) -> dict:
+        chat = self.h.fake.open_group(GROUP)
+        cards = [m for m in chat.messages.values() if m.get("reply_markup")]
+        return cards[-1]
+
+    async def counsellor_press(self, status: str, who: SimUser = COUNSELLOR) -> None:
+        card = self.group_card()
+        data = next(b["callback_data"] for row in card["reply_markup"]["inline_keyboard"]
+                    for b in row if b["callback_data"].endswith(":" + status))
+        await self.h.feed(self.h.fake.user_press(who, card["message_id"], data,
+                                                 chat_id=GROUP))
+
+    async def counsellor_reply(self, message_id: int, text: str,
+                               who: SimUser = COUNSELLOR) -> None:
+        await self.h.feed(self.h.fake.user_message(who, text, chat_id=GROUP,
+                                                   reply_to=message_id))
+
+
+@pytest.fixture
+async def booking(app: FastAPI, admin: httpx.AsyncClient, redis: Redis, prefix: str,
+                  settings: Settings) -> AsyncIterator[Booking]:
+    await make_partner(admin, "test-desk", name="Ghent return desk", counsellors=(5001,),
+                       notification_chat_id=GROUP, services=["general", "medical"],
+                       address="Somewhere 1, 9000 Gent", hours="Mon–Fri 9:00–16:00",
+                       languages=["nl", "fr", "en"])
+    await make_partner(admin, "far-desk", name="Arlon partner", postal_code="6700",
+                       city="Arlon", counsellors=(5002,), notification_chat_id=GROUP)
+    fake = FakeBotAPI()
+    fake.queue_updates = False
+    fake.open_group(GROUP)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+    referrals = ReferralsClient(http, SERVICE_TOKEN)
+    bot = create_bot(settings, session=InProcessSession(fake))
+    dp = create_dispatcher(settings, stores=create_stores(settings, redis), referrals=referrals)
+    context = app.state.context
+    worker = create_worker(context.settings, bot, context.sessionmaker, context.vault)
+    yield Booking(Harness(fake, bot, dp), app, worker)
+    await http.aclose()
+
+
+async def find_by_postcode(person: Person, postcode: str = "9000") -> None:
+    """By position, so that it works in every language: No, Find help near me, Find places
+    near me, Type a postcode."""
+    await person.send("/start")
+    for position in (1, 0, 0, 1):
+        await person.press(person.buttons[position])
+    await person.send(postcode)
+
+
+async def test_postcode_search_shows_the_nearest_place_first(booking: Booking) -> None:
+    person = booking.h.person(7001)
+    await find_by_postcode(person)
+    text = person.text
+    assert text.index("Ghent return desk") < text.index("Arlon partner")
+    assert "Somewhere 1, 9000 Gent" in text and "Mon–Fri 9:00–16:00" in text
+    assert "Nederlands" in text  # languages spoken, in their own names
+    assert person.buttons[0] == "1. Contact Ghent return desk"
+
+
+@pytest.mark.parametrize(("location", "expected"), [
+    ((51.05, 3.72), "Ghent return desk"),       # in Ghent
+    ((48.85, 2.35), "outside Belgium"),         # Paris
+])
+async def test_location_search(booking: Booking, location: tuple[float, float],
+                               expected: str) -> None:
+    person = booking.h.person(7002)
+    await person.send("/start")
+    await person.press("No")
+    await person.press("📍 Find help near me")
+    await person.press("Find places near me")
+    replies = await person.press("📍 Share my location")
+    assert any("used once" in r for r in replies)
+    lat, lon = location
+    await person.send(location={"latitude": lat, "longitude": lon})
+    assert expected in person.text
+    data = json.dumps(await booking.h.dp.storage.get_data(
+        key=__import__("aiogram").fsm.storage.base.StorageKey(
+            bot_id=booking.h.bot.id, chat_id=7002, user_id=7002)))
+    assert str(lat) not in data and str(lon) not in data  # the location is never kept
+
+
+@pytest.mark.parametrize("typed", ["0000", "12", "hello", "99999"])
+async def test_bad_postcodes_get_a_clear_answer(booking: Booking, typed: str) -> None:
+    person = booking.h.person(7003)
+    await find_by_postcode(person, typed)
+    assert "postcode" in person.text.lower()
+    assert "Choose a city" in person.buttons
+
+
+async def test_city_list(booking: Booking) -> None:
+    person = booking.h.person(7004)
+    await person.send("/start")
+    await person.press("No")
+    await person.press("📍 Find help near me")
+    await person.press("Find places near me")
+    await person.press("Choose a city")
+    assert "Gent" in person.buttons and "Arlon" in person.buttons
+    await person.press("Arlon")
+    assert person.text.index("Arlon partner") < person.text.index("Ghent return desk")
+
+
+async def choose_and_answer(person: Person, mode_label: str) -> None:
+    await person.press("1. Contact Ghent return desk")
+    assert "How would you like the counsellor to contact you?" in person.text
+    await person.press(mode_label)
+    if mode_label == "I will come at a set time":
+        assert "Choose a time" in person.text
+        await person.press(person.buttons[0])
+    await person.press("Yes")  # interpreter
+    await person.press("Travel documents")
+
+
+async def test_telegram_mode_booking_accept_and_relay(booking: Booking) -> None:
+    person = booking.h.person(7010)
+    await find_by_postcode(person)
+    await choose_and_answer(person, "Write to me here")
+    consent = person.text
+    assert "We will send to Ghent return desk" in consent
+    assert "your language: English" in consent and "interpreter needed: yes" in consent
+    assert "Travel documents" in consent and "90 days" in consent
+    await person.press("✅ Yes, share")
+    done = [m["text"] for m in person.bot_messages()][-2]
+    assert "Your reference:" in done
+    reference = done.split("Your reference: ")[1].split()[0]
+    [referral] = await booking.referrals()
+    assert referral.contact_mode == "telegram" and referral.interpreter
+    assert referral.topic == "travel_documents" and referral.language == "en"
+
+    await booking.deliver()
+    card = booking.group_card()
+    assert reference in card["text"] and "Language: English" in card["text"]
+    assert "7010" not in card["text"]  # no Telegram id on the card
+
+    await booking.counsellor_press("accepted", who=STRANGER)  # not a counsellor: refused
+    assert (await booking.referrals())[0].status == "new"
+    await booking.counsellor_press("accepted")
+    await booking.counsellor_press("accepted")  # pressed twice: one change
+    async with booking.app.state.context.sessionmaker() as session:
+        notices = await session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.kind == "person_notice"))
+    assert notices == 1
+    await booking.deliver()
+    assert "accepted your request" in person.text and reference in person.text
+
+    # the counsellor replies to the card; the person receives it through the bot
+    await booking.counsellor_reply(card["message_id"], "Hello, when can we talk?")
+    await booking.deliver()
+    assert "Hello, when can we talk?" in person.text
+    # the person answers with /mycontact → Write to the counsellor
+    await person.send("/mycontact")
+    await person.press("✉️ Write to the counsellor")
+    await person.send("Tomorrow morning please")
+    assert "Sent to your counsellor" in person.text
+    await booking.deliver()
+    assert any("Tomorrow morning please" in t for t in booking.group_texts())
+
+
+async def test_phone_mode_asks_the_number_after_consent(booking: Booking) -> None:
+    person = booking.h.person(7011, "nl")
+    await find_by_postcode(person)
+    await person.press(person.buttons[0])
+    await person.press("Bel me op")  # Dutch label of "Call me by phone"
+    await person.press("Nee")
+    await person.press(person.buttons[0])  # first topic
+    assert "telefoonnummer" in person.text  # the consent mentions the phone number
+    await person.press(person.buttons[0])  # agree
+    await person.send("12")
+    assert (await booking.referrals()) == []
+    await person.send("0470 12 34 56")
+    [referral] = await booking.referrals()
+    assert referral.contact_mode == "phone" and referral.language == "nl"
+    assert referral.phone_enc and "470" not in referral.phone_enc  # encrypted at rest
+    await booking.deliver()
+    assert "+32 470 12 34 56" in booking.group_card()["text"]  # the counsellor can call
+
+
+async def test_visit_mode_slot_reminder_cancel(booking: Booking,
+                                              admin: httpx.AsyncClient) -> None:
+    # open only three days from now, so that the visit is more than a day away
+    weekday = (datetime.now(BRUSSELS).weekday() + 3) % 7
+    await admin.put("/v1/admin/partners/test-desk/availability",
+                    json=[{"weekday": weekday, "start": "10:00", "end": "11:00"}])
+    person = booking.h.person(7012)
+    await find_by_postcode(person)
+    await choose_and_answer(person, "I will come at a set time")
+    await person.press("✅ Yes, share")
+    assert any("We will remind you the day before" in m["text"] for m in person.bot_messages())
+    [referral] = await booking.referrals()
+    assert referral.slot_start is not None
+    # the reminder goes out 24 h before the visit, in the person's language
+    booking.worker.clock = lambda: referral.slot_start - timedelta(hours=23)
+    await booking.deliver()
+    assert "Reminder: your visit at Ghent return desk is tomorrow" in person.text
+    await person.send("/mycontact")
+    assert "Ghent return desk" in person.text
+    await person.press("Cancel this contact")
+    await person.press("Yes, cancel")
+    assert "Cancelled" in person.text
+    assert (await booking.referrals())[0].status == "cancelled"
+
+
+async def test_no_consent_no_referral(booking: Booking) -> None:
+    person = booking.h.person(7013)
+    await find_by_postcode(person)
+    await choose_and_answer(person, "Write to me here")
+    await person.press("No, do not share")
+    assert "Nothing was shared" in person.text
+    assert await booking.referrals() == []
+
+
+async def test_api_down_keeps_the_answers_and_retry_succeeds(booking: Booking,
+                                                            app: FastAPI) -> None:
+    person = booking.h.person(7014)
+    await find_by_postcode(person)
+    await choose_and_answer(person, "Write to me here")
+    referrals: ReferralsClient = booking.h.dp["referrals"]
+    working = referrals.http
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("down")
+
+    referrals.http = httpx.AsyncClient(transport=httpx.MockTransport(down),
+                                       base_url="http://api")
+    await person.press("✅ Yes, share")
+    assert "not reachable right now. Your answers are kept" in person.text
+    assert "Your reference" not in person.text
+    assert await booking.referrals() == []
+    referrals.http = working
+    await person.press("Try again")
+    assert any("Your reference:" in m["text"] for m in person.bot_messages())
+    assert len(await booking.referrals()) == 1
+
+
+async def test_forget_deletes_the_referral_everywhere(booking: Booking) -> None:
+    person = booking.h.person(7015)
+    await find_by_postcode(person)
+    await choose_and_answer(person, "Write to me here")
+    await person.press("✅ Yes, share")
+    assert len(await booking.referrals()) == 1
+    await person.send("/forget")
+    await person.press(person.buttons[0])
+    assert await booking.referrals() == []
+
+
+async def test_forged_card_button_for_another_referral_is_refused(booking: Booking) -> None:
+    person = booking.h.person(7016)
+    await find_by_postcode(person)
+    await choose_and_answer(person, "Write to me here")
+    await person.press("✅ Yes, share")
+    await booking.deliver()
+    card = booking.group_card()
+    forged = RefCb(reference="ZZZZ-ZZZZ", status="closed").pack()
+    await booking.h.feed(booking.h.fake.user_press(COUNSELLOR, card["message_id"], forged,
+                                                   chat_id=GROUP))
+    assert (await booking.referrals())[0].status == "new"
+
+
+async def test_group_chatter_gets_no_answer(booking: Booking) -> None:
+    before = len(booking.group_texts())
+    await booking.h.feed(booking.h.fake.user_message(COUNSELLOR, "good morning all",
+                                                     chat_id=GROUP))
+    assert len(booking.group_texts()) == before
+
+
