@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BABEL_KEYWORDS := -k _ -k __ -k N_
 
 .PHONY: demo test install i18n i18n-extract i18n-update i18n-compile i18n-check lint typecheck \
-        flows-check unit bench clean
+        flows-check unit bench clean db-upgrade seed-partners
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ i18n-compile: install
 
 i18n-check: install
 	$(PY) -m bot.i18n_check
+
+# The referral API's database (DATABASE_URL; default: SQLite in var/)
+db-upgrade: install
+	mkdir -p var
+	$(VENV)/bin/alembic upgrade head
+
+seed-partners: db-upgrade
+	$(PY) -m referral_api seed-partners ../shared/data/partners.yaml
 
 bench: install i18n-compile
 	$(PY) bench/dispatch.py

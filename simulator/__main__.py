@@ -12,19 +12,28 @@ import contextlib
 import logging
 import sys
 
+import httpx
 import uvicorn
 from pydantic import SecretStr
 
+from bot.api_client import ReferralsClient
 from bot.app import create_bot, create_dispatcher
 from bot.settings import Settings
-from simulator.server import create_app
+from referral_api.settings import Settings as ApiSettings
+from referral_api.worker import create_worker
+from simulator.demo import prepare_api
+from simulator.server import DemoGroup, create_app
 
 DEMO_TOKEN = "1000001:simulator-demo-token"  # noqa: S105 - only the local simulator
 
 
 async def serve(host: str, port: int) -> None:
     settings = Settings()
-    app = create_app()
+    group = DemoGroup()
+    api_settings = ApiSettings()
+    api = await prepare_api(api_settings, group)
+    app = create_app(group=group)
+    app.mount("/api", api)  # the referral API's docs at /api/docs
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     server_task = asyncio.create_task(server.serve())
     while not server.started:
@@ -38,15 +47,29 @@ async def serve(host: str, port: int) -> None:
     bots = [create_bot(sim_settings)]
     if settings.bot_token is not None and settings.bot_token.get_secret_value():
         bots.append(create_bot(settings.model_copy(update={"telegram_api_url": None})))
-    dp = create_dispatcher(settings)
+    context = api.state.context
+    referrals = ReferralsClient(
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://api"),
+        context.service_token)
+    dp = create_dispatcher(settings, referrals=referrals)
+    worker = create_worker(api_settings, bots[0], context.sessionmaker, context.vault)
+    stop = asyncio.Event()
+    worker_task = asyncio.create_task(worker.run(stop, interval=1.0,
+                                                 retention_days=api_settings.retention_days))
     print(f"\n  Simulator ready: {url}/simulator\n"
+          f"  Referral API docs: {url}/api/docs\n"
+          "  The \"Partner group\" tab shows the counsellors' side (every demo partner's cards).\n"
           f"  {'Also serving real Telegram (BOT_TOKEN is set).' if len(bots) > 1 else ''}\n"
           "  Press Ctrl+C to stop.\n", flush=True)
     try:
         await dp.start_polling(*bots, handle_signals=False, polling_timeout=20)
     finally:
+        stop.set()
+        await worker_task
+        await referrals.close()
         for bot in bots:
             await bot.session.close()
+        await context.aclose()
         server.should_exit = True
         await server_task
 

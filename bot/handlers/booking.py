@@ -133,10 +133,11 @@ async def pick_city_action(ctx: ActionContext) -> str | None:
         await present(ctx.bot, ctx.chat_id, unavailable_text(), None, ctx.message_id)
         return HANDLED
     rows: list[list[tuple[str, str]]] = []
-    for i, city in enumerate(cities[:24]):
+    names = list(dict.fromkeys(city.city for city in cities))  # one button per city
+    for i, name in enumerate(names[:24]):
         if i % 2 == 0:
             rows.append([])
-        rows[-1].append((city.city.split(" / ")[0], BookCb(a="city", v=city.city[:40]).pack()))
+        rows[-1].append((name.split(" / ")[0], BookCb(a="city", v=name[:40]).pack()))
     rows.append([(_("🏠 Main menu"), BookCb(a="home").pack())])
     await present(ctx.bot, ctx.chat_id, _("Choose a city:"), _kb(rows), ctx.message_id)
     return HANDLED

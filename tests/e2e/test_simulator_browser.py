@@ -23,9 +23,10 @@ SCREENSHOTS = PROJECT_DIR / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[str]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "REDIS_URL")}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo')}/demo.db"
     proc = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(port)],
                             cwd=PROJECT_DIR, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -90,3 +91,40 @@ def test_the_simulator_follows_the_app_language(demo: str, page: Page) -> None:
     page.reload()
     expect(page.locator(".msg.bot").last).to_contain_text("opvangcentrum", timeout=15_000)
     page.screenshot(path=str(SCREENSHOTS / "simulator-nl.png"), full_page=True)
+
+
+def test_a_booking_seen_from_both_sides(demo: str, page: Page) -> None:
+    """The person books a contact by postcode; the counsellor, in the partner group tab,
+    accepts it; the person is told."""
+    page.goto(f"{demo}/simulator")
+    page.evaluate("localStorage.clear()")
+    page.evaluate("localStorage.setItem('sim-lang', 'en')")
+    page.reload()
+    bot = page.locator(".msg.bot")
+    expect(bot.last).to_contain_text("Do you live in a reception centre", timeout=15_000)
+    page.get_by_role("button", name="No", exact=True).click()
+    page.get_by_role("button", name="📍 Find help near me").click()
+    page.get_by_role("button", name="Find places near me").click()
+    page.get_by_role("button", name="Type a postcode").click()
+    expect(bot.last).to_contain_text("Belgian postcode")
+    page.fill("#text", "9000")
+    page.press("#text", "Enter")
+    expect(bot.last).to_contain_text("These places are nearest", timeout=10_000)
+    page.locator(".msg.bot").last.get_by_role("button").first.click()
+    page.get_by_role("button", name="Write to me here").click()
+    page.get_by_role("button", name="No", exact=True).click()
+    page.get_by_role("button", name="Information only").click()
+    expect(bot.last).to_contain_text("Do you agree?")
+    page.get_by_role("button", name="✅ Yes, share").click()
+    expect(page.locator(".msg.bot", has_text="Your reference")).to_have_count(1, timeout=10_000)
+    page.screenshot(path=str(SCREENSHOTS / "booking-person.png"), full_page=True)
+
+    page.get_by_role("button", name="👥 Partner group").click()
+    card = page.locator(".msg.bot", has_text="New referral").last
+    expect(card).to_be_visible(timeout=10_000)
+    card.get_by_role("button", name="Accept").click()
+    page.screenshot(path=str(SCREENSHOTS / "booking-group.png"), full_page=True)
+
+    page.get_by_role("button", name="👤 Person").click()
+    expect(page.locator(".msg.bot", has_text="accepted your request")).to_have_count(
+        1, timeout=10_000)
