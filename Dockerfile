@@ -1,0 +1,14 @@
+# One image for the api, the worker and the bot (docker-compose.yml picks the command).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot bot
+COPY referral_api referral_api
+COPY simulator simulator
+COPY flows flows
+COPY locales locales
+COPY alembic.ini babel.cfg ./
+RUN pip install -e . && pybabel compile -d locales -D messages \
+    && useradd --system --uid 10001 conex
+USER conex
