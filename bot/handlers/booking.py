@@ -38,6 +38,7 @@ from bot.engine.flows import NodeRef
 from bot.handlers.flow import show_home
 from bot.i18n import isolate, native_name
 from bot.replies import answer_quietly, load, present, present_screen, save
+from bot.screening import flags_from, service_for
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -275,8 +276,9 @@ async def search(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, loc
         await present_screen(bot, chat_id, engine.show(conv, NodeRef("contact", "ways"), locale))
         return
     try:
-        # Distance first: a place that speaks the language but is far away helps nobody.
-        result = await referrals.nearest(**query)
+        # Distance first, except that a partner offering the support the screening pointed to
+        # (medical, minors, ...) comes first. Language does not rank: the card shows it.
+        result = await referrals.nearest(service=service_for(conv.answers), **query)
     except ApiUnavailable:
         await present(bot, chat_id, unavailable_text(), _kb([_nav(engine, locale)]), edit_id)
         return
@@ -306,7 +308,7 @@ async def book(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, local
         "language": locale,
         "interpreter": answers.get("interpreter") == "yes",
         "topic": answers.get("topic", "other"),
-        "flags": [],
+        "flags": flags_from(answers) if conv.booking.get("share_flags") == "yes" else [],
         "chat_id": chat_id,
         "consent_version": CONSENT_VERSION,
     }
@@ -454,18 +456,53 @@ def create_router() -> Router:
             await show_home(bot, chat_id, conv, engine, locale, edit_id,
                             notice=_("Nothing was shared. You can still go to the address "
                                      "yourself, or call the free number."))
+        elif (action == "consent" and value == "yes" and flags_from(conv.answers)
+              and "share_flags" not in conv.booking):
+            await present(bot, chat_id, health_consent_text(conv, locale),
+                          _kb([[(_("Yes, share this too"), BookCb(a="health", v="yes").pack())],
+                               [(_("No, keep it to myself"),
+                                 BookCb(a="health", v="no").pack())]]), edit_id)
+        elif action == "health" and value in ("yes", "no") and "partner" in conv.booking:
+            conv.booking["share_flags"] = value
+            await continue_booking(bot, chat_id, conv, engine, locale, referrals, edit_id)
         elif action in ("consent", "retry") and "partner" in conv.booking and referrals:
-            if conv.answers.get("mode") == "phone":
-                conv.awaiting = AWAIT_PHONE
-                await present(bot, chat_id, phone_prompt(), None, edit_id)
-            else:
-                await book(bot, chat_id, conv, engine, locale, referrals, edit_id)
+            await continue_booking(bot, chat_id, conv, engine, locale, referrals, edit_id)
         else:
             await show_home(bot, chat_id, conv, engine, locale, edit_id,
                             notice=_("This button is out of date. Here is the main menu."))
         await save(state, conv)
 
     return router
+
+
+async def continue_booking(bot: Bot, chat_id: int, conv: Conversation, engine: Engine,
+                           locale: str, referrals: ReferralsClient | None,
+                           edit_id: int | None) -> None:
+    """After consent: ask the phone number (phone mode) or book."""
+    if referrals is None:
+        return
+    if conv.answers.get("mode") == "phone":
+        conv.awaiting = AWAIT_PHONE
+        await present(bot, chat_id, phone_prompt(), None, edit_id)
+    else:
+        await book(bot, chat_id, conv, engine, locale, referrals, edit_id)
+
+
+def health_consent_text(conv: Conversation, locale: str) -> str:
+    names = {"minor": _("you are under 18 and alone in Belgium"),
+             "trafficking": _("you may be in danger or forced to work"),
+             "medical": _("you need medical treatment"),
+             "pregnant": _("you are pregnant"),
+             "children": _("children travel with you"),
+             "older_65": _("you are 65 or older")}
+    told = [names[f] for f in flags_from(conv.answers) if f in names]
+    partner = isolate(html.escape(conv.booking.get("partner_name", "")), locale)
+    return "\n".join([
+        _("One more question, about sensitive information."), "",
+        _("You told us that:"), *["• " + t for t in told], "",
+        _("This can be health information. May we also share it with {partner}, so that they "
+          "can prepare the right help? If you say no, we share only what you agreed to "
+          "before.").format(partner=partner)])
 
 
 async def choose_partner(bot: Bot, chat_id: int, conv: Conversation, engine: Engine,
