@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BABEL_KEYWORDS := -k _ -k __ -k N_
 
 .PHONY: demo test install i18n i18n-extract i18n-update i18n-compile i18n-check lint typecheck \
-        flows-check unit bench clean db-upgrade seed-partners
+        flows-check unit bench clean db-upgrade seed-partners i18n-report
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ i18n-compile: install
 
 i18n-check: install
 	$(PY) -m bot.i18n_check
+
+# The README's table of languages, coverage and review state
+i18n-report: install
+	$(PY) -m bot.i18n_check --report
 
 # The referral API's database (DATABASE_URL; default: SQLite in var/)
 db-upgrade: install

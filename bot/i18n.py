@@ -48,9 +48,14 @@ def negotiate(
     return default
 
 
+def is_rtl(locale: str) -> bool:
+    return locale.split("_")[0] in RTL_LOCALES
+
+
 def isolate(text: str, locale: str) -> str:
-    """Wrap a number, phone, code or Latin name for display inside right-to-left text."""
-    return f"{FSI}{text}{PDI}" if locale.split("_")[0] in RTL_LOCALES else text
+    """Wrap a number, phone, code or Latin name for display inside right-to-left text, so that
+    it keeps its own order (Unicode first-strong isolate ... pop directional isolate)."""
+    return f"{FSI}{text}{PDI}" if is_rtl(locale) else text
 
 
 def native_name(code: str) -> str:

@@ -22,6 +22,27 @@ from bot.engine.schema import PLACEHOLDER
 from bot.settings import DEFAULT_LOCALES_DIR, PROJECT_DIR
 
 KEYWORDS = ("_", "__", "N_")
+MAX_LABEL = 30  # characters a button label may have in any language (a small phone's width)
+ALLOWLIST = "allowlist.txt"  # msgids that may stay identical to English: "<lang|*>\t<msgid>"
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def read_allowlist(locales_dir: Path) -> set[tuple[str, str]]:
+    path = locales_dir / ALLOWLIST
+    if not path.exists():
+        return set()
+    allowed = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#") and "\t" in line:
+            lang, msgid = line.split("\t", 1)
+            allowed.add((lang.strip(), msgid.replace("\\n", "\n")))
+    return allowed
+
+
+def is_label(message: object) -> bool:
+    """A button label: a flow button, or a Telegram command description."""
+    comments = " ".join(getattr(message, "auto_comments", []) or [])
+    return "button on" in comments
 
 
 def extract(project_dir: Path = PROJECT_DIR) -> Catalog:
@@ -80,9 +101,11 @@ class Coverage:
         return 100.0 * self.translated / self.total if self.total else 100.0
 
 
-def check_language(template: Catalog, po_path: Path) -> tuple[Coverage, list[str]]:
+def check_language(template: Catalog, po_path: Path,
+                   allowed: set[tuple[str, str]] | None = None) -> tuple[Coverage, list[str]]:
     locale = po_path.parent.parent.name
     catalog = read(po_path, locale)
+    allowed = allowed or set()
     problems: list[str] = []
     source = translation_source(po_path)
     if source not in ("machine", "reviewed"):
@@ -100,6 +123,15 @@ def check_language(template: Catalog, po_path: Path) -> tuple[Coverage, list[str
         if set(PLACEHOLDER.findall(text)) != set(PLACEHOLDER.findall(msgid)):
             problems.append(f"{locale}: placeholders differ in {msgid[:60]!r}")
             continue
+        if (text == msgid and _LETTER.search(PLACEHOLDER.sub("", msgid))
+                and (locale, msgid) not in allowed and ("*", msgid) not in allowed):
+            problems.append(f"{locale}: left in English: {msgid[:60]!r} (allow it in "
+                            f"locales/{ALLOWLIST} if that is right)")
+            continue
+        template_message = template.get(msgid)
+        if template_message is not None and is_label(template_message) and len(text) > MAX_LABEL:
+            problems.append(f"{locale}: button label longer than {MAX_LABEL}: {text!r}")
+            continue
         translated += 1
     return Coverage(locale, translated, len(msgids(template)), source), problems
 
@@ -115,14 +147,49 @@ def check(locales_dir: Path = DEFAULT_LOCALES_DIR) -> tuple[list[Coverage], list
                         "run `make i18n`")
         template = fresh
     coverage = []
+    allowed = read_allowlist(locales_dir)
     for po_path in sorted(locales_dir.glob("*/LC_MESSAGES/messages.po")):
-        cov, found = check_language(template, po_path)
+        cov, found = check_language(template, po_path, allowed)
         coverage.append(cov)
         problems.extend(found)
     return coverage, problems
 
 
+REPORT_START = "<!-- i18n-report:start -->"
+REPORT_END = "<!-- i18n-report:end -->"
+
+
+def report(coverage: list[Coverage]) -> str:
+    """The README's table of languages (make i18n-report)."""
+    from bot.i18n import LANGUAGE_ORDER, is_rtl, native_name
+
+    rank = {code: i for i, code in enumerate(LANGUAGE_ORDER)}
+    rows = ["| language | code | coverage | review state | direction |",
+            "|---|---|---|---|---|",
+            "| English | `en` | source | written by the team from the programme facts | ltr |"]
+    for cov in sorted(coverage, key=lambda c: rank.get(c.locale, 99)):
+        state = {"machine": "machine translation, not yet reviewed by a native speaker",
+                 "reviewed": "reviewed by a native speaker"}.get(cov.source, "unknown")
+        rows.append(f"| {native_name(cov.locale)} | `{cov.locale}` | "
+                    f"{cov.percent:.0f} % ({cov.translated}/{cov.total}) | {state} | "
+                    f"{'rtl' if is_rtl(cov.locale) else 'ltr'} |")
+    return "\n".join(rows)
+
+
+def write_report(readme: Path, table: str) -> None:
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(REPORT_START), text.index(REPORT_END)
+    readme.write_text(text[:start] + REPORT_START + "\n" + table + "\n" + text[end:],
+                      encoding="utf-8")
+
+
 def main() -> int:
+    if "--report" in sys.argv[1:]:
+        coverage, problems = check()
+        table = report(coverage)
+        write_report(PROJECT_DIR / "README.md", table)
+        print(table)
+        return 0
     if "--update" in sys.argv[1:]:
         update()
         print("catalogues updated")

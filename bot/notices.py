@@ -39,7 +39,7 @@ def render_notice(payload: dict[str, Any], i18n: I18n, available: list[str]) -> 
         return i18n.gettext(msgid, locale=locale)
 
     reference = isolate(f"<b>{html.escape(str(payload.get('reference', '')))}</b>", locale)
-    partner = html.escape(str(payload.get("partner_name", "")))
+    partner = isolate(html.escape(str(payload.get("partner_name", ""))), locale)
     key = payload.get("key")
     if key == "accepted":
         return t(ACCEPTED).format(partner=partner, reference=reference)

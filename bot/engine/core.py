@@ -14,7 +14,7 @@ from bot.engine.callbacks import NodeCb
 from bot.engine.conversation import MAX_TRAIL, Conversation
 from bot.engine.flows import HOME, FlowSet, NodeRef
 from bot.engine.schema import PLACEHOLDER, ActionNode, BranchNode, MessageNode, QuestionNode
-from bot.i18n import isolate
+from bot.i18n import is_rtl, isolate
 
 MAX_HOPS = 12
 LONG_LABEL = 18
@@ -113,6 +113,10 @@ class Engine:
                 nav.append(InlineKeyboardButton(text=self.translate(HOME_LABEL, locale),
                                                 callback_data=data))
             if nav:
+                if is_rtl(locale):  # read from the right: Back on the right, arrow pointing there
+                    nav = [InlineKeyboardButton(text=b.text.replace("⬅️", "➡️"),
+                                                callback_data=b.callback_data)
+                           for b in reversed(nav)]
                 rows.append(nav)
         markup = InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
         return Screen(ref=ref, text=text, markup=markup)

@@ -84,7 +84,8 @@ def _nav(engine: Engine, locale: str) -> list[tuple[str, str]]:
 
 def slot_label(slot: datetime, locale: str) -> str:
     local = slot.astimezone(BRUSSELS)
-    return format_datetime(local, "EEE d MMM HH:mm", locale=locale.replace("-", "_"))
+    return isolate(format_datetime(local, "EEE d MMM HH:mm", locale=locale.replace("-", "_")),
+                   locale)
 
 
 def mode_label(mode: str) -> str:
@@ -232,13 +233,13 @@ def partners_text(result: Nearest, locale: str) -> str:
         place=isolate(html.escape(result.origin.label or ""), locale)) if result.origin.label
         else _("These places are nearest:"), ""]
     for i, p in enumerate(result.partners, start=1):
-        head = f"{i}. <b>{html.escape(p.name)}</b>"
+        head = f"{i}. <b>" + isolate(html.escape(p.name), locale) + "</b>"
         if p.distance_km is not None:
             head += " — " + isolate(f"{p.distance_km:.1f} km", locale)
         lines.append(head)
-        lines.append("📍 " + html.escape(p.address or p.city))
+        lines.append("📍 " + isolate(html.escape(p.address or p.city), locale))
         if p.hours:
-            lines.append("🕘 " + html.escape(p.hours))
+            lines.append("🕘 " + isolate(html.escape(p.hours), locale))
         if p.phone:
             lines.append("📞 " + isolate(html.escape(p.phone), locale))
         if p.languages:
@@ -336,7 +337,7 @@ async def book(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, local
     conv.awaiting = None
     reference = isolate(f"<b>{html.escape(referral.reference)}</b>", locale)
     lines = [_("✅ Done. {partner} has your request.").format(
-        partner=html.escape(referral.partner_name)),
+        partner=isolate(html.escape(referral.partner_name), locale)),
         "", _("Your reference: {reference}").format(reference=reference)]
     if referral.contact_mode == "visit" and referral.slot_start:
         lines.append(_("Your visit: {time}").format(time=slot_label(referral.slot_start,
@@ -522,5 +523,5 @@ async def choose_partner(bot: Bot, chat_id: int, conv: Conversation, engine: Eng
     conv.booking = {"partner": partner.id, "partner_name": partner.name}
     conv.trail.append(str(FIND))
     screen = engine.show(conv, MODE, locale)
-    header = "📍 <b>" + html.escape(partner.name) + "</b>\n\n"
+    header = "📍 <b>" + isolate(html.escape(partner.name), locale) + "</b>\n\n"
     await present(bot, chat_id, header + screen.text, screen.markup, edit_id)

@@ -56,7 +56,7 @@ def status_label(status: str) -> str:
 def describe(referral: ReferralPublic, locale: str) -> str:
     lines = [_("📋 Reference {reference}").format(
         reference=isolate(f"<b>{html.escape(referral.reference)}</b>", locale)),
-        "📍 " + html.escape(referral.partner_name),
+        "📍 " + isolate(html.escape(referral.partner_name), locale),
         _("Contact: {mode}").format(mode=mode_label(referral.contact_mode))]
     if referral.slot_start:
         lines.append("🕘 " + slot_label(referral.slot_start, locale))

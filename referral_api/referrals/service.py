@@ -216,9 +216,9 @@ class ReferralService:
         self.session.add(ReferralEvent(referral_id=referral.id, status=status,
                                        actor=counsellor_actor(counsellor_telegram_id), at=now))
         self._queue_card(partner, referral, now, update=True)
-        if status == "accepted" and referral.chat_id_enc is not None:
-            enqueue(self.session, self.vault, kind="person_notice",
-                    payload={"key": "accepted",
+        if referral.chat_id_enc is not None:  # the person hears of every change, in their
+            enqueue(self.session, self.vault, kind="person_notice",  # language (bot.notices)
+                    payload={"key": status,
                              "reference": format_reference(referral.reference),
                              "partner_name": partner.name, "locale": referral.language},
                     chat_id=self.vault.decrypt_chat_id(referral.chat_id_enc),

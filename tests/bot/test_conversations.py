@@ -12,7 +12,8 @@ from bot.engine.flows import HOME, NodeRef
 from bot.engine.schema import MessageNode
 from tests.harness import Harness, Person
 
-LANGS = ["nl", "fr", "en"]
+LANGS = ["nl", "fr", "en", "pt_BR", "es", "ro", "ru", "uk", "ka", "hy", "tr", "ar", "fa", "ps",
+         "ckb", "mn", "sq", "am"]
 
 
 async def fsm_data(redis: Redis, prefix: str, user_id: int) -> dict:
@@ -197,8 +198,9 @@ async def test_walk_every_button_of_every_flow_in_every_language(harness: Harnes
     english_texts = {ref: engine.render(ref, "en", can_go_back=False).text
                      for ref, _ in engine.flows.display_nodes()}
     for n, lang in enumerate(available):
-        person = await started(harness, lang, user_id=6000 + n,
-                               audience={"en": "No", "nl": "Nee", "fr": "Non"}[lang])
+        person = harness.person(6000 + n, lang)
+        await person.send("/start")
+        await person.press(person.buttons[1])  # "No", in that language
         for ref, node in engine.flows.display_nodes():
             flow = engine.flows.flows[ref.flow]
             options = node.buttons if isinstance(node, MessageNode) else node.choices
@@ -228,6 +230,36 @@ async def test_every_screen_offers_a_way_back_and_home(harness: Harness) -> None
 
 async def test_question_answers_are_stored_as_ids(harness: Harness, redis: Redis,
                                                   prefix: str) -> None:
-    await started(harness, "fr", user_id=7001, audience="Non")
+    person = harness.person(7001, "fr")
+    await person.send("/start")
+    await person.press("Non")
     data = await fsm_data(redis, prefix, 7001)
     assert data["answers"] == {"audience": "city"}
+
+
+async def test_the_picker_shows_every_language_in_its_own_script_on_pages(
+    harness: Harness,
+) -> None:
+    person = harness.person(9001, "sw")
+    await person.send("/start")
+    first_page = person.buttons
+    assert first_page[:3] == ["Nederlands", "Français", "English"]
+    assert "▶" in first_page and len(first_page) == 11  # ten languages and "next page"
+    await person.press("▶")
+    second_page = person.buttons
+    assert {"العربية", "فارسی", "پښتو", "Монгол", "Shqip", "አማርኛ"} <= set(second_page)
+    assert "◀" in second_page
+    await person.press("Русский")
+    assert person.text != ""  # the welcome question, in Russian
+    assert "reception centre" not in person.text
+
+
+@pytest.mark.parametrize(("app_language", "expected"), [("pt-br", "pt_BR"), ("uk", "uk"),
+                                                         ("ar", "ar"), ("es-419", "es")])
+async def test_telegram_regional_codes_preselect(harness: Harness, app_language: str,
+                                                 expected: str) -> None:
+    person = harness.person(9002, app_language)
+    await person.send("/start")
+    engine = harness.dp["engine"]
+    welcome = engine.render(NodeRef("menu", "welcome"), expected, can_go_back=False)
+    assert person.text.split("\n")[0] in welcome.text.replace("<i>", "").replace("</i>", "")

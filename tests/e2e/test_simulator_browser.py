@@ -105,6 +105,7 @@ def test_a_booking_seen_from_both_sides(demo: str, page: Page) -> None:
     page.get_by_role("button", name="No", exact=True).click()
     page.get_by_role("button", name="📍 Find help near me").click()
     page.get_by_role("button", name="Find places near me").click()
+    page.get_by_role("button", name="Skip the questions").click()
     page.get_by_role("button", name="Type a postcode").click()
     expect(bot.last).to_contain_text("Belgian postcode")
     page.fill("#text", "9000")
@@ -128,3 +129,14 @@ def test_a_booking_seen_from_both_sides(demo: str, page: Page) -> None:
     page.get_by_role("button", name="👤 Person").click()
     expect(page.locator(".msg.bot", has_text="accepted your request")).to_have_count(
         1, timeout=10_000)
+
+
+def test_arabic_reads_right_to_left(demo: str, page: Page) -> None:
+    page.goto(f"{demo}/simulator")
+    page.evaluate("localStorage.clear()")
+    page.evaluate("localStorage.setItem('sim-lang', 'ar')")
+    page.reload()
+    message = page.locator(".msg.bot").last
+    expect(message).to_be_visible(timeout=15_000)
+    assert message.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    page.screenshot(path=str(SCREENSHOTS / "simulator-ar.png"), full_page=True)
