@@ -172,7 +172,8 @@ class ReferralService:
         self.session.add(RelayMessage(referral_id=referral.id, direction="to_partner",
                                       text_enc=self.vault.encrypt(text), created_at=now))
         enqueue(self.session, self.vault, kind="relay",
-                payload=cards.relay_to_partner(referral.reference, text),
+                payload=cards.relay_to_partner(referral.reference, text, cards.card_locale(
+                    list(partner.languages), partner.province)),
                 chat_id=partner.notification_chat_id, chat_kind=self._partner_chat_kind(partner),
                 referral_id=referral.id, now=now)
         await self.session.commit()
@@ -183,18 +184,20 @@ class ReferralService:
         are told it was withdrawn (a notice without personal data)."""
         chat_key = self.vault.chat_key(chat_id)
         rows = await self.session.execute(
-            select(Referral.reference, Referral.status, Partner.notification_chat_id)
+            select(Referral.reference, Referral.status, Partner.notification_chat_id,
+                   Partner.languages, Partner.province)
             .join(Partner, Partner.id == Referral.partner_id)
             .where(Referral.chat_key == chat_key)
         )
-        found = [(code, status, chat) for code, status, chat in rows]
+        found = [(code, status, chat, cards.card_locale(list(languages or []), province))
+                 for code, status, chat, languages, province in rows]
         if not found:
             return 0
         now = self.clock()
-        for code, status, partner_chat_id in found:
+        for code, status, partner_chat_id, locale in found:
             if status not in FINISHED_STATUSES and partner_chat_id is not None:
                 enqueue(self.session, self.vault, kind="card_update",
-                        payload=cards.withdrawn_notice(code), chat_id=partner_chat_id,
+                        payload=cards.withdrawn_notice(code, locale), chat_id=partner_chat_id,
                         chat_kind=chat_kind_of(partner_chat_id), now=now)
         await self.session.execute(delete(Referral).where(Referral.chat_key == chat_key))
         await self.session.commit()
@@ -370,6 +373,7 @@ class ReferralService:
             slot_start=referral.slot_start, language=referral.language,
             interpreter=referral.interpreter, topic=referral.topic, flags=list(referral.flags),
             name=name, phone=phone, update=update,
+            locale=cards.card_locale(list(partner.languages), partner.province),
         )
         enqueue(self.session, self.vault, kind="card_update" if update else "partner_card",
                 payload=payload, chat_id=partner.notification_chat_id,

@@ -4,88 +4,19 @@ PostgreSQL and the outbox worker delivering to the fake Bot API (person and part
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot.api_client import ReferralsClient
-from bot.app import create_bot, create_dispatcher, create_stores
 from bot.handlers.partner_group import RefCb
-from bot.settings import Settings
 from referral_api.outbox.models import OutboxMessage
-from referral_api.referrals.models import Referral
-from referral_api.worker import OutboxWorker, create_worker
-from simulator.botapi import FakeBotAPI, SimUser
-from simulator.session import InProcessSession
-from tests.harness import Harness, Person
-from tests.referral_api.factories import BRUSSELS, SERVICE_TOKEN, make_partner
-
-GROUP = -1000000001
-COUNSELLOR = SimUser(5001, first_name="Counsellor")
-STRANGER = SimUser(6666, first_name="Someone")
-
-
-@dataclass
-class Booking:
-    h: Harness
-    app: FastAPI
-    worker: OutboxWorker
-
-    async def deliver(self) -> None:
-        await self.worker.drain_once()
-
-    async def referrals(self) -> list[Referral]:
-        async with self.app.state.context.sessionmaker() as session:
-            return list((await session.scalars(select(Referral))).all())
-
-    def group_texts(self) -> list[str]:
-        chat = self.h.fake.open_group(GROUP)
-        return [m["text"] for m in chat.messages.values() if m["from"].get("is_bot")]
-
-    def group_card(self) -> dict:
-        chat = self.h.fake.open_group(GROUP)
-        cards = [m for m in chat.messages.values() if m.get("reply_markup")]
-        return cards[-1]
-
-    async def counsellor_press(self, status: str, who: SimUser = COUNSELLOR) -> None:
-        card = self.group_card()
-        data = next(b["callback_data"] for row in card["reply_markup"]["inline_keyboard"]
-                    for b in row if b["callback_data"].endswith(":" + status))
-        await self.h.feed(self.h.fake.user_press(who, card["message_id"], data,
-                                                 chat_id=GROUP))
-
-    async def counsellor_reply(self, message_id: int, text: str,
-                               who: SimUser = COUNSELLOR) -> None:
-        await self.h.feed(self.h.fake.user_message(who, text, chat_id=GROUP,
-                                                   reply_to=message_id))
-
-
-@pytest.fixture
-async def booking(app: FastAPI, admin: httpx.AsyncClient, redis: Redis, prefix: str,
-                  settings: Settings) -> AsyncIterator[Booking]:
-    await make_partner(admin, "test-desk", name="Ghent return desk", counsellors=(5001,),
-                       notification_chat_id=GROUP, services=["general", "medical"],
-                       address="Somewhere 1, 9000 Gent", hours="Mon–Fri 9:00–16:00",
-                       languages=["nl", "fr", "en"])
-    await make_partner(admin, "far-desk", name="Arlon partner", postal_code="6700",
-                       city="Arlon", counsellors=(5002,), notification_chat_id=GROUP)
-    fake = FakeBotAPI()
-    fake.queue_updates = False
-    fake.open_group(GROUP)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
-    referrals = ReferralsClient(http, SERVICE_TOKEN)
-    bot = create_bot(settings, session=InProcessSession(fake))
-    dp = create_dispatcher(settings, stores=create_stores(settings, redis), referrals=referrals)
-    context = app.state.context
-    worker = create_worker(context.settings, bot, context.sessionmaker, context.vault)
-    yield Booking(Harness(fake, bot, dp), app, worker)
-    await http.aclose()
+from tests.bot.booking_world import COUNSELLOR, GROUP, STRANGER, Booking
+from tests.harness import Person
+from tests.referral_api.factories import BRUSSELS
 
 
 async def find_by_postcode(person: Person, postcode: str = "9000") -> None:
@@ -179,8 +110,8 @@ async def test_telegram_mode_booking_accept_and_relay(booking: Booking) -> None:
     assert referral.topic == "travel_documents" and referral.language == "en"
 
     await booking.deliver()
-    card = booking.group_card()
-    assert reference in card["text"] and "Language: English" in card["text"]
+    card = booking.group_card()  # in the partner's language (Dutch), the person's language too
+    assert reference in card["text"] and "Taal: Engels (en)" in card["text"]
     assert "7010" not in card["text"]  # no Telegram id on the card
 
     await booking.counsellor_press("accepted", who=STRANGER)  # not a counsellor: refused

@@ -160,7 +160,7 @@ async def test_a_person_whose_app_dropped_the_link_types_the_code(
 async def test_commands_are_registered_in_every_language(harness: Harness) -> None:
     await harness.dp.emit_startup(bot=harness.bot, **harness.dp.workflow_data)
     commands = harness.fake.commands
-    assert set(commands) == {None, "en", "nl", "fr"}
+    assert set(commands) == {None, *LANGS}
     names = [c["command"] for c in commands["nl"]]
     assert names == ["start", "menu", "language", "help", "mycontact", "privacy", "forget"]
     assert commands["nl"][1]["description"] != commands["en"][1]["description"]

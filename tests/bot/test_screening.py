@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from bot.screening import flags_from, service_for
-from tests.bot.test_booking import Booking, booking  # noqa: F401 - the fixture
+from tests.bot.booking_world import Booking
 from tests.harness import Person
 from tests.referral_api.factories import make_partner
 
@@ -85,7 +85,7 @@ async def test_sensitive_flags_need_their_own_consent(booking: Booking) -> None:
     [referral] = await booking.referrals()
     assert referral.flags == []
     await booking.deliver()
-    assert "Flags: none" in booking.group_card()["text"]
+    assert "Aandachtspunten: geen" in booking.group_card()["text"]  # flags: none (Dutch card)
 
 
 async def test_shared_flags_reach_the_card(booking: Booking) -> None:

@@ -45,7 +45,7 @@ async def make_partner(admin: httpx.AsyncClient, partner_id: str = "test-desk", 
     weekly windows (Mon–Fri 9–12, 13–16 unless told)."""
     body = {"id": partner_id, "name": f"Partner {partner_id}", "kind": "return_desk",
             "city": "Gent", "postal_code": "9000", "notification_chat_id": -1000000001,
-            "services": ["general"], **fields}
+            "services": ["general"], "languages": ["en"], **fields}
     response = await admin.post("/v1/admin/partners", json=body)
     assert response.status_code == 201, response.text
     for telegram_user_id in counsellors:

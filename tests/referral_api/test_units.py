@@ -118,3 +118,17 @@ def test_card_shows_only_what_the_counsellor_needs() -> None:
     assert "Contact: phone call to +32 470 12 34 56" in closed["text"]
     assert "Name: A&amp;B" in closed["text"]
     assert "buttons" not in closed
+
+
+def test_cards_speak_the_partners_language() -> None:
+    from referral_api.referrals.cards import card_locale, partner_card
+
+    assert card_locale(["fr", "nl"], "BRU") == "fr"
+    assert card_locale([], "VAN") == "nl"
+    assert card_locale(["ar"], "WLG") == "fr"
+    assert card_locale(None, "BRU") == "en"
+    card = partner_card(code="ABCDEFGH", status="new", contact_mode="telegram", slot_start=None,
+                        language="uk", interpreter=True, topic="medical", flags=[], name=None,
+                        phone=None, locale="fr")
+    assert "Langue: ukrainien (uk)" in card["text"]
+    assert card["buttons"][0][0]["text"] == "Accepter"

@@ -1,0 +1,87 @@
+"""The booking world for bot tests: the real referral API on PostgreSQL, the real Dispatcher,
+the outbox worker, and the fake Bot API with the partner group."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from bot.api_client import ReferralsClient
+from bot.app import create_bot, create_dispatcher, create_stores
+from bot.settings import Settings
+from referral_api.referrals.models import Referral
+from referral_api.worker import OutboxWorker, create_worker
+from simulator.botapi import FakeBotAPI, SimUser
+from simulator.session import InProcessSession
+from tests.harness import Harness
+from tests.referral_api.factories import SERVICE_TOKEN, make_partner
+
+GROUP = -1000000001
+COUNSELLOR = SimUser(5001, first_name="Counsellor")
+STRANGER = SimUser(6666, first_name="Someone")
+
+
+@dataclass
+class Booking:
+    h: Harness
+    app: FastAPI
+    worker: OutboxWorker
+
+    async def deliver(self) -> None:
+        await self.worker.drain_once()
+
+    async def referrals(self) -> list[Referral]:
+        async with self.app.state.context.sessionmaker() as session:
+            return list((await session.scalars(select(Referral))).all())
+
+    def group_texts(self) -> list[str]:
+        chat = self.h.fake.open_group(GROUP)
+        return [m["text"] for m in chat.messages.values() if m["from"].get("is_bot")]
+
+    def group_card(self) -> dict[str, Any]:
+        chat = self.h.fake.open_group(GROUP)
+        cards = [m for m in chat.messages.values() if m.get("reply_markup")]
+        return cards[-1]
+
+    async def counsellor_press(self, status: str, who: SimUser = COUNSELLOR) -> None:
+        card = self.group_card()
+        data = next(b["callback_data"] for row in card["reply_markup"]["inline_keyboard"]
+                    for b in row if b["callback_data"].endswith(":" + status))
+        await self.h.feed(self.h.fake.user_press(who, card["message_id"], data,
+                                                 chat_id=GROUP))
+
+    async def counsellor_reply(self, message_id: int, text: str,
+                               who: SimUser = COUNSELLOR) -> None:
+        await self.h.feed(self.h.fake.user_message(who, text, chat_id=GROUP,
+                                                   reply_to=message_id))
+
+
+@pytest.fixture
+async def booking(app: FastAPI, admin: httpx.AsyncClient, redis: Redis, prefix: str,
+                  settings: Settings) -> AsyncIterator[Booking]:
+    await make_partner(admin, "test-desk", name="Ghent return desk", counsellors=(5001,),
+                       notification_chat_id=GROUP, services=["general", "medical"],
+                       address="Somewhere 1, 9000 Gent", hours="Mon–Fri 9:00–16:00",
+                       languages=["nl", "fr", "en"])
+    await make_partner(admin, "far-desk", name="Arlon partner", postal_code="6700",
+                       city="Arlon", counsellors=(5002,), notification_chat_id=GROUP)
+    fake = FakeBotAPI()
+    fake.queue_updates = False
+    fake.open_group(GROUP)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+    referrals = ReferralsClient(http, SERVICE_TOKEN)
+    bot = create_bot(settings, session=InProcessSession(fake))
+    dp = create_dispatcher(settings, stores=create_stores(settings, redis), referrals=referrals)
+    context = app.state.context
+    worker = create_worker(context.settings, bot, context.sessionmaker, context.vault)
+    yield Booking(Harness(fake, bot, dp), app, worker)
+    await http.aclose()
+
+
