@@ -61,7 +61,7 @@ def isolate(text: str, locale: str) -> str:
 def native_name(code: str) -> str:
     """The language's name in its own script ("Nederlands", "Français")."""
     name = Locale.parse(code).get_display_name(code) or code
-    if name[:1] and unicodedata.name(name[0], "").startswith(("LATIN", "CYRILLIC")):
+    if name[:1] and unicodedata.name(name[0], "").startswith(("LATIN", "CYRILLIC", "ARMENIAN")):
         return name[:1].upper() + name[1:]
     return name  # scripts without case (Georgian, Arabic, ...) stay as they are
 
