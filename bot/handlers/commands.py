@@ -70,7 +70,10 @@ def privacy_text(settings: Settings) -> str:
         "lets the bot remember where you were.\n\n"
         "Telegram itself knows that you use this bot.\n\n"
         "/forget deletes everything we keep, at once."
-    ).format(language_days=settings.language_ttl_days, state_days=settings.state_ttl_days)
+    ).format(language_days=settings.language_ttl_days, state_days=settings.state_ttl_days) + (
+        "\n\n" + _("If you book a contact, we keep only what you agreed to share, locked "
+                   "(encrypted), until {days} days after the contact is closed. Only the "
+                   "place you chose sees it.").format(days=settings.referral_retention_days))
 
 
 def create_router() -> Router:
