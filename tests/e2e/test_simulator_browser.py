@@ -117,13 +117,17 @@ def test_a_booking_seen_from_both_sides(demo: str, page: Page) -> None:
     page.get_by_role("button", name="Information only").click()
     expect(bot.last).to_contain_text("Do you agree?")
     page.get_by_role("button", name="✅ Yes, share").click()
-    expect(page.locator(".msg.bot", has_text="Your reference")).to_have_count(1, timeout=10_000)
+    done = page.locator(".msg.bot", has_text="Your reference")
+    expect(done).to_have_count(1, timeout=10_000)
+    reference = done.inner_text().split("Your reference:")[1].split()[0].strip("\u2068\u2069")
     page.screenshot(path=str(SCREENSHOTS / "booking-person.png"), full_page=True)
 
     page.get_by_role("button", name="👥 Partner group").click()
-    card = page.locator(".msg.bot", has_text="New referral").last
+    # the card is in the partner's language (the Ghent desk: Dutch); Accept is its first button
+    card = page.locator(".msg.bot", has_text=reference).last
     expect(card).to_be_visible(timeout=10_000)
-    card.get_by_role("button", name="Accept").click()
+    expect(card).to_contain_text("Nieuwe doorverwijzing")
+    card.locator(".kb button").first.click()
     page.screenshot(path=str(SCREENSHOTS / "booking-group.png"), full_page=True)
 
     page.get_by_role("button", name="👤 Person").click()
