@@ -3,6 +3,9 @@
     python -m referral_api [--host 127.0.0.1] [--port 8000]
     python -m referral_api seed-partners FILE     idempotent upsert of partners.yaml
     python -m referral_api upgrade                 run the migrations (like `alembic upgrade head`)
+    python -m referral_api create-admin --email E [--password P]   the first staff account
+    python -m referral_api create-account --email E --role R [--partner ID] [--locale nl]
+                                                   (the password is asked when not given)
 
 Settings come from the environment and .env (referral_api.settings).
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from collections.abc import Sequence
@@ -22,9 +26,12 @@ import yaml
 from referral_api.clock import system_clock
 from referral_api.db.engine import create_engine, create_sessionmaker
 from referral_api.db.migrate import upgrade_database
+from referral_api.errors import DomainError
 from referral_api.partners.schemas import SeedResult
 from referral_api.partners.service import PartnerService
 from referral_api.settings import Settings
+from referral_api.staff.models import LOCALES, ROLES
+from referral_api.staff.service import AccountService
 
 
 def load_seed_file(path: Path) -> list[dict[str, Any]]:
@@ -46,6 +53,29 @@ async def seed_partners(settings: Settings, path: Path) -> SeedResult:
         await engine.dispose()
 
 
+async def create_account(settings: Settings, *, email: str, password: str, role: str,
+                         partner_id: str | None, locale: str) -> int:
+    """A staff account; returns its id. Raises DomainError (invalid data, e-mail taken)."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            account = await AccountService(session, system_clock).create(
+                email=email, password=password, role=role, partner_id=partner_id,
+                locale=locale)
+            return account.id
+    finally:
+        await engine.dispose()
+
+
+def _password(given: str | None) -> str:
+    if given:
+        return given
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != first:
+        raise SystemExit("the passwords differ")
+    return first
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m referral_api",
                                      description="CONEX referral API")
@@ -55,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed-partners", help="upsert partners from a YAML file")
     seed.add_argument("file", type=Path)
     commands.add_parser("upgrade", help="upgrade the database to the latest migration")
+    admin = commands.add_parser("create-admin", help="create a staff admin account")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", help="asked for when not given (safer: not in history)")
+    admin.add_argument("--locale", choices=LOCALES, default="en")
+    account = commands.add_parser("create-account", help="create a staff account")
+    account.add_argument("--email", required=True)
+    account.add_argument("--password", help="asked for when not given (safer: not in history)")
+    account.add_argument("--role", choices=ROLES, required=True)
+    account.add_argument("--partner", help="partner id (required for counsellors)")
+    account.add_argument("--locale", choices=LOCALES, default="nl")
     return parser
 
 
@@ -66,6 +106,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = asyncio.run(seed_partners(settings, args.file))
         print(f"partners: {result.created} created, {result.updated} updated, "
               f"{result.unchanged} unchanged")
+        return 0
+    if args.command in ("create-admin", "create-account"):
+        role = "admin" if args.command == "create-admin" else args.role
+        try:
+            account_id = asyncio.run(create_account(
+                settings, email=args.email, password=_password(args.password), role=role,
+                partner_id=getattr(args, "partner", None), locale=args.locale))
+        except DomainError as exc:
+            print(f"could not create the account: {exc.code}", file=sys.stderr)
+            return 1
+        print(f"{role} account {account_id} created for {args.email.strip().lower()}")
         return 0
     if args.command == "upgrade":
         asyncio.run(upgrade_database(settings.database_url))

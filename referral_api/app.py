@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +25,9 @@ from referral_api.errors import DomainError
 from referral_api.partners import router as partners_router
 from referral_api.referrals import router as referrals_router
 from referral_api.settings import Settings
+from referral_api.staff.ratelimit import create_login_limiter
+from referral_api.web import router as staff_router
+from referral_api.web.security import StaffSecurityHeadersMiddleware, staff_error_response
 
 logger = logging.getLogger("referral_api.access")
 
@@ -45,6 +48,7 @@ def create_context(settings: Settings, *, clock: Clock = system_clock,
         clock=clock,
         service_token=service_token,
         admin_token=settings.resolved_admin_token(),
+        login_limiter=create_login_limiter(settings),
     )
 
 
@@ -66,6 +70,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     app.include_router(_health_router())
     app.include_router(partners_router.create_router())
     app.include_router(referrals_router.create_router())
+    staff_router.install(app)
+    app.add_middleware(StaffSecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)
     return app
 
@@ -75,8 +81,10 @@ def app_factory() -> FastAPI:
     return create_app(Settings())
 
 
-async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if request.url.path.startswith("/staff"):
+        return staff_error_response(request, exc)
     return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail()})
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from referral_api.clock import Clock
 from referral_api.crypto import DataVault
 from referral_api.settings import Settings
+from referral_api.staff.ratelimit import LoginLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +28,10 @@ class AppContext:
     clock: Clock
     service_token: str
     admin_token: str | None
+    login_limiter: LoginLimiter  # staff logins: failures per account and per IP
 
     async def aclose(self) -> None:
+        await self.login_limiter.aclose()
         await self.engine.dispose()
 
 

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     booking_horizon_days: int = Field(default=60, ge=1, le=365)  # latest bookable slot
     reminder_hours: int = Field(default=24, ge=1, le=168)  # reminder before a visit
 
+    # Staff web app (/staff).
+    redis_url: str | None = None  # login rate limits are shared through Redis when set
+    staff_cookie_secure: bool = True  # STAFF_COOKIE_SECURE=false only for http://localhost
+    staff_session_secret: SecretStr | None = None  # signs the session cookie; derived if unset
+    staff_session_hours: int = Field(default=8, ge=1, le=72)
+    staff_login_max_failures: int = Field(default=5, ge=1, le=100)
+    staff_login_window_minutes: int = Field(default=15, ge=1, le=1440)
+
     @property
     def is_demo(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -69,6 +77,13 @@ class Settings(BaseSettings):
             raise ConfigError("DATA_KEY must be set (it may be left unset only in the demo)")
         logger.warning("DATA_KEY is not set: personal data is encrypted with a derived demo key")
         return demo_data_key()
+
+
+    def resolved_staff_session_secret(self) -> bytes:
+        """STAFF_SESSION_SECRET, or a secret derived from DATA_KEY (never the key itself)."""
+        if self.staff_session_secret is not None and self.staff_session_secret.get_secret_value():
+            return self.staff_session_secret.get_secret_value().encode("utf-8")
+        return hashlib.sha256(b"conex staff session/v1:" + self.resolved_data_key()).digest()
 
 
 def demo_data_key() -> bytes:

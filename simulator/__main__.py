@@ -21,7 +21,7 @@ from bot.app import create_bot, create_dispatcher
 from bot.settings import Settings
 from referral_api.settings import Settings as ApiSettings
 from referral_api.worker import create_worker
-from simulator.demo import prepare_api
+from simulator.demo import create_demo_accounts, prepare_api
 from simulator.server import DemoGroup, create_app
 
 DEMO_TOKEN = "1000001:simulator-demo-token"  # noqa: S105 - only the local simulator
@@ -31,9 +31,12 @@ async def serve(host: str, port: int) -> None:
     settings = Settings()
     group = DemoGroup()
     api_settings = ApiSettings()
+    if api_settings.is_demo:  # plain http on localhost: the staff cookie cannot be Secure
+        api_settings = api_settings.model_copy(update={"staff_cookie_secure": False})
     api = await prepare_api(api_settings, group)
+    accounts = await create_demo_accounts(api_settings) if api_settings.is_demo else []
     app = create_app(group=group)
-    app.mount("/api", api)  # the referral API's docs at /api/docs
+    app.mount("/", api)  # after the simulator's routes: /docs, /v1/..., /staff/...
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     server_task = asyncio.create_task(server.serve())
     while not server.started:
@@ -57,7 +60,9 @@ async def serve(host: str, port: int) -> None:
     worker_task = asyncio.create_task(worker.run(stop, interval=1.0,
                                                  retention_days=api_settings.retention_days))
     print(f"\n  Simulator ready: {url}/simulator\n"
-          f"  Referral API docs: {url}/api/docs\n"
+          f"  Referral API docs: {url}/docs\n"
+          f"  Staff web app: {url}/staff/login — demo accounts:\n"
+          + "".join(f"    {email} / {password} ({role})\n" for email, password, role in accounts) +
           "  The \"Partner group\" tab shows the counsellors' side (every demo partner's cards).\n"
           f"  {'Also serving real Telegram (BOT_TOKEN is set).' if len(bots) > 1 else ''}\n"
           "  Press Ctrl+C to stop.\n", flush=True)

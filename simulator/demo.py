@@ -4,6 +4,7 @@ where a demo counsellor receives every card, so a person sees both sides in the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -11,9 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from bot.settings import PROJECT_DIR
-from referral_api.__main__ import seed_partners
+from referral_api.__main__ import create_account, seed_partners
 from referral_api.app import create_app
 from referral_api.db.migrate import upgrade_database
+from referral_api.errors import DomainError
 from referral_api.partners.models import Partner, PartnerCounsellor
 from referral_api.settings import Settings as ApiSettings
 from simulator.server import DemoGroup
@@ -21,6 +23,25 @@ from simulator.server import DemoGroup
 log = logging.getLogger(__name__)
 
 SEED_FILE = PROJECT_DIR.parent / "shared" / "data" / "partners.yaml"
+
+
+DEMO_ACCOUNTS = (  # printed at start; demo only (SQLite), never in production
+    ("admin@demo.local", "demo-admin-pass", "admin", None),
+    ("coordinator@demo.local", "demo-coordinator-pass", "coordinator", None),
+    ("gent@demo.local", "demo-counsellor-pass", "counsellor", "fedasil-gent"),
+    ("brussels@demo.local", "demo-counsellor-pass", "counsellor", "fedasil-brussels"),
+)
+
+
+async def create_demo_accounts(settings: ApiSettings) -> list[tuple[str, str, str]]:
+    """The demo's staff accounts (created once; an existing e-mail is left as it is)."""
+    made = []
+    for email, password, role, partner in DEMO_ACCOUNTS:
+        with contextlib.suppress(DomainError):
+            await create_account(settings, email=email, password=password, role=role,
+                                 partner_id=partner, locale="en")
+        made.append((email, password, role if partner is None else f"{role}, {partner}"))
+    return made
 
 
 async def prepare_api(settings: ApiSettings, group: DemoGroup,

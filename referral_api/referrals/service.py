@@ -26,6 +26,7 @@ from referral_api.partners.models import Partner, PartnerCounsellor
 from referral_api.partners.schedule import free_slots, is_scheduled, load_windows, to_local
 from referral_api.referrals import cards
 from referral_api.referrals.models import (
+    COUNSELLOR_STATUSES,
     FINISHED_STATUSES,
     Referral,
     ReferralEvent,
@@ -209,6 +210,20 @@ class ReferralService:
     async def set_status(self, reference: str, counsellor_telegram_id: int,
                          status: str) -> ReferralPublic:
         referral, partner = await self._counsellors_referral(reference, counsellor_telegram_id)
+        return await self._change_status(referral, partner, status,
+                                         counsellor_actor(counsellor_telegram_id))
+
+    async def set_status_for_partner(self, reference: str, partner_id: str, status: str,
+                                     actor: str) -> ReferralPublic:
+        """A status change by staff of `partner_id` (the web app; actor `staff:<id>`).
+        Another partner's referral is 404."""
+        if status not in COUNSELLOR_STATUSES:
+            raise Invalid("invalid_status")
+        referral, partner = await self._partners_referral(reference, partner_id)
+        return await self._change_status(referral, partner, status, actor)
+
+    async def _change_status(self, referral: Referral, partner: Partner, status: str,
+                             actor: str) -> ReferralPublic:
         if referral.status == status:
             return self._public(referral, partner)  # idempotent: no event, no notice
         if referral.status == "cancelled":
@@ -216,8 +231,8 @@ class ReferralService:
         now = self.clock()
         referral.status = status
         referral.updated_at = now
-        self.session.add(ReferralEvent(referral_id=referral.id, status=status,
-                                       actor=counsellor_actor(counsellor_telegram_id), at=now))
+        self.session.add(ReferralEvent(referral_id=referral.id, status=status, actor=actor,
+                                       at=now))
         self._queue_card(partner, referral, now, update=True)
         if referral.chat_id_enc is not None:  # the person hears of every change, in their
             enqueue(self.session, self.vault, kind="person_notice",  # language (bot.notices)
@@ -229,12 +244,22 @@ class ReferralService:
         if status == "closed":
             await self._drop_pending_reminders(referral.id)
         await self.session.commit()
-        logger.info("referral %s set to %s by a counsellor", referral.reference, status)
+        logger.info("referral %s set to %s by %s", referral.reference, status,
+                    actor.split(":")[0])
         return self._public(referral, partner)
 
     async def relay_to_person(self, counsellor_telegram_id: int, reference: str,
                               text: str) -> None:
         referral, partner = await self._counsellors_referral(reference, counsellor_telegram_id)
+        await self._relay_to_person(referral, partner, text)
+
+    async def relay_to_person_for_partner(self, reference: str, partner_id: str,
+                                          text: str) -> None:
+        """A message from staff of `partner_id` to the person (the web app)."""
+        referral, partner = await self._partners_referral(reference, partner_id)
+        await self._relay_to_person(referral, partner, text)
+
+    async def _relay_to_person(self, referral: Referral, partner: Partner, text: str) -> None:
         if referral.chat_id_enc is None:
             raise Conflict("referral_purged")
         now = self.clock()
@@ -271,6 +296,24 @@ class ReferralService:
         if row is None:
             raise NotFound()
         referral, partner = row
+        return referral, partner
+
+    async def _partners_referral(self, reference: str,
+                                 partner_id: str) -> tuple[Referral, Partner]:
+        """A referral of `partner_id` by reference; 404 for any other partner's."""
+        code = normalize_reference(reference)
+        if code is None:
+            raise NotFound()
+        row = (await self.session.execute(
+            select(Referral, Partner)
+            .join(Partner, Partner.id == Referral.partner_id)
+            .where(Referral.reference == code, Referral.partner_id == partner_id)
+        )).first()
+        if row is None:
+            raise NotFound()
+        referral, partner = row
+        if referral.purged_at is not None:
+            raise Conflict("referral_purged")
         return referral, partner
 
     async def _counsellors_referral(self, reference: str,

@@ -4,7 +4,6 @@ while a person chats through the simulator's web API."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import pytest
 
 from bot.settings import PROJECT_DIR
 from tests.conftest import REDIS_URL
+from tests.e2e.conftest import free_port
 
 USER = 777001
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

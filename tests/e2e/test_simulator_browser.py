@@ -4,22 +4,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from bot.settings import PROJECT_DIR
-from tests.e2e.test_polling import free_port
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = PROJECT_DIR / "screenshots"
+from tests.e2e.conftest import SCREENSHOTS, free_port
 
 
 @pytest.fixture(scope="module")
@@ -44,21 +39,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is required for browser tests: apt-get install chromium")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        context = browser.new_context(viewport={"width": 390, "height": 780}, locale="en-GB")
-        yield context.new_page()
-        browser.close()
 
 
 def test_a_person_chats_with_the_bot_in_the_browser(demo: str, page: Page) -> None:

@@ -18,7 +18,7 @@ from referral_api.db.migrate import alembic_config, upgrade_database
 from tests.referral_api.databases import temporary_database
 
 TABLES = {"partners", "partner_availability", "partner_counsellors", "referrals", "slot_claims",
-          "referral_events", "relay_messages", "outbox"}
+          "referral_events", "relay_messages", "outbox", "staff_accounts", "audit_log"}
 
 
 def _state(connection: Connection) -> tuple[set[str], str | None, list[object]]:
@@ -38,7 +38,7 @@ async def _inspect(url: str) -> tuple[set[str], str | None, list[object]]:
 
 def test_upgrade_downgrade_upgrade_on_postgresql() -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == "0001_initial"
+    assert head == "0002_staff"
     with temporary_database() as url:
         config = alembic_config(url)
         command.upgrade(config, "head")
@@ -65,7 +65,7 @@ async def test_upgrade_database_builds_sqlite_for_the_demo(tmp_path: Path) -> No
     await upgrade_database(url)  # already at head: nothing to do
     tables, revision, diff = await _inspect(url)
     assert tables == TABLES
-    assert revision == "0001_initial"
+    assert revision == "0002_staff"
     assert diff == []
     engine = create_engine(url)
     try:

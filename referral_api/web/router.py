@@ -1,0 +1,202 @@
+"""The staff web app under /staff: login, inbox, referral page, admin accounts.
+
+Plain server-rendered forms (no JavaScript). Every POST carries the session's CSRF token
+(`verify_csrf`, a dependency of the whole router). Routes stay thin: scoping and audit live in
+referral_api.staff.service.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from referral_api.dependencies import ContextDep, SessionDep
+from referral_api.errors import Conflict, Forbidden, Invalid
+from referral_api.referrals.models import COUNSELLOR_STATUSES
+from referral_api.staff.models import LOCALES, ROLES, StaffAccount
+from referral_api.staff.ratelimit import limiter_key
+from referral_api.staff.service import (
+    TABS,
+    AccountService,
+    StaffReferrals,
+    normalize_email,
+    require_admin,
+)
+from referral_api.web.pages import (
+    STATIC_DIR,
+    LoginRequired,
+    StaffSession,
+    load_session,
+    render,
+    replace_session,
+    write_session,
+)
+from referral_api.web.security import STAFF_PREFIX, login_required
+
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+NOTICES = ("saved", "sent", "created_ok")
+
+
+async def verify_csrf(request: Request) -> None:
+    """Every state-changing request must echo the session's CSRF token (form field
+    `csrf_token`); a request without a session cookie never matches."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    session = load_session(request)
+    form = await request.form()
+    token = form.get("csrf_token")
+    if (session.changed or not isinstance(token, str)
+            or not hmac.compare_digest(token.encode(), session.csrf.encode())):
+        raise Forbidden("csrf")
+
+
+async def staff_account(request: Request, session: SessionDep,
+                        context: ContextDep) -> StaffAccount:
+    staff_session = load_session(request)
+    if staff_session.account_id is None:
+        raise LoginRequired()
+    account = await AccountService(session, context.clock).active(staff_session.account_id)
+    if account is None:
+        raise LoginRequired()
+    request.state.staff_account = account
+    return account
+
+
+StaffDep = Annotated[StaffAccount, Depends(staff_account)]
+
+
+def staff_referrals(account: StaffDep, session: SessionDep,
+                    context: ContextDep) -> StaffReferrals:
+    return StaffReferrals(session, context.vault, context.settings, context.clock, account)
+
+
+StaffReferralsDep = Annotated[StaffReferrals, Depends(staff_referrals)]
+
+
+def _redirect(path: str, **query: str) -> RedirectResponse:
+    suffix = "&".join(f"{key}={quote(value)}" for key, value in query.items())
+    return RedirectResponse(f"{STAFF_PREFIX}{path}" + (f"?{suffix}" if suffix else ""),
+                            status_code=303)
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def create_router() -> APIRouter:
+    router = APIRouter(prefix=STAFF_PREFIX, include_in_schema=False,
+                       dependencies=[Depends(verify_csrf)])
+
+    @router.get("/static/staff.css")
+    async def stylesheet() -> FileResponse:
+        return FileResponse(STATIC_DIR / "staff.css", media_type="text/css")
+
+    @router.get("")
+    @router.get("/")
+    async def home() -> RedirectResponse:
+        return _redirect("/inbox")
+
+    @router.get("/login")
+    async def login_page(request: Request) -> Response:
+        return render(request, "login.html", email="", error=None)
+
+    @router.post("/login")
+    async def login(request: Request, session: SessionDep, context: ContextDep,
+                    email: Annotated[str, Form(max_length=254)] = "",
+                    password: Annotated[str, Form(max_length=1024)] = "") -> Response:
+        limiter = context.login_limiter
+        account_key = limiter_key("account", normalize_email(email))
+        keys = [account_key, limiter_key("ip", _client_ip(request))]
+        if await limiter.blocked(keys):
+            return render(request, "login.html", status_code=429, email=email,
+                          error="too_many")
+        account = await AccountService(session, context.clock).authenticate(email, password)
+        if account is None:
+            await limiter.failed(keys)
+            return render(request, "login.html", status_code=401, email=email,
+                          error="login_failed")
+        await limiter.reset(account_key)
+        replace_session(request, StaffSession.new(account.id))  # new CSRF token at login
+        response = _redirect("/admin/accounts" if account.role == "admin" else "/inbox")
+        write_session(request, response)
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request, account: StaffDep, session: SessionDep,
+                     context: ContextDep) -> Response:
+        await AccountService(session, context.clock).logout(account)
+        replace_session(request, StaffSession.new())
+        response = _redirect("/login")
+        write_session(request, response)
+        return response
+
+    @router.get("/inbox")
+    async def inbox(request: Request, referrals: StaffReferralsDep,
+                    tab: str = "new") -> Response:
+        items = await referrals.inbox(tab)
+        return render(request, "inbox.html", tab=tab, tabs=list(TABS), items=items,
+                      personal=referrals.sees_personal)
+
+    @router.get("/referrals/{reference}")
+    async def referral_page(request: Request, reference: str, referrals: StaffReferralsDep,
+                            done: str = "", error: str = "") -> Response:
+        view = await referrals.view(reference)
+        return render(request, "referral.html", view=view, actions=COUNSELLOR_STATUSES,
+                      notice=done if done in NOTICES else None,
+                      error=error if error.isidentifier() else None)
+
+    @router.post("/referrals/{reference}/status")
+    async def change_status(reference: str, referrals: StaffReferralsDep,
+                            status: Annotated[str, Form(max_length=16)]) -> Response:
+        try:
+            result = await referrals.set_status(reference, status)
+        except (Invalid, Conflict) as exc:
+            return _redirect(f"/referrals/{quote(reference)}", error=exc.code)
+        return _redirect(f"/referrals/{result.reference}", done="saved")
+
+    @router.post("/referrals/{reference}/messages")
+    async def send_message(reference: str, referrals: StaffReferralsDep,
+                           text: Annotated[str, Form(max_length=4000)] = "") -> Response:
+        try:
+            await referrals.send_message(reference, text)
+        except (Invalid, Conflict) as exc:
+            return _redirect(f"/referrals/{quote(reference)}", error=exc.code)
+        return _redirect(f"/referrals/{quote(reference)}", done="sent")
+
+    @router.get("/admin/accounts")
+    async def accounts_page(request: Request, account: StaffDep, session: SessionDep,
+                            context: ContextDep, done: str = "",
+                            error: str = "") -> Response:
+        service = AccountService(session, context.clock)
+        return render(request, "accounts.html", accounts=await service.all_accounts(account),
+                      partners=await service.partner_ids(), roles=ROLES, locales=LOCALES,
+                      notice=done if done in NOTICES else None,
+                      error=error if error.isidentifier() else None)
+
+    @router.post("/admin/accounts")
+    async def create_account(account: StaffDep, session: SessionDep, context: ContextDep,
+                             email: Annotated[str, Form(max_length=254)],
+                             password: Annotated[str, Form(max_length=1024)],
+                             role: Annotated[str, Form(max_length=16)],
+                             locale: Annotated[str, Form(max_length=2)] = "nl",
+                             partner_id: Annotated[str, Form(max_length=64)] = "") -> Response:
+        require_admin(account)
+        try:
+            await AccountService(session, context.clock).create(
+                email=email, password=password, role=role, partner_id=partner_id or None,
+                locale=locale, by=account)
+        except (Invalid, Conflict) as exc:
+            return _redirect("/admin/accounts", error=exc.code)
+        return _redirect("/admin/accounts", done="created_ok")
+
+    return router
+
+
+def install(app: FastAPI) -> None:
+    """Mount the staff pages under /staff."""
+    app.include_router(create_router())
+    app.add_exception_handler(LoginRequired, login_required)

@@ -1,0 +1,132 @@
+"""The staff web app in a real browser (Debian's Chromium driven by Playwright), against
+`python -m referral_api` on a temporary SQLite database: a counsellor logs in, finds a referral
+made through the API in the inbox, reads the person's message (shown as text, never as markup),
+accepts the referral and writes back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from bot.settings import PROJECT_DIR
+from tests.e2e.conftest import SCREENSHOTS, free_port
+
+SERVICE_TOKEN = "e2e-service-token"
+ADMIN_TOKEN = "e2e-admin-token"
+EMAIL = "anna@desk.example"
+PASSWORD = "a long staff password"
+PERSON = 987654321
+XSS = "<script>alert(1)</script>"
+
+
+@dataclass(frozen=True)
+class Api:
+    url: str
+    reference: str
+
+
+def _run(args: list[str], env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "-m", "referral_api", *args], cwd=PROJECT_DIR, env=env,
+                   check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("BOT_TOKEN", "REDIS_URL", "DATA_KEY", "STAFF_SESSION_SECRET")}
+    env.update({
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('staff')}/staff.db",
+        "SERVICE_TOKEN": SERVICE_TOKEN, "ADMIN_TOKEN": ADMIN_TOKEN,
+        "STAFF_COOKIE_SECURE": "false",  # plain http on 127.0.0.1
+    })
+    _run(["upgrade"], env)
+    proc = subprocess.Popen([sys.executable, "-m", "referral_api", "--port", str(port)],
+                            cwd=PROJECT_DIR, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the API did not start")
+        reference = _prepare(url, env)
+        yield Api(url, reference)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _prepare(url: str, env: dict[str, str]) -> str:
+    """A partner and its counsellor account; a referral by a person who wrote a message."""
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    service = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    partner = httpx.post(f"{url}/v1/admin/partners", headers=admin, json={
+        "id": "test-desk", "name": "Partner test-desk", "kind": "return_desk", "city": "Gent",
+        "postal_code": "9000", "notification_chat_id": -1000000001, "services": ["general"],
+        "languages": ["en"]})
+    assert partner.status_code == 201, partner.text
+    _run(["create-account", "--email", EMAIL, "--password", PASSWORD, "--role", "counsellor",
+          "--partner", "test-desk", "--locale", "en"], env)
+    booked = httpx.post(f"{url}/v1/referrals", headers=service, json={
+        "partner_id": "test-desk", "contact_mode": "phone", "phone": "0470 12 34 56",
+        "name": "Amina Example", "language": "en", "interpreter": False,
+        "topic": "information", "flags": [], "chat_id": PERSON, "consent_version": "2026-11"})
+    assert booked.status_code == 201, booked.text
+    reference: str = booked.json()["reference"]
+    relayed = httpx.post(f"{url}/v1/relay/to-partner", headers=service, json={
+        "chat_id": PERSON, "reference": reference, "text": XSS})
+    assert relayed.status_code == 202, relayed.text
+    return reference
+
+
+def test_a_counsellor_accepts_a_referral_and_writes_back(api: Api, page: Page) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    page.goto(f"{api.url}/staff/inbox")  # not logged in: the login page
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("E-mail address").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    page.get_by_role("link", name=api.reference).click()
+    expect(page.get_by_role("heading", name=f"Reference {api.reference}")).to_be_visible()
+    expect(page.get_by_text("Amina Example")).to_be_visible()
+
+    # the person's message is text on the page, not a script
+    expect(page.locator(".msg .text").first).to_have_text(XSS)
+    assert page.locator("main script").count() == 0
+
+    page.get_by_role("button", name="Accept").click()
+    expect(page.locator("#status")).to_have_text("Accepted")
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+
+    page.get_by_label("Send a message to the person").fill("We will call you on Monday.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_have_text("Message queued for the person.")
+    expect(page.locator(".msg.out .text")).to_have_text("We will call you on Monday.")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "staff-referral.png"), full_page=True)
+    assert dialogs == []
+
+    mine = httpx.post(f"{api.url}/v1/referrals/mine",
+                      headers={"Authorization": f"Bearer {SERVICE_TOKEN}"},
+                      json={"chat_id": PERSON})
+    assert [r["status"] for r in mine.json()] == ["accepted"]
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
