@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -281,37 +281,34 @@ class ReferralService:
             raise NotFound()
         return partner
 
-    async def _persons_referral(self, reference: str,
-                                chat_id: int) -> tuple[Referral, Partner]:
-        """The person's referral by reference; 404 for any other person's."""
+    async def _referral_where(self, reference: str,
+                              *conditions: ColumnElement[bool]) -> tuple[Referral, Partner]:
+        """The referral with this reference (and its partner) that meets `conditions`;
+        404 when there is none."""
         code = normalize_reference(reference)
         if code is None:
             raise NotFound()
         row = (await self.session.execute(
             select(Referral, Partner)
             .join(Partner, Partner.id == Referral.partner_id)
-            .where(Referral.reference == code,
-                   Referral.chat_key == self.vault.chat_key(chat_id))
+            .where(Referral.reference == code, *conditions)
         )).first()
         if row is None:
             raise NotFound()
         referral, partner = row
         return referral, partner
 
+    async def _persons_referral(self, reference: str,
+                                chat_id: int) -> tuple[Referral, Partner]:
+        """The person's referral by reference; 404 for any other person's."""
+        return await self._referral_where(reference,
+                                          Referral.chat_key == self.vault.chat_key(chat_id))
+
     async def _partners_referral(self, reference: str,
                                  partner_id: str) -> tuple[Referral, Partner]:
         """A referral of `partner_id` by reference; 404 for any other partner's."""
-        code = normalize_reference(reference)
-        if code is None:
-            raise NotFound()
-        row = (await self.session.execute(
-            select(Referral, Partner)
-            .join(Partner, Partner.id == Referral.partner_id)
-            .where(Referral.reference == code, Referral.partner_id == partner_id)
-        )).first()
-        if row is None:
-            raise NotFound()
-        referral, partner = row
+        referral, partner = await self._referral_where(reference,
+                                                       Referral.partner_id == partner_id)
         if referral.purged_at is not None:
             raise Conflict("referral_purged")
         return referral, partner
@@ -319,17 +316,7 @@ class ReferralService:
     async def _counsellors_referral(self, reference: str,
                                     telegram_user_id: int) -> tuple[Referral, Partner]:
         """A referral by reference; 403 unless the user counsels for its partner."""
-        code = normalize_reference(reference)
-        if code is None:
-            raise NotFound()
-        row = (await self.session.execute(
-            select(Referral, Partner)
-            .join(Partner, Partner.id == Referral.partner_id)
-            .where(Referral.reference == code)
-        )).first()
-        if row is None:
-            raise NotFound()
-        referral, partner = row
+        referral, partner = await self._referral_where(reference)
         registered = await self.session.scalar(
             select(PartnerCounsellor.id).where(
                 PartnerCounsellor.partner_id == partner.id,
