@@ -109,9 +109,13 @@ class OutboxWorker:
     async def _deliver(self, row: OutboxMessage, now: datetime, result: DrainResult) -> None:
         outgoing = self._outgoing(row)
         if outgoing is None:
-            row.status, row.last_error = "failed", "no_target"
+            # No chat to send to, or a notice the person's side has no text for (such as
+            # "returned", which is for statistics): nothing to send, recorded as such.
+            row.status = "failed"
+            row.last_error = "no_target" if row.chat_id_enc is None and not (
+                row.kind == "coordinator_alert" and self.coordinator_chat_id) else "no_text"
             result.failed += 1
-            log.warning("outbox %s (%s) has no target chat", row.id, row.kind)
+            log.info("outbox %s (%s) not sent: %s", row.id, row.kind, row.last_error)
             return
         sent: SendResult = await self.sender.send(outgoing, attempt=row.attempts)
         row.attempts += 1

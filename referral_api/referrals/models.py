@@ -5,7 +5,7 @@ Personal fields end in `_enc` (Fernet, see referral_api.crypto); `chat_key` is a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -20,10 +20,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from referral_api.db.base import Base, utcnow
 
-STATUSES = ("new", "accepted", "contacted", "unreachable", "closed", "cancelled")
+STATUSES = ("new", "accepted", "contacted", "unreachable", "returned", "closed", "cancelled")
 FINISHED_STATUSES = ("closed", "cancelled")
 COUNSELLOR_STATUSES = ("accepted", "contacted", "unreachable", "closed")
 CONTACT_MODES = ("telegram", "phone", "visit")
+REINTEGRATION_PARTNERS = ("caritas", "iom")
 TOPICS = ("information", "apply", "travel_documents", "reintegration", "medical", "family",
           "other")
 
@@ -50,6 +51,10 @@ class Referral(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     purged_at: Mapped[datetime | None]
+    # Set by the "returned" action of the staff web app (status `returned`).
+    return_country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    return_date: Mapped[date | None]
+    reintegration_partner: Mapped[str | None] = mapped_column(String(16))  # caritas | iom
 
 
 class SlotClaim(Base):

@@ -9,7 +9,7 @@ with `slot_taken` and the free slots that remain.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import phonenumbers
@@ -222,6 +222,24 @@ class ReferralService:
         referral, partner = await self._partners_referral(reference, partner_id)
         return await self._change_status(referral, partner, status, actor)
 
+    async def set_returned_for_partner(self, reference: str, partner_id: str, *,
+                                       country: str, return_date: date,
+                                       reintegration_partner: str,
+                                       actor: str) -> ReferralPublic:
+        """The person returned to `country` on `return_date` with `reintegration_partner`
+        (staff of `partner_id`; the caller validated the values). Status `returned`, with
+        the usual event, card update and person notice; correcting the data of a referral
+        already returned changes the data only. Another partner's referral is 404."""
+        referral, partner = await self._partners_referral(reference, partner_id)
+        if referral.status == "cancelled":
+            raise Conflict("referral_cancelled")
+        referral.return_country = country
+        referral.return_date = return_date
+        referral.reintegration_partner = reintegration_partner
+        result = await self._change_status(referral, partner, "returned", actor)
+        await self.session.commit()  # a correction when the status was already `returned`
+        return result
+
     async def _change_status(self, referral: Referral, partner: Partner, status: str,
                              actor: str) -> ReferralPublic:
         if referral.status == status:
@@ -241,7 +259,7 @@ class ReferralService:
                              "partner_name": partner.name, "locale": referral.language},
                     chat_id=self.vault.decrypt_chat_id(referral.chat_id_enc),
                     referral_id=referral.id, now=now)
-        if status == "closed":
+        if status in ("closed", "returned"):
             await self._drop_pending_reminders(referral.id)
         await self.session.commit()
         logger.info("referral %s set to %s by %s", referral.reference, status,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,24 +20,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral_api.clock import Clock
 from referral_api.crypto import DataVault
 from referral_api.errors import Conflict, Forbidden, Invalid, NotFound
-from referral_api.partners.models import Partner
+from referral_api.partners.models import Partner, PartnerCounsellor
 from referral_api.partners.schedule import to_local
-from referral_api.referrals.models import Referral, ReferralEvent, RelayMessage
+from referral_api.partners.service import PartnerService
+from referral_api.referrals.models import (
+    REINTEGRATION_PARTNERS,
+    Referral,
+    ReferralEvent,
+    RelayMessage,
+)
 from referral_api.referrals.reference import format_reference, normalize_reference
 from referral_api.referrals.schemas import ReferralPublic
 from referral_api.referrals.service import ReferralService
 from referral_api.settings import Settings
+from referral_api.staff.countries import country_codes
 from referral_api.staff.models import LOCALES, ROLES, AuditRecord, StaffAccount
 
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
 MAX_MESSAGE_LENGTH = 2000
+MAX_RETURN_DAYS_AHEAD = 60  # a planned return may be recorded up to 60 days ahead
+AUDIT_PAGE_SIZE = 200
 TABS: dict[str, tuple[str, ...]] = {
     "new": ("new",),
     "accepted": ("accepted",),
     "contacted": ("contacted", "unreachable"),
-    "closed": ("closed", "cancelled"),
+    "closed": ("returned", "closed", "cancelled"),
 }
 
 _hasher = PasswordHasher()
@@ -166,6 +175,13 @@ class MessageView:
 
 
 @dataclass(frozen=True, slots=True)
+class ReturnView:
+    country: str
+    date: date | None
+    reintegration_partner: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReferralView:
     item: InboxItem
     flags: list[str]
@@ -175,6 +191,7 @@ class ReferralView:
     events: list[EventView]
     messages: list[MessageView]
     can_act: bool
+    returned: ReturnView | None = None
 
 
 class StaffReferrals:
@@ -237,6 +254,9 @@ class StaffReferrals:
             name=name, phone=phone,
             events=[EventView(e.status, e.actor, e.at) for e in events], messages=messages,
             can_act=self.account.role == "counsellor" and referral.purged_at is None,
+            returned=ReturnView(referral.return_country, referral.return_date,
+                                referral.reintegration_partner)
+            if referral.return_country else None,
         )
 
     async def set_status(self, reference: str, status: str) -> ReferralPublic:
@@ -247,6 +267,35 @@ class StaffReferrals:
         result = await self._referrals().set_status_for_partner(
             reference, partner_id, status, staff_actor(self.account))
         await self.session.commit()  # the audit record, also when nothing changed
+        return result
+
+    def max_return_date(self) -> date:
+        """The latest return date accepted today (Europe/Brussels)."""
+        return to_local(self.clock()).date() + timedelta(days=MAX_RETURN_DAYS_AHEAD)
+
+    async def set_returned(self, reference: str, *, country: str, return_date: str,
+                           reintegration_partner: str) -> ReferralPublic:
+        """The "returned" action (counsellors only). Raises Invalid("invalid_country"),
+        Invalid("invalid_return_date") or Invalid("invalid_reintegration_partner")."""
+        partner_id = self._counsellor_partner()
+        referral, _ = await self._scoped(reference)
+        code = country.strip().upper()
+        if code not in country_codes():
+            raise Invalid("invalid_country")
+        try:
+            day = date.fromisoformat(return_date.strip())
+        except ValueError:
+            raise Invalid("invalid_return_date") from None
+        if day > self.max_return_date():
+            raise Invalid("invalid_return_date")
+        if reintegration_partner not in REINTEGRATION_PARTNERS:
+            raise Invalid("invalid_reintegration_partner")
+        audit(self.session, self.account, "set_returned", referral_id=referral.id,
+              now=self.clock())  # no country or date here: the audit log holds no case data
+        result = await self._referrals().set_returned_for_partner(
+            reference, partner_id, country=code, return_date=day,
+            reintegration_partner=reintegration_partner, actor=staff_actor(self.account))
+        await self.session.commit()
         return result
 
     async def send_message(self, reference: str, text: str) -> None:
@@ -282,6 +331,87 @@ class StaffReferrals:
             raise NotFound()
         referral, partner = row
         return referral, partner
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerPage:
+    id: str
+    name: str
+    active: bool
+    counsellor_ids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    email: str
+    action: str
+    reference: str | None
+    detail: str | None
+
+
+class StaffAdmin:
+    """Admin pages: partners' counsellor Telegram ids and the audit log (admins only)."""
+
+    def __init__(self, session: AsyncSession, settings: Settings, clock: Clock,
+                 account: StaffAccount) -> None:
+        require_admin(account)
+        self.session = session
+        self.settings = settings
+        self.clock = clock
+        self.account = account
+
+    async def partners(self) -> list[Partner]:
+        return list(await self.session.scalars(select(Partner).order_by(Partner.id)))
+
+    async def partner(self, partner_id: str) -> PartnerPage:
+        partner = await self.session.get(Partner, partner_id)
+        if partner is None:
+            raise NotFound()
+        ids = await self.session.scalars(
+            select(PartnerCounsellor.telegram_user_id)
+            .where(PartnerCounsellor.partner_id == partner_id)
+            .order_by(PartnerCounsellor.telegram_user_id))
+        return PartnerPage(partner.id, partner.name, partner.active, list(ids))
+
+    async def add_counsellor(self, partner_id: str, telegram_user_id: str) -> bool:
+        """Register a counsellor Telegram id; False when it was registered already."""
+        user_id = _telegram_id(telegram_user_id)
+        await self.partner(partner_id)  # 404 for an unknown partner
+        audit(self.session, self.account, "add_counsellor", detail=partner_id,
+              now=self.clock())  # committed with the counsellor (no Telegram id logged)
+        _, created = await self._partners().add_counsellor(partner_id, user_id)
+        if not created:
+            await self.session.commit()
+        return created
+
+    async def remove_counsellor(self, partner_id: str, telegram_user_id: str) -> None:
+        user_id = _telegram_id(telegram_user_id)
+        await self.partner(partner_id)
+        audit(self.session, self.account, "remove_counsellor", detail=partner_id,
+              now=self.clock())
+        await self._partners().remove_counsellor(partner_id, user_id)  # 404 when absent
+
+    async def audit_log(self, limit: int = AUDIT_PAGE_SIZE) -> list[AuditEntry]:
+        """The newest `limit` audit records, newest first."""
+        rows = await self.session.execute(
+            select(AuditRecord, StaffAccount.email, Referral.reference)
+            .join(StaffAccount, StaffAccount.id == AuditRecord.account_id)
+            .outerjoin(Referral, Referral.id == AuditRecord.referral_id)
+            .order_by(AuditRecord.at.desc(), AuditRecord.id.desc()).limit(limit))
+        return [AuditEntry(record.at, email, record.action,
+                           format_reference(code) if code else None, record.detail)
+                for record, email, code in rows]
+
+    def _partners(self) -> PartnerService:
+        return PartnerService(self.session, self.settings, self.clock)
+
+
+def _telegram_id(text: str) -> int:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
+        raise Invalid("invalid_telegram_id")
+    return int(text)
 
 
 def _item(referral: Referral, partner: Partner) -> InboxItem:

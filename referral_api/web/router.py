@@ -16,12 +16,14 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from referral_api.dependencies import ContextDep, SessionDep
 from referral_api.errors import Conflict, Forbidden, Invalid
-from referral_api.referrals.models import COUNSELLOR_STATUSES
+from referral_api.referrals.models import COUNSELLOR_STATUSES, REINTEGRATION_PARTNERS
+from referral_api.staff.countries import country_choices
 from referral_api.staff.models import LOCALES, ROLES, StaffAccount
 from referral_api.staff.ratelimit import limiter_key
 from referral_api.staff.service import (
     TABS,
     AccountService,
+    StaffAdmin,
     StaffReferrals,
     normalize_email,
     require_admin,
@@ -38,7 +40,7 @@ from referral_api.web.pages import (
 from referral_api.web.security import STAFF_PREFIX, login_required
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-NOTICES = ("saved", "sent", "created_ok")
+NOTICES = ("saved", "sent", "created_ok", "counsellor_added", "counsellor_removed")
 
 
 async def verify_csrf(request: Request) -> None:
@@ -75,6 +77,13 @@ def staff_referrals(account: StaffDep, session: SessionDep,
 
 
 StaffReferralsDep = Annotated[StaffReferrals, Depends(staff_referrals)]
+
+
+def staff_admin(account: StaffDep, session: SessionDep, context: ContextDep) -> StaffAdmin:
+    return StaffAdmin(session, context.settings, context.clock, account)  # 404 unless admin
+
+
+StaffAdminDep = Annotated[StaffAdmin, Depends(staff_admin)]
 
 
 def _redirect(path: str, **query: str) -> RedirectResponse:
@@ -145,9 +154,28 @@ def create_router() -> APIRouter:
     async def referral_page(request: Request, reference: str, referrals: StaffReferralsDep,
                             done: str = "", error: str = "") -> Response:
         view = await referrals.view(reference)
+        locale = referrals.account.locale
         return render(request, "referral.html", view=view, actions=COUNSELLOR_STATUSES,
+                      countries=country_choices(locale) if view.can_act else (),
+                      country_names=dict(country_choices(locale)),
+                      reintegration_partners=REINTEGRATION_PARTNERS,
+                      max_return_date=referrals.max_return_date().isoformat(),
                       notice=done if done in NOTICES else None,
                       error=error if error.isidentifier() else None)
+
+    @router.post("/referrals/{reference}/returned")
+    async def set_returned(reference: str, referrals: StaffReferralsDep,
+                           country: Annotated[str, Form(max_length=8)] = "",
+                           return_date: Annotated[str, Form(max_length=16)] = "",
+                           reintegration_partner: Annotated[str, Form(max_length=16)] = "",
+                           ) -> Response:
+        try:
+            result = await referrals.set_returned(
+                reference, country=country, return_date=return_date,
+                reintegration_partner=reintegration_partner)
+        except (Invalid, Conflict) as exc:
+            return _redirect(f"/referrals/{quote(reference)}", error=exc.code)
+        return _redirect(f"/referrals/{result.reference}", done="saved")
 
     @router.post("/referrals/{reference}/status")
     async def change_status(reference: str, referrals: StaffReferralsDep,
@@ -192,6 +220,43 @@ def create_router() -> APIRouter:
         except (Invalid, Conflict) as exc:
             return _redirect("/admin/accounts", error=exc.code)
         return _redirect("/admin/accounts", done="created_ok")
+
+    @router.get("/admin/partners")
+    async def partners_page(request: Request, admin: StaffAdminDep) -> Response:
+        return render(request, "partners.html", partners=await admin.partners())
+
+    @router.get("/admin/partners/{partner_id}")
+    async def partner_page(request: Request, partner_id: str, admin: StaffAdminDep,
+                           done: str = "", error: str = "") -> Response:
+        return render(request, "partner.html", partner=await admin.partner(partner_id),
+                      notice=done if done in NOTICES else None,
+                      error=error if error.isidentifier() else None)
+
+    @router.post("/admin/partners/{partner_id}/counsellors")
+    async def add_counsellor(partner_id: str, admin: StaffAdminDep,
+                             telegram_user_id: Annotated[str, Form(max_length=32)] = "",
+                             ) -> Response:
+        page = f"/admin/partners/{quote(partner_id)}"
+        try:
+            await admin.add_counsellor(partner_id, telegram_user_id)
+        except (Invalid, Conflict) as exc:
+            return _redirect(page, error=exc.code)
+        return _redirect(page, done="counsellor_added")
+
+    @router.post("/admin/partners/{partner_id}/counsellors/remove")
+    async def remove_counsellor(partner_id: str, admin: StaffAdminDep,
+                                telegram_user_id: Annotated[str, Form(max_length=32)] = "",
+                                ) -> Response:
+        page = f"/admin/partners/{quote(partner_id)}"
+        try:
+            await admin.remove_counsellor(partner_id, telegram_user_id)
+        except (Invalid, Conflict) as exc:
+            return _redirect(page, error=exc.code)
+        return _redirect(page, done="counsellor_removed")
+
+    @router.get("/admin/audit")
+    async def audit_page(request: Request, admin: StaffAdminDep) -> Response:
+        return render(request, "audit.html", entries=await admin.audit_log())
 
     return router
 
