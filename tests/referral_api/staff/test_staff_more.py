@@ -4,7 +4,6 @@ admin partner page, and the audit log viewer."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -17,39 +16,12 @@ from referral_api.partners.schedule import to_local
 from referral_api.referrals.models import ReferralEvent
 from referral_api.staff.countries import country_choices, country_codes
 from referral_api.staff.models import AuditRecord, StaffAccount
-from referral_api.staff.ratelimit import MemoryLoginLimiter
-from tests.referral_api.factories import book, count, make_partner, outbox_rows, referral_row
+from tests.referral_api.factories import book, count, outbox_rows, referral_row
 from tests.referral_api.staff_pages import browser, csrf_of, login, make_account, token
 
 PERSON = 987654321
 OTHER_PERSON = 123456789
 TELEGRAM_ID = 7007
-
-
-@pytest.fixture(autouse=True)
-async def memory_limiter(app: FastAPI) -> AsyncIterator[None]:
-    context = app.state.context
-    app.state.context = replace(context, login_limiter=MemoryLoginLimiter(5, 15 * 60))
-    yield
-    app.state.context = context
-
-
-@pytest.fixture(autouse=True)
-async def partners(memory_limiter: None, admin: httpx.AsyncClient) -> None:
-    await make_partner(admin, counsellors=())
-    await make_partner(admin, "other-desk", counsellors=(), notification_chat_id=-100222)
-
-
-@pytest.fixture
-async def counsellor(app: FastAPI) -> StaffAccount:
-    return await make_account(app, "anna@desk.example")
-
-
-@pytest.fixture
-async def anna(app: FastAPI, counsellor: StaffAccount) -> AsyncIterator[httpx.AsyncClient]:
-    async with browser(app) as client:
-        assert (await login(client, "anna@desk.example")).status_code == 303
-        yield client
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -16,41 +14,11 @@ from referral_api.__main__ import main
 from referral_api.referrals.models import ReferralEvent, RelayMessage
 from referral_api.staff.models import AuditRecord, StaffAccount
 from referral_api.staff.ratelimit import MemoryLoginLimiter, RedisLoginLimiter
-from tests.referral_api.factories import book, count, make_partner, outbox_rows, referral_row
+from tests.referral_api.factories import book, count, outbox_rows, referral_row
 from tests.referral_api.staff_pages import PASSWORD, browser, csrf_of, login, make_account, token
 
 PERSON = 987654321
 OTHER_PERSON = 123456789
-
-
-@pytest.fixture(autouse=True)
-async def memory_limiter(app: FastAPI) -> AsyncIterator[None]:
-    """Rate-limit counts start at zero in every test, even when REDIS_URL is set (the Redis
-    limiter is tested on its own below, with a private key prefix)."""
-    context = app.state.context
-    app.state.context = replace(context, login_limiter=MemoryLoginLimiter(5, 15 * 60))
-    yield
-    app.state.context = context
-
-
-@pytest.fixture(autouse=True)
-async def partners(memory_limiter: None, admin: httpx.AsyncClient) -> None:
-    await make_partner(admin, counsellors=())
-    await make_partner(admin, "other-desk", counsellors=(), notification_chat_id=-100222)
-
-
-@pytest.fixture
-async def counsellor(app: FastAPI) -> StaffAccount:
-    return await make_account(app, "Anna@Desk.example")
-
-
-@pytest.fixture
-async def anna(app: FastAPI, counsellor: StaffAccount) -> AsyncIterator[httpx.AsyncClient]:
-    """Counsellor Anna of test-desk, logged in."""
-    async with browser(app) as client:
-        response = await login(client, "anna@desk.example")
-        assert response.status_code == 303, response.text
-        yield client
 
 
 async def audits(app: FastAPI, action: str | None = None) -> list[AuditRecord]:
