@@ -40,6 +40,14 @@ async def present(
     await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
 
 
+def callback_place(cb: CallbackQuery) -> tuple[int, int | None]:
+    """The chat to answer a button press in, and the message to edit (None when Telegram no
+    longer sends it)."""
+    if cb.message is None:
+        return cb.from_user.id, None
+    return cb.message.chat.id, cb.message.message_id
+
+
 async def answer_quietly(cb: CallbackQuery, text: str | None = None) -> None:
     """Stop the button's spinner. Telegram refuses answers to queries older than about 15 s
     (after a restart, say): that must not stop the person from getting their screen."""

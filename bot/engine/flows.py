@@ -32,6 +32,9 @@ class NodeRef:
         return cls(flow, node)
 
 
+WELCOME = NodeRef("menu", "welcome")  # the first screen: the welcome question
+
+
 @dataclass(frozen=True)
 class FlowSet:
     flows: dict[str, Flow]

@@ -37,7 +37,7 @@ from bot.engine.core import Engine
 from bot.engine.flows import NodeRef
 from bot.handlers.flow import show_home
 from bot.i18n import isolate, native_name
-from bot.replies import answer_quietly, load, present, present_screen, save
+from bot.replies import answer_quietly, callback_place, load, present, present_screen, save
 from bot.screening import flags_from, service_for
 from bot.settings import Settings
 
@@ -427,8 +427,7 @@ def create_router() -> Router:
                       referrals: ReferralsClient | None = None, **deps: Any) -> None:
         await answer_quietly(cb)
         conv = await load(state)
-        chat_id = cb.message.chat.id if cb.message else cb.from_user.id
-        edit_id = cb.message.message_id if cb.message else None
+        chat_id, edit_id = callback_place(cb)
         action, value = callback_data.a, callback_data.v
         if action == "home" or (not conv.started and action != "again"):
             await show_home(bot, chat_id, conv, engine, locale, edit_id)

@@ -22,17 +22,16 @@ from aiogram.utils.i18n import gettext as _
 from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
 from bot.engine.conversation import Conversation
 from bot.engine.core import N_, Engine
-from bot.engine.flows import NodeRef
+from bot.engine.flows import WELCOME, NodeRef
 from bot.handlers.campaign import valid_code
 from bot.handlers.flow import show_home
 from bot.handlers.language import picker
 from bot.preferences import LanguagePreferences
-from bot.replies import answer_quietly, load, present, present_screen, save
+from bot.replies import answer_quietly, callback_place, load, present, present_screen, save
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WELCOME = NodeRef("menu", "welcome")
 HELP = NodeRef("menu", "help")
 
 COMMANDS = (
@@ -151,8 +150,7 @@ def create_router() -> Router:
         referrals: ReferralsClient | None = None,
     ) -> None:
         await answer_quietly(cb)
-        chat_id = cb.message.chat.id if cb.message else cb.from_user.id
-        edit_id = cb.message.message_id if cb.message else None
+        chat_id, edit_id = callback_place(cb)
         if not callback_data.yes:
             conv = await load(state)
             await show_home(bot, chat_id, conv, engine, locale, edit_id,

@@ -9,12 +9,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.engine.core import Engine
-from bot.engine.flows import HOME, NodeRef
+from bot.engine.flows import HOME, WELCOME, NodeRef
 from bot.handlers.campaign import AWAITING_CODE, accept_code
 from bot.handlers.flow import on_stale
 from bot.replies import load, present_screen, save
-
-WELCOME = NodeRef("menu", "welcome")
 
 
 def create_router() -> Router:

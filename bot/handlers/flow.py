@@ -15,11 +15,7 @@ from bot.engine.callbacks import NodeCb
 from bot.engine.conversation import Conversation
 from bot.engine.core import Engine
 from bot.engine.flows import HOME, NodeRef
-from bot.replies import answer_quietly, load, present_screen, save
-
-
-def message_id_of(cb: CallbackQuery) -> int | None:
-    return cb.message.message_id if cb.message is not None else None
+from bot.replies import answer_quietly, callback_place, load, present_screen, save
 
 
 async def show_home(
@@ -39,8 +35,8 @@ async def on_stale(
     """A button whose data we do not recognise: forged, or from an older version."""
     await answer_quietly(cb, _("This button is out of date. Here is the main menu."))
     conv = await load(state)
-    chat_id = cb.message.chat.id if cb.message else cb.from_user.id
-    await show_home(bot, chat_id, conv, engine, locale, message_id_of(cb))
+    chat_id, edit_id = callback_place(cb)
+    await show_home(bot, chat_id, conv, engine, locale, edit_id)
     await save(state, conv)
 
 
@@ -62,8 +58,7 @@ def create_router() -> Router:
             await on_stale(cb, bot, state, engine, locale)
             return
         conv = await load(state)
-        chat_id = cb.message.chat.id if cb.message else cb.from_user.id
-        edit_id = message_id_of(cb)
+        chat_id, edit_id = callback_place(cb)
         if not conv.started:
             await answer_quietly(cb)
             await show_home(

@@ -11,14 +11,13 @@ from aiogram.utils.i18n import I18n
 from bot.engine.actions import HANDLED, ActionContext
 from bot.engine.callbacks import LangCb
 from bot.engine.core import N_, Engine
-from bot.engine.flows import HOME, NodeRef
+from bot.engine.flows import HOME, WELCOME, NodeRef
 from bot.i18n import native_name
 from bot.preferences import LanguagePreferences
-from bot.replies import answer_quietly, load, present, present_screen, save
+from bot.replies import answer_quietly, callback_place, load, present, present_screen, save
 
 PICKER_TITLE = N_("🌐 Choose your language")
 PER_PAGE = 10
-WELCOME = NodeRef("menu", "welcome")
 
 
 def picker(i18n: I18n, available: list[str], page: int = 0) -> tuple[str, InlineKeyboardMarkup]:
@@ -75,8 +74,7 @@ def create_router() -> Router:
         available_locales: list[str],
         language_preferences: LanguagePreferences,
     ) -> None:
-        chat_id = cb.message.chat.id if cb.message else cb.from_user.id
-        edit_id = cb.message.message_id if cb.message else None
+        chat_id, edit_id = callback_place(cb)
         code = callback_data.code
         if code.startswith("p") and code[1:].isdigit():
             await answer_quietly(cb)

@@ -22,7 +22,7 @@ from bot.handlers.booking import (
     unavailable_text,
 )
 from bot.i18n import isolate
-from bot.replies import answer_quietly, load, present, save
+from bot.replies import answer_quietly, callback_place, load, present, save
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,7 @@ def create_router() -> Router:
     async def on_my(cb: CallbackQuery, callback_data: MyCb, bot: Bot, state: FSMContext,
                     locale: str, referrals: ReferralsClient | None = None) -> None:
         await answer_quietly(cb)
-        chat_id = cb.message.chat.id if cb.message else cb.from_user.id
-        edit_id = cb.message.message_id if cb.message else None
+        chat_id, edit_id = callback_place(cb)
         ref, action = callback_data.r, callback_data.a
         if referrals is None:
             return

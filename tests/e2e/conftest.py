@@ -3,11 +3,17 @@ and helpers to start the project's servers as subprocesses."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
@@ -21,6 +27,32 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(module_args: list[str], env: dict[str, str] | None = None,
+            what: str = "the server") -> Iterator[str]:
+    """Run ``python -m <module_args> --port <free port>`` until the block ends; yield its URL
+    once /healthz answers (60 s at most)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", *module_args, "--port", str(port)],
+                            cwd=PROJECT_DIR, env=env if env is not None else dict(os.environ))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail(f"{what} did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 @pytest.fixture

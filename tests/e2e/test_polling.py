@@ -15,34 +15,16 @@ import pytest
 
 from bot.settings import PROJECT_DIR
 from tests.conftest import REDIS_URL
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import serving
 
 USER = 777001
 
 
 @pytest.fixture
 def simulator() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "simulator.server:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=PROJECT_DIR,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the simulator did not start")
+    with serving(["uvicorn", "simulator.server:create_app", "--factory", "--host", "127.0.0.1",
+                  "--log-level", "warning"], what="the simulator") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture

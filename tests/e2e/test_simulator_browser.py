@@ -4,41 +4,20 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from bot.settings import PROJECT_DIR
-from tests.e2e.conftest import SCREENSHOTS, free_port
+from tests.e2e.conftest import SCREENSHOTS, serving
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "REDIS_URL")}
     env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo')}/demo.db"
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(port)],
-                            cwd=PROJECT_DIR, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the demo did not start")
+    with serving(["simulator"], env, "the demo") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_a_person_chats_with_the_bot_in_the_browser(demo: str, page: Page) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bot.settings import PROJECT_DIR
-from tests.e2e.conftest import SCREENSHOTS, free_port
+from tests.e2e.conftest import SCREENSHOTS, serving
 
 SERVICE_TOKEN = "e2e-service-token"
 ADMIN_TOKEN = "e2e-admin-token"
@@ -40,7 +39,6 @@ def _run(args: list[str], env: dict[str, str]) -> None:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("BOT_TOKEN", "REDIS_URL", "DATA_KEY", "STAFF_SESSION_SECRET")}
     env.update({
@@ -49,24 +47,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         "STAFF_COOKIE_SECURE": "false",  # plain http on 127.0.0.1
     })
     _run(["upgrade"], env)
-    proc = subprocess.Popen([sys.executable, "-m", "referral_api", "--port", str(port)],
-                            cwd=PROJECT_DIR, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the API did not start")
-        reference = _prepare(url, env)
-        yield Api(url, reference)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with serving(["referral_api"], env, "the API") as url:
+        yield Api(url, _prepare(url, env))
 
 
 def _prepare(url: str, env: dict[str, str]) -> str:
