@@ -102,13 +102,22 @@ def current_account(request: Request) -> StaffAccount | None:
     return account if isinstance(account, StaffAccount) else None
 
 
+def staff_gettext(locale: str) -> Any:
+    """`_("English text", name=value)` for templates: gettext with %-style named values.
+    Placeholder until the staff texts move to Babel catalogues (issue 4): returns English."""
+    def gettext(message: str, **values: Any) -> str:
+        return message % values if values else message
+    return gettext
+
+
 def render(request: Request, template: str, *, status_code: int = 200,
            **values: Any) -> HTMLResponse:
     account = current_account(request)
     locale = account.locale if account else negotiate(request.headers.get("accept-language"))
     session = load_session(request)
     html = environment().get_template(template).render(
-        t=translator(locale), locale=locale, account=account, csrf_token=session.csrf,
+        t=translator(locale), _=staff_gettext(locale), locale=locale, account=account,
+        csrf_token=session.csrf,
         **values)
     response = HTMLResponse(html, status_code=status_code)
     write_session(request, response)

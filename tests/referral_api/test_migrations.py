@@ -38,7 +38,7 @@ async def _inspect(url: str) -> tuple[set[str], str | None, list[object]]:
 
 def test_upgrade_downgrade_upgrade_on_postgresql() -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == "0003_returned"
+    assert head == "0006_followup"
     with temporary_database() as url:
         config = alembic_config(url)
         command.upgrade(config, "head")
