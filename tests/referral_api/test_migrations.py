@@ -65,7 +65,7 @@ async def test_upgrade_database_builds_sqlite_for_the_demo(tmp_path: Path) -> No
     await upgrade_database(url)  # already at head: nothing to do
     tables, revision, diff = await _inspect(url)
     assert tables == TABLES
-    assert revision == "0003_returned"
+    assert revision == "0006_followup"
     assert diff == []
     engine = create_engine(url)
     try:
