@@ -26,6 +26,7 @@ from referral_api.partners import router as partners_router
 from referral_api.referrals import router as referrals_router
 from referral_api.settings import Settings
 from referral_api.staff.ratelimit import create_login_limiter
+from referral_api.surveys import router as surveys_router
 from referral_api.web import router as staff_router
 from referral_api.web.security import StaffSecurityHeadersMiddleware, staff_error_response
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     app.include_router(_health_router())
     app.include_router(partners_router.create_router())
     app.include_router(referrals_router.create_router())
+    app.include_router(surveys_router.create_router())
     staff_router.install(app)
     app.add_middleware(StaffSecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     staff_login_max_failures: int = Field(default=5, ge=1, le=100)
     staff_login_window_minutes: int = Field(default=15, ge=1, le=1440)
 
+    # Follow-up after return (issue 8; docs/followup.md).
+    followup_wave_months: list[int] = Field(default_factory=lambda: [3, 6, 12],
+                                            min_length=1, max_length=6)  # FOLLOWUP_WAVE_MONTHS
+    followup_window_start_hour: int = Field(default=10, ge=0, le=23)  # local, country of return
+    followup_window_end_hour: int = Field(default=19, ge=1, le=24)  # exclusive
+    followup_reminders: int = Field(default=2, ge=0, le=2)  # at most two reminders per wave
+    followup_reminder_days: int = Field(default=7, ge=1, le=60)  # between two sends of a wave
+
     @property
     def is_demo(self) -> bool:
         return self.database_url.startswith("sqlite")

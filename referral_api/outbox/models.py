@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from referral_api.db.base import Base, utcnow
 
 KINDS = ("partner_card", "card_update", "person_notice", "reminder", "relay",
-         "coordinator_alert")
+         "coordinator_alert", "followup_wave")
 
 
 class OutboxMessage(Base):

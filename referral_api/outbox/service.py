@@ -11,7 +11,7 @@ from referral_api.crypto import DataVault
 from referral_api.outbox.models import OutboxMessage
 
 OutboxKind = Literal["partner_card", "card_update", "person_notice", "reminder", "relay",
-                     "coordinator_alert"]
+                     "coordinator_alert", "followup_wave"]
 ChatKind = Literal["private", "group"]
 
 

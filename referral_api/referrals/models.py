@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,6 +56,9 @@ class Referral(Base):
     return_country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
     return_date: Mapped[date | None]
     reintegration_partner: Mapped[str | None] = mapped_column(String(16))  # caritas | iom
+    # The separate, optional "May we send you a few questions after your return?" (issue 8).
+    followup_consent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    followup_consent_at: Mapped[datetime | None]
 
 
 class SlotClaim(Base):

@@ -66,6 +66,7 @@ def create_router() -> APIRouter:
 
     @router.post("/forget")
     async def forget(body: PersonRequest, service: ServiceDep) -> ForgetResult:
-        return ForgetResult(deleted_referrals=await service.forget(body.chat_id))
+        referrals, followups = await service.forget(body.chat_id)
+        return ForgetResult(deleted_referrals=referrals, deleted_followups=followups)
 
     return router

@@ -36,6 +36,8 @@ class ReferralCreate(BaseModel):
     chat_id: ChatId
     consent_version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                       max_length=32)]
+    # The separate, optional question "May we send you a few questions after your return?"
+    followup_consent: bool = False
 
 
 class ReferralPublic(BaseModel):
@@ -83,3 +85,4 @@ class RelayQueued(BaseModel):
 
 class ForgetResult(BaseModel):
     deleted_referrals: int
+    deleted_followups: int = 0

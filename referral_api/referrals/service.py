@@ -36,6 +36,7 @@ from referral_api.referrals.models import (
 from referral_api.referrals.reference import format_reference, new_reference, normalize_reference
 from referral_api.referrals.schemas import ReferralCreate, ReferralPublic
 from referral_api.settings import Settings
+from referral_api.surveys.service import FollowupService
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ class ReferralService:
             chat_key=self.vault.chat_key(data.chat_id),
             phone_enc=self.vault.encrypt_optional(phone),
             consent_version=data.consent_version, consent_at=now,
+            followup_consent=data.followup_consent,
+            followup_consent_at=now if data.followup_consent else None,
             created_at=now, updated_at=now,
         )
         await self._insert_with_new_reference(referral)
@@ -179,11 +182,14 @@ class ReferralService:
                 referral_id=referral.id, now=now)
         await self.session.commit()
 
-    async def forget(self, chat_id: int) -> int:
+    async def forget(self, chat_id: int) -> tuple[int, int]:
         """Delete every referral of the person and all that hangs on them (events, relay
-        messages, claims, outbox rows: ON DELETE CASCADE). Partners holding an open referral
-        are told it was withdrawn (a notice without personal data)."""
+        messages, claims, outbox rows: ON DELETE CASCADE), and their follow-up enrolments with
+        their waves and answers. Partners holding an open referral are told it was withdrawn
+        (a notice without personal data). Returns (referrals, follow-up enrolments) deleted."""
         chat_key = self.vault.chat_key(chat_id)
+        followups = await FollowupService(self.session, self.vault, self.settings,
+                                          self.clock).forget(chat_id)
         rows = await self.session.execute(
             select(Referral.reference, Referral.status, Partner.notification_chat_id,
                    Partner.languages, Partner.province)
@@ -193,7 +199,8 @@ class ReferralService:
         found = [(code, status, chat, cards.card_locale(list(languages or []), province))
                  for code, status, chat, languages, province in rows]
         if not found:
-            return 0
+            await self.session.commit()
+            return 0, followups
         now = self.clock()
         for code, status, partner_chat_id, locale in found:
             if status not in FINISHED_STATUSES and partner_chat_id is not None:
@@ -203,7 +210,7 @@ class ReferralService:
         await self.session.execute(delete(Referral).where(Referral.chat_key == chat_key))
         await self.session.commit()
         logger.info("forget: %d referral(s) deleted", len(found))
-        return len(found)
+        return len(found), followups
 
     # --- counsellors ----------------------------------------------------------------------
 
@@ -236,6 +243,12 @@ class ReferralService:
         referral.return_country = country
         referral.return_date = return_date
         referral.reintegration_partner = reintegration_partner
+        if referral.followup_consent and referral.chat_id_enc is not None:
+            # Only with the person's separate yes to the follow-up questions (issue 8).
+            await FollowupService(self.session, self.vault, self.settings, self.clock).enrol(
+                chat_id=self.vault.decrypt_chat_id(referral.chat_id_enc),
+                language=referral.language, country=country,
+                partner=reintegration_partner, return_date=return_date)
         result = await self._change_status(referral, partner, "returned", actor)
         await self.session.commit()  # a correction when the status was already `returned`
         return result

@@ -1,0 +1,1 @@
+"""Follow-up after return: enrolment, questionnaire waves, answers, import and analysis."""
