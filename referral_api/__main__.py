@@ -6,6 +6,9 @@
     python -m referral_api create-admin --email E [--password P]   the first staff account
     python -m referral_api create-account --email E --role R [--partner ID] [--locale nl]
                                                    (the password is asked when not given)
+    python -m referral_api followup import FILE.csv   pilot-format responses (idempotent)
+    python -m referral_api followup report [--format text|csv|html] [--publication] [--out DIR]
+    python -m referral_api followup send-next-wave --chat-id N   (demo: queue the next wave now)
 
 Settings come from the environment and .env (referral_api.settings).
 """
@@ -32,6 +35,9 @@ from referral_api.partners.service import PartnerService
 from referral_api.settings import Settings
 from referral_api.staff.models import LOCALES, ROLES
 from referral_api.staff.service import AccountService
+from referral_api.surveys.importer import ImportFailed, ImportResult, import_responses
+from referral_api.surveys.report import Report, load_rows, render_csv, render_text
+from referral_api.surveys.report import build as build_report
 
 
 def load_seed_file(path: Path) -> list[dict[str, Any]]:
@@ -67,6 +73,78 @@ async def create_account(settings: Settings, *, email: str, password: str, role:
         await engine.dispose()
 
 
+async def followup_import(settings: Settings, path: Path) -> ImportResult:
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await import_responses(session, path.read_text(encoding="utf-8"),
+                                          system_clock)
+    finally:
+        await engine.dispose()
+
+
+async def followup_report(settings: Settings, *, publication: bool) -> Report:
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return build_report(await load_rows(session), publication=publication)
+    finally:
+        await engine.dispose()
+
+
+async def followup_send_next_wave(settings: Settings, chat_id: int) -> int | None:
+    from referral_api.crypto import DataVault
+    from referral_api.surveys.service import FollowupService
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            service = FollowupService(session, DataVault(settings.resolved_data_key()),
+                                      settings, system_clock)
+            return await service.send_next_wave_now(chat_id)
+    finally:
+        await engine.dispose()
+
+
+def _followup(settings: Settings, args: argparse.Namespace) -> int:
+    if args.followup_command == "import":
+        try:
+            result = asyncio.run(followup_import(settings, args.file))
+        except ImportFailed as exc:
+            print(f"{args.file}: {exc}; nothing was imported", file=sys.stderr)
+            return 1
+        print(f"follow-up responses: {result.created} created, {result.updated} updated, "
+              f"{result.unchanged} unchanged")
+        return 0
+    if args.followup_command == "report":
+        report = asyncio.run(followup_report(settings, publication=args.publication))
+        if args.format == "csv":
+            sys.stdout.write(render_csv(report))
+        elif args.format == "html":
+            from referral_api.surveys.web import standalone_html
+
+            sys.stdout.write(standalone_html(report))
+        else:
+            sys.stdout.write(render_text(report))
+        if args.out is not None:
+            from referral_api.surveys.charts import write_charts
+
+            written = write_charts(report, args.out)
+            print(f"{len(written)} chart files written to {args.out}", file=sys.stderr)
+        return 0
+    if args.followup_command == "send-next-wave":
+        wave = asyncio.run(followup_send_next_wave(settings, args.chat_id))
+        if wave is None:
+            print("no active follow-up enrolment with an open wave for this chat",
+                  file=sys.stderr)
+            return 1
+        print(f"wave {wave} queued; the worker sends it")
+        return 0
+    print("usage: python -m referral_api followup {import,report,send-next-wave}",
+          file=sys.stderr)
+    return 2
+
+
 def _password(given: str | None) -> str:
     if given:
         return given
@@ -95,6 +173,18 @@ def _parser() -> argparse.ArgumentParser:
     account.add_argument("--role", choices=ROLES, required=True)
     account.add_argument("--partner", help="partner id (required for counsellors)")
     account.add_argument("--locale", choices=LOCALES, default="nl")
+    followup = commands.add_parser("followup", help="follow-up after return: import, report")
+    followup_commands = followup.add_subparsers(dest="followup_command")
+    importing = followup_commands.add_parser("import", help="import pilot-format responses")
+    importing.add_argument("file", type=Path)
+    report = followup_commands.add_parser("report", help="the analysis (exact counts)")
+    report.add_argument("--format", choices=("text", "csv", "html"), default="text")
+    report.add_argument("--publication", action="store_true",
+                        help="apply the small-cell suppression rules (for publication)")
+    report.add_argument("--out", type=Path, help="write the charts (SVG and PNG) here")
+    wave = followup_commands.add_parser("send-next-wave",
+                                        help="demo: queue a person's next wave now")
+    wave.add_argument("--chat-id", type=int, required=True)
     return parser
 
 
@@ -118,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(f"{role} account {account_id} created for {args.email.strip().lower()}")
         return 0
+    if args.command == "followup":
+        logging.getLogger().setLevel(logging.WARNING)  # the report goes to stdout
+        return _followup(settings, args)
     if args.command == "upgrade":
         asyncio.run(upgrade_database(settings.database_url))
         print("database upgraded")

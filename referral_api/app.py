@@ -27,6 +27,7 @@ from referral_api.referrals import router as referrals_router
 from referral_api.settings import Settings
 from referral_api.staff.ratelimit import create_login_limiter
 from referral_api.surveys import router as surveys_router
+from referral_api.surveys import web as followup_pages
 from referral_api.web import router as staff_router
 from referral_api.web.security import StaffSecurityHeadersMiddleware, staff_error_response
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     app.include_router(referrals_router.create_router())
     app.include_router(surveys_router.create_router())
     staff_router.install(app)
+    followup_pages.install(app)
     app.add_middleware(StaffSecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)
     return app
