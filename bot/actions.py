@@ -6,7 +6,7 @@ from bot.engine.actions import ActionRegistry
 
 
 def create_action_registry() -> ActionRegistry:
-    from bot.handlers import booking, campaign, language
+    from bot.handlers import booking, campaign, followup, language
 
     registry = ActionRegistry()
     registry.register("choose_language", language.choose_language_action)
@@ -16,4 +16,5 @@ def create_action_registry() -> ActionRegistry:
     registry.register("pick_city", booking.pick_city_action)
     registry.register("pick_slot", booking.pick_slot_action)
     registry.register("show_consent", booking.show_consent_action)
+    followup.register_actions(registry)
     return registry

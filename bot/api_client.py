@@ -159,6 +159,20 @@ class ReferralsClient:
         await self._call("POST", "/v1/relay/to-person", json={
             "counsellor_telegram_id": counsellor_id, "reference": reference, "text": text})
 
+    # --- follow-up after return -------------------------------------------------------
+    async def followup_answers(self, token: str, version: int, answers: dict[str, str]) -> str:
+        """Post a completed questionnaire for the wave of `token`: "saved" or
+        "already_saved". ApiRefused 409 `followup_stopped`, 404 for an unknown token."""
+        data = await self._call("POST", "/v1/followup/answers", json={
+            "token": token, "questionnaire_version": version, "answers": answers})
+        return str(data.get("status", "saved"))
+
+    async def followup_stop(self, *, chat_id: int | None = None,
+                            token: str | None = None) -> int:
+        body: dict[str, Any] = {"chat_id": chat_id} if chat_id is not None else {"token": token}
+        data = await self._call("POST", "/v1/followup/stop", json=body)
+        return int(data.get("stopped", 0))
+
     async def forget(self, chat_id: int) -> int:
         data = await self._call("POST", "/v1/forget", json={"chat_id": chat_id})
         return int(data.get("deleted_referrals", 0))

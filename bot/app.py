@@ -28,6 +28,7 @@ from bot.handlers import (
     errors,
     fallback,
     flow,
+    followup,
     language,
     mycontact,
     partner_group,
@@ -143,6 +144,7 @@ def create_dispatcher(
         campaign.create_router(),
         mycontact.create_router(),
         booking.create_router(),
+        followup.create_router(),
         flow.create_router(),
         fallback.create_router(),  # last: takes whatever the others did not
     )

@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.engine.core import N_
 from bot.handlers.booking import slot_label
+from bot.handlers.followup import wave_buttons
 from bot.i18n import isolate
 
 ACCEPTED = N_("✅ Good news: {partner} accepted your request {reference}. A counsellor will "
@@ -27,6 +28,26 @@ STATUS = {
     "closed": N_("Your request {reference} is closed. You can book a new contact at any "
                  "time."),
 }
+
+
+FOLLOWUP_WAVE = N_("👋 Hello again. When you booked a contact, you agreed that we may ask you a "
+                   "few questions after your return. They take about 3 minutes and every "
+                   "question can be skipped. Your answers help the programme to support people "
+                   "better. Send /stop to stop these questions at any time.")
+FOLLOWUP_REMINDER = N_("🔔 A reminder: we would be glad to know how things are going since "
+                       "your return. A few short questions, about 3 minutes. Send /stop to "
+                       "stop these questions.")
+
+
+def render_notice_buttons(payload: dict[str, Any], i18n: I18n,
+                          available: list[str]) -> list[list[dict[str, str]]] | None:
+    """The buttons of a notice, in the person's language: only the follow-up wave has some."""
+    if payload.get("key") != "followup_wave" or not payload.get("token"):
+        return None
+    locale = payload.get("locale") or "en"
+    if locale not in available:
+        locale = "en"
+    return wave_buttons(str(payload["token"]), lambda msgid: i18n.gettext(msgid, locale=locale))
 
 
 def render_notice(payload: dict[str, Any], i18n: I18n, available: list[str]) -> str:
@@ -53,6 +74,8 @@ def render_notice(payload: dict[str, Any], i18n: I18n, available: list[str]) -> 
     if key == "relay":
         return t(RELAY).format(reference=reference) + "\n\n" + html.escape(
             str(payload.get("text", "")))
+    if key == "followup_wave":
+        return t(FOLLOWUP_REMINDER if payload.get("reminder") else FOLLOWUP_WAVE)
     if key in STATUS:
         return t(STATUS[key]).format(reference=reference)
     return ""

@@ -31,13 +31,16 @@ from referral_api.delivery import Outgoing, RateLimiter, Sender, SendResult, bac
 from referral_api.outbox.models import OutboxMessage
 from referral_api.referrals.service import purge_expired
 from referral_api.settings import Settings
+from referral_api.surveys.service import ScheduleResult, schedule_due
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
-PERSON_KINDS = ("person_notice", "reminder")
+PERSON_KINDS = ("person_notice", "reminder", "followup_wave")
 
 RenderPerson = Callable[[dict[str, Any]], str]
+Buttons = list[list[dict[str, str]]]
+RenderButtons = Callable[[dict[str, Any]], Buttons | None]
 
 
 @dataclass
@@ -58,6 +61,8 @@ class OutboxWorker:
         clock: Clock = system_clock,
         coordinator_chat_id: int | None = None,
         batch: int = 100,
+        render_buttons: RenderButtons | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.vault = vault
@@ -66,6 +71,8 @@ class OutboxWorker:
         self.clock = clock
         self.coordinator_chat_id = coordinator_chat_id
         self.batch = batch
+        self.render_buttons = render_buttons
+        self.settings = settings  # with settings, the worker also schedules follow-up waves
 
     def _outgoing(self, row: OutboxMessage) -> Outgoing | None:
         payload = self.vault.decrypt_json(row.payload_enc)
@@ -77,7 +84,8 @@ class OutboxWorker:
             return None
         if row.chat_kind == "private" and (row.kind in PERSON_KINDS or "key" in payload):
             text = self.render_person(payload)
-            return Outgoing(chat_id, text, parse_mode="HTML") if text else None
+            buttons = self.render_buttons(payload) if self.render_buttons else None
+            return Outgoing(chat_id, text, buttons, parse_mode="HTML") if text else None
         return Outgoing(chat_id, str(payload.get("text", "")), payload.get("buttons"),
                         parse_mode=payload.get("parse_mode"))
 
@@ -132,6 +140,13 @@ class OutboxWorker:
             result.failed += 1
             log.warning("outbox %s (%s) failed: %s", row.id, row.kind, sent.reason)
 
+    async def schedule_followup(self) -> ScheduleResult:
+        """Queue the follow-up waves and reminders due now (in their daytime window)."""
+        if self.settings is None:
+            return ScheduleResult()
+        async with self.sessionmaker() as session:
+            return await schedule_due(session, self.vault, self.settings, self.clock())
+
     async def purge(self, retention_days: int) -> int:
         async with self.sessionmaker() as session:
             purged = await purge_expired(session, self.clock(), retention_days)
@@ -142,8 +157,12 @@ class OutboxWorker:
                   retention_days: int = 90) -> None:
         """Drain every ``interval`` seconds until ``stop`` is set; purge once an hour."""
         last_purge: datetime | None = None
+        last_schedule: datetime | None = None
         while not stop.is_set():
             try:
+                if last_schedule is None or self.clock() - last_schedule > timedelta(minutes=1):
+                    await self.schedule_followup()
+                    last_schedule = self.clock()
                 await self.drain_once()
                 if last_purge is None or self.clock() - last_purge > timedelta(hours=1):
                     purged = await self.purge(retention_days)
@@ -160,7 +179,7 @@ def create_worker(settings: Settings, bot: Bot, sessionmaker: async_sessionmaker
                   vault: DataVault, *, clock: Clock = system_clock) -> OutboxWorker:
     """The worker with the bot's translations for person notices."""
     from bot.i18n import create_i18n, shipped_locales
-    from bot.notices import render_notice
+    from bot.notices import render_notice, render_notice_buttons
     from bot.settings import DEFAULT_LOCALES_DIR
 
     i18n = create_i18n(DEFAULT_LOCALES_DIR)
@@ -169,7 +188,10 @@ def create_worker(settings: Settings, bot: Bot, sessionmaker: async_sessionmaker
     sender = Sender(bot, RateLimiter())
     return OutboxWorker(sessionmaker, vault, sender,
                         lambda payload: render_notice(payload, i18n, available), clock=clock,
-                        coordinator_chat_id=settings.coordinator_chat_id)
+                        coordinator_chat_id=settings.coordinator_chat_id,
+                        render_buttons=lambda payload: render_notice_buttons(payload, i18n,
+                                                                             available),
+                        settings=settings)
 
 
 async def _main(settings: Settings) -> None:

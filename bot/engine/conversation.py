@@ -21,6 +21,8 @@ class Conversation:
     awaiting: str | None = None  # free text we expect next ("campaign_code"), else buttons
     # Choices made on dynamic screens of the booking (partner id, slot): ids, never free text.
     booking: dict[str, str] = field(default_factory=dict)
+    # A follow-up questionnaire in progress: the wave's opaque token only (bot/handlers/followup).
+    survey: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Conversation:
@@ -32,6 +34,7 @@ class Conversation:
             campaign=data.get("campaign"),
             awaiting=data.get("awaiting"),
             booking=dict(data.get("booking", {})),
+            survey=dict(data.get("survey", {})),
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -46,6 +49,8 @@ class Conversation:
             data["awaiting"] = self.awaiting
         if self.booking:
             data["booking"] = self.booking
+        if self.survey:
+            data["survey"] = self.survey
         return data
 
     @property

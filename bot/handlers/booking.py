@@ -53,7 +53,7 @@ SERVICE_FOR_TOPIC = {"medical": "medical", "family": "families"}
 
 
 class BookCb(CallbackData, prefix="bk"):
-    """a: partner | city | slot | consent | retry | again; v: an id (partner, city index, slot
+    """a: partner | city | slot | consent | health | followup | retry | again; v: an id (partner, city index, slot
     as minutes since the epoch, yes/no)."""
 
     a: str
@@ -312,6 +312,7 @@ async def book(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, local
         "flags": flags_from(answers) if conv.booking.get("share_flags") == "yes" else [],
         "chat_id": chat_id,
         "consent_version": CONSENT_VERSION,
+        "followup_consent": conv.booking.get("followup") == "yes",
     }
     try:
         referral = await referrals.create_referral(body)
@@ -464,8 +465,15 @@ def create_router() -> Router:
                                  BookCb(a="health", v="no").pack())]]), edit_id)
         elif action == "health" and value in ("yes", "no") and "partner" in conv.booking:
             conv.booking["share_flags"] = value
+            await ask_followup_or_continue(bot, chat_id, conv, engine, locale, referrals,
+                                           edit_id)
+        elif action == "followup" and value in ("yes", "no") and "partner" in conv.booking:
+            conv.booking["followup"] = value
             await continue_booking(bot, chat_id, conv, engine, locale, referrals, edit_id)
-        elif action in ("consent", "retry") and "partner" in conv.booking and referrals:
+        elif action == "consent" and "partner" in conv.booking and referrals:
+            await ask_followup_or_continue(bot, chat_id, conv, engine, locale, referrals,
+                                           edit_id)
+        elif action == "retry" and "partner" in conv.booking and referrals:
             await continue_booking(bot, chat_id, conv, engine, locale, referrals, edit_id)
         else:
             await show_home(bot, chat_id, conv, engine, locale, edit_id,
@@ -473,6 +481,30 @@ def create_router() -> Router:
         await save(state, conv)
 
     return router
+
+
+async def ask_followup_or_continue(bot: Bot, chat_id: int, conv: Conversation, engine: Engine,
+                                   locale: str, referrals: ReferralsClient | None,
+                                   edit_id: int | None) -> None:
+    """After the consent(s) to share: the separate, optional follow-up question (issue 8)."""
+    if "followup" in conv.booking:
+        await continue_booking(bot, chat_id, conv, engine, locale, referrals, edit_id)
+        return
+    await present(bot, chat_id, followup_consent_text(),
+                  _kb([[(_("Yes, you may ask me"), BookCb(a="followup", v="yes").pack())],
+                       [(_("No, thank you"), BookCb(a="followup", v="no").pack())]]), edit_id)
+
+
+def followup_consent_text() -> str:
+    return "\n".join([
+        _("One last question, separate from your booking: may we send you a few questions "
+          "after your return?"), "",
+        _("Why: to learn how return and the start back home go, so that the programme can "
+          "help people better. About 3 minutes, a few times in the first year; you can skip "
+          "any question and stop at any time with /stop."),
+        _("If you agree, we keep your Telegram chat (locked), your language, the country you "
+          "return to and the date, until the last questions. Your answer does not change "
+          "your booking.")])
 
 
 async def continue_booking(bot: Bot, chat_id: int, conv: Conversation, engine: Engine,

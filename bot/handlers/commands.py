@@ -42,6 +42,7 @@ COMMANDS = (
     ("mycontact", N_("My booked contact")),
     ("privacy", N_("What we keep about you")),
     ("forget", N_("Delete what we keep")),
+    ("stop", N_("Stop questions after return")),
 )
 
 

@@ -102,6 +102,7 @@ async def test_telegram_mode_booking_accept_and_relay(booking: Booking) -> None:
     assert "your language: English" in consent and "interpreter needed: yes" in consent
     assert "Travel documents" in consent and "90 days" in consent
     await person.press("✅ Yes, share")
+    await person.press("No, thank you")  # the separate follow-up question
     done = [m["text"] for m in person.bot_messages()][-2]
     assert "Your reference:" in done
     reference = done.split("Your reference: ")[1].split()[0]
@@ -147,6 +148,7 @@ async def test_phone_mode_asks_the_number_after_consent(booking: Booking) -> Non
     await person.press(person.buttons[0])  # first topic
     assert "telefoonnummer" in person.text  # the consent mentions the phone number
     await person.press(person.buttons[0])  # agree
+    await person.press(person.buttons[1])  # no follow-up questions
     await person.send("12")
     assert (await booking.referrals()) == []
     await person.send("0470 12 34 56")
@@ -167,6 +169,7 @@ async def test_visit_mode_slot_reminder_cancel(booking: Booking,
     await find_by_postcode(person)
     await choose_and_answer(person, "I will come at a set time")
     await person.press("✅ Yes, share")
+    await person.press("No, thank you")  # the separate follow-up question
     assert any("We will remind you the day before" in m["text"] for m in person.bot_messages())
     [referral] = await booking.referrals()
     assert referral.slot_start is not None
@@ -205,6 +208,7 @@ async def test_api_down_keeps_the_answers_and_retry_succeeds(booking: Booking,
     referrals.http = httpx.AsyncClient(transport=httpx.MockTransport(down),
                                        base_url="http://api")
     await person.press("✅ Yes, share")
+    await person.press("No, thank you")  # the separate follow-up question
     assert "not reachable right now. Your answers are kept" in person.text
     assert "Your reference" not in person.text
     assert await booking.referrals() == []
@@ -219,6 +223,7 @@ async def test_forget_deletes_the_referral_everywhere(booking: Booking) -> None:
     await find_by_postcode(person)
     await choose_and_answer(person, "Write to me here")
     await person.press("✅ Yes, share")
+    await person.press("No, thank you")  # the separate follow-up question
     assert len(await booking.referrals()) == 1
     await person.send("/forget")
     await person.press(person.buttons[0])
@@ -230,6 +235,7 @@ async def test_forged_card_button_for_another_referral_is_refused(booking: Booki
     await find_by_postcode(person)
     await choose_and_answer(person, "Write to me here")
     await person.press("✅ Yes, share")
+    await person.press("No, thank you")  # the separate follow-up question
     await booking.deliver()
     card = booking.group_card()
     forged = RefCb(reference="ZZZZ-ZZZZ", status="closed").pack()

@@ -77,6 +77,7 @@ async def book_with_medical(person: Person, share: str) -> None:
     assert "you need medical treatment" in person.text
     assert "children travel with you" in person.text
     await person.press(share)
+    await person.press("No, thank you")  # the separate follow-up question
 
 
 async def test_sensitive_flags_need_their_own_consent(booking: Booking) -> None:

@@ -76,6 +76,7 @@ def test_a_booking_seen_from_both_sides(demo: str, page: Page) -> None:
     page.get_by_role("button", name="Information only").click()
     expect(bot.last).to_contain_text("Do you agree?")
     page.get_by_role("button", name="✅ Yes, share").click()
+    page.get_by_role("button", name="No, thank you").click()  # the follow-up question
     done = page.locator(".msg.bot", has_text="Your reference")
     expect(done).to_have_count(1, timeout=10_000)
     reference = done.inner_text().split("Your reference:")[1].split()[0].strip("\u2068\u2069")
