@@ -1,0 +1,121 @@
+"""Follow-up after return, as the person lives it: the separate consent at booking, the wave
+message in their language with Start / Later / Stop, the questionnaire with ordered reasons
+(the second and third lists leave out what was chosen), the answers stored as ids, /stop."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+
+from referral_api.referrals.service import ReferralService
+from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
+from tests.bot.booking_world import Booking
+from tests.bot.test_booking import choose_and_answer, find_by_postcode
+from tests.harness import Person
+
+
+async def book_and_return(booking: Booking, person: Person, followup: str) -> None:
+    await find_by_postcode(person)
+    await choose_and_answer(person, "Write to me here")
+    await person.press("✅ Yes, share")
+    assert "may we send you a few questions after your return?" in person.text
+    assert "stop at any time with /stop" in person.text
+    await person.press(followup)
+    assert any("Your reference:" in m["text"] for m in person.bot_messages())
+    [referral] = await booking.referrals()
+    context = booking.app.state.context
+    async with context.sessionmaker() as session:
+        await ReferralService(session, context.vault, context.settings, context.clock
+                              ).set_returned_for_partner(
+            referral.reference, "test-desk", country="GE",
+            return_date=(datetime.now(UTC) - timedelta(days=100)).date(),
+            reintegration_partner="iom", actor="staff:1")
+
+
+async def enrolments(booking: Booking) -> list[FollowupEnrolment]:
+    async with booking.app.state.context.sessionmaker() as session:
+        return list((await session.scalars(select(FollowupEnrolment))).all())
+
+
+async def test_a_returnee_answers_a_wave_in_the_bot(booking: Booking,
+                                                    admin: httpx.AsyncClient) -> None:
+    person = booking.h.person(7101)
+    await book_and_return(booking, person, "Yes, you may ask me")
+    [enrolment] = await enrolments(booking)
+    assert (enrolment.country, enrolment.partner, enrolment.language) == ("GE", "iom", "en")
+
+    queued = await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7101})
+    assert queued.json() == {"wave": 1}
+    await booking.deliver()
+    assert "questions after your return" in person.text
+    assert person.buttons == ["▶️ Start", "Later", "Stop these questions"]
+
+    await person.press("Later")
+    assert "We will remind you later" in person.toasts[-1]
+    await person.press("▶️ Start")
+    assert "How did you first hear about the voluntary return programme?" in person.text
+    await person.press("Family, friends, others")
+    assert "most important reason" in person.text
+    await person.press("More reasons ➡️")
+    await person.press("Homesickness")
+    assert "second most important reason" in person.text
+    assert "Cannot work in Belgium" in person.buttons and "No other reason" in person.buttons
+    await person.press("More reasons ➡️")
+    assert "Homesickness" not in person.buttons  # already chosen
+    await person.press("⬅️ First reasons")
+    await person.press("Cannot work in Belgium")
+    assert "third most important reason" in person.text
+    assert "Cannot work in Belgium" not in person.buttons
+    await person.press("No other reason")
+    for label in ("Yes", "Partly", "Good", "Yes, but with difficulty", "No school-age children",
+                  "Yes", "I am not sure", "Satisfied"):
+        await person.press(label)
+    assert "Thank you. Your answers help the programme" in person.text
+
+    async with booking.app.state.context.sessionmaker() as session:
+        [response] = (await session.scalars(select(FollowupResponse))).all()
+        [wave, *_] = (await session.scalars(select(FollowupWave).order_by(FollowupWave.number)
+                                            )).all()
+    assert (response.source, response.country, response.partner) == ("bot", "GE", "iom")
+    assert response.info_source == "word_of_mouth"
+    assert (response.decision_1, response.decision_2, response.decision_3) == (
+        "homesickness", "cannot_work_in_belgium", None)
+    assert response.answers == {
+        "income": "yes", "basic_needs": "partly", "housing": "good",
+        "health_care": "with_difficulty", "school": "no_children", "belonging": "yes",
+        "remigrate": "not_sure", "satisfaction": "satisfied"}
+    assert response.questionnaire_version == 1 and wave.status == "answered"
+
+
+async def test_no_follow_up_without_the_separate_yes(booking: Booking) -> None:
+    person = booking.h.person(7102)
+    await book_and_return(booking, person, "No, thank you")
+    [referral] = await booking.referrals()
+    assert referral.status == "returned" and not referral.followup_consent
+    assert await enrolments(booking) == []
+
+
+async def test_stop_ends_the_follow_up(booking: Booking) -> None:
+    person = booking.h.person(7103)
+    await book_and_return(booking, person, "Yes, you may ask me")
+    await person.send("/stop")
+    assert "We will not send you these questions again" in person.text
+    [enrolment] = await enrolments(booking)
+    assert enrolment.status == "stopped" and enrolment.chat_id_enc is None
+    await person.send("/stop")
+    assert "nothing to stop" in person.text
+
+
+async def test_forget_deletes_the_enrolment_and_answers(booking: Booking,
+                                                        admin: httpx.AsyncClient) -> None:
+    person = booking.h.person(7104)
+    await book_and_return(booking, person, "Yes, you may ask me")
+    await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7104})
+    await booking.deliver()
+    await person.press("Stop these questions")
+    assert "We will not send you these questions again" in person.text
+    await person.send("/forget")
+    await person.press(person.buttons[0])
+    assert await enrolments(booking) == []
