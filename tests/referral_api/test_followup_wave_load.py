@@ -1,0 +1,79 @@
+"""A wave of 10,000 questionnaires: the scheduler queues them in the outbox, the outbox worker
+sends them through the fake Bot API that enforces Telegram's limits (30 a second overall,
+1 a second per chat; a 429 otherwise), on a simulated clock: zero 429s, every message sent
+once, in the person's language with the wave's buttons."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+
+from aiogram import Bot
+from fastapi import FastAPI
+from sqlalchemy import func, insert, select
+
+from bot.i18n import create_i18n
+from bot.notices import render_notice, render_notice_buttons
+from bot.settings import DEFAULT_LOCALES_DIR
+from referral_api.delivery import FakeClock, RateLimiter, Sender
+from referral_api.outbox.models import OutboxMessage
+from referral_api.surveys.models import FollowupEnrolment, FollowupWave
+from referral_api.surveys.service import schedule_due
+from referral_api.worker import OutboxWorker
+from simulator.botapi import FakeBotAPI, SimUser
+from simulator.session import InProcessSession
+
+PEOPLE = 10_000
+NOW = datetime(2026, 4, 10, 8, 0, tzinfo=UTC)  # 12:00 in Tbilisi
+
+
+async def test_a_wave_of_ten_thousand_stays_within_telegrams_limits(app: FastAPI) -> None:
+    context = app.state.context
+    vault = context.vault
+    async with context.sessionmaker() as session:
+        ids = list(await session.scalars(insert(FollowupEnrolment).returning(
+            FollowupEnrolment.id), [
+            {"chat_id_enc": vault.encrypt_chat_id(chat), "chat_key": vault.chat_key(chat),
+             "language": "ru" if chat % 2 else "en", "country": "GE", "partner": "iom",
+             "return_date": date(2026, 1, 10), "status": "active", "created_at": NOW}
+            for chat in range(1, PEOPLE + 1)]))
+        await session.execute(insert(FollowupWave), [
+            {"enrolment_id": i, "number": 1, "months": 3, "due_on": date(2026, 4, 10),
+             "token": secrets.token_urlsafe(16), "status": "scheduled", "sends": 0}
+            for i in ids])
+        await session.commit()
+        scheduled = await schedule_due(session, vault, context.settings, NOW, limit=PEOPLE)
+    assert scheduled.sent == PEOPLE
+
+    clock = FakeClock()
+    fake = FakeBotAPI(enforce_limits=True, clock=clock.now)
+    fake.queue_updates = False
+    for chat in range(1, PEOPLE + 1):
+        fake.open_chat(SimUser(chat))
+    bot = Bot(token="1:x", session=InProcessSession(fake))
+    i18n = create_i18n(DEFAULT_LOCALES_DIR)
+    available = ["en", "ru"]
+    worker = OutboxWorker(
+        context.sessionmaker, vault, Sender(bot, RateLimiter(clock)),
+        lambda payload: render_notice(payload, i18n, available),
+        render_buttons=lambda payload: render_notice_buttons(payload, i18n, available),
+        clock=lambda: NOW, batch=1000)
+    sent = 0
+    while True:
+        result = await worker.drain_once()
+        assert result.failed == 0 and result.retried == 0
+        if not result.sent:
+            break
+        sent += result.sent
+
+    assert sent == PEOPLE
+    assert fake.too_many_requests == 0
+    assert clock.now() >= PEOPLE / 30 - 1  # 30 a second overall: no faster than that
+    assert clock.now() <= PEOPLE / 30 * 1.1  # and close to it
+    async with context.sessionmaker() as session:
+        pending = await session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.status != "sent"))
+    assert pending == 0
+    [message] = fake.chats[4242].messages.values()
+    buttons = [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    assert len(buttons) == 3 and "questions" in message["text"]
