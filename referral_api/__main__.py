@@ -73,12 +73,11 @@ async def create_account(settings: Settings, *, email: str, password: str, role:
         await engine.dispose()
 
 
-async def followup_import(settings: Settings, path: Path) -> ImportResult:
+async def followup_import(settings: Settings, text: str) -> ImportResult:
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            return await import_responses(session, path.read_text(encoding="utf-8"),
-                                          system_clock)
+            return await import_responses(session, text, system_clock)
     finally:
         await engine.dispose()
 
@@ -109,7 +108,12 @@ async def followup_send_next_wave(settings: Settings, chat_id: int) -> int | Non
 def _followup(settings: Settings, args: argparse.Namespace) -> int:
     if args.followup_command == "import":
         try:
-            result = asyncio.run(followup_import(settings, args.file))
+            text = args.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"{args.file}: cannot read the file ({type(exc).__name__})", file=sys.stderr)
+            return 1
+        try:
+            result = asyncio.run(followup_import(settings, text))
         except ImportFailed as exc:
             print(f"{args.file}: {exc}; nothing was imported", file=sys.stderr)
             return 1

@@ -53,8 +53,8 @@ SERVICE_FOR_TOPIC = {"medical": "medical", "family": "families"}
 
 
 class BookCb(CallbackData, prefix="bk"):
-    """a: partner | city | slot | consent | health | followup | retry | again; v: an id (partner, city index, slot
-    as minutes since the epoch, yes/no)."""
+    """a: partner | city | slot | consent | health | followup | retry | again; v: an id
+    (partner, city index, slot as minutes since the epoch, yes/no)."""
 
     a: str
     v: str = ""

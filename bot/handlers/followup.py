@@ -10,6 +10,7 @@ the token. The answers leave the conversation state once the API has them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot, Router
@@ -51,11 +52,13 @@ class FollowupCb(CallbackData, prefix="fu"):
     t: str
 
 
-def wave_buttons(token: str, translate: Any) -> list[list[dict[str, str]]]:
+def wave_buttons(token: str, translate: Callable[[str], str]) -> list[list[dict[str, str]]]:
     """The wave message's buttons, as the worker's Outgoing rows."""
-    return [[{"text": translate(WAVE_START), "callback_data": FollowupCb(a="start", t=token).pack()},
-             {"text": translate(WAVE_LATER), "callback_data": FollowupCb(a="later", t=token).pack()}],
-            [{"text": translate(WAVE_STOP), "callback_data": FollowupCb(a="stop", t=token).pack()}]]
+    def button(label: str, action: str) -> dict[str, str]:
+        return {"text": translate(label), "callback_data": FollowupCb(a=action, t=token).pack()}
+
+    return [[button(WAVE_START, "start"), button(WAVE_LATER, "later")],
+            [button(WAVE_STOP, "stop")]]
 
 
 def _without(markup: InlineKeyboardMarkup | None,

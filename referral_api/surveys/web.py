@@ -4,14 +4,17 @@ exact counts and charts; a CSV of the results table, exact or for publication.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
+from sqlalchemy import select
 
-from referral_api.dependencies import SessionDep
+from referral_api.dependencies import ContextDep, SessionDep
 from referral_api.errors import Forbidden, NotFound
+from referral_api.referrals.models import Referral
+from referral_api.referrals.reference import normalize_reference
 from referral_api.staff.models import StaffAccount
 from referral_api.surveys import charts as chart_module
 from referral_api.surveys.report import (
@@ -24,11 +27,13 @@ from referral_api.surveys.report import (
     load_rows,
     render_csv,
 )
+from referral_api.surveys.service import FollowupService
 from referral_api.web.pages import environment, render, staff_gettext
 from referral_api.web.router import StaffDep, verify_csrf
 from referral_api.web.security import STAFF_PREFIX
 
 REPORT_ROLES = ("coordinator", "admin")
+DEMO_RESULTS = ("wave_1", "wave_2", "wave_3", "wave_4", "wave_5", "wave_6", "no_wave")
 
 
 def template_values(report: Report, chart_link: Callable[[str, str], str]) -> dict[str, Any]:
@@ -67,11 +72,31 @@ def create_router() -> APIRouter:
 
     @router.get("")
     async def page(request: Request, account: StaffDep, session: SessionDep,
-                   publication: str = "") -> Response:
+                   context: ContextDep, publication: str = "", demo: str = "") -> Response:
         _require_reporter(account)
         report = await _report(session, publication)
-        return render(request, "followup_report.html",
+        return render(request, "followup_report.html", is_demo=context.settings.is_demo,
+                      demo_result=demo if demo in DEMO_RESULTS else None,
                       **template_values(report, link(report.publication)))
+
+    @router.post("/demo-wave")
+    async def demo_wave(account: StaffDep, session: SessionDep, context: ContextDep,
+                        reference: Annotated[str, Form(max_length=16)] = "") -> Response:
+        """The demo only (SQLite): queue the next follow-up wave of a returned referral now,
+        whatever its date, so that a returnee can answer it in the simulator."""
+        _require_reporter(account)
+        if not context.settings.is_demo:
+            raise NotFound()
+        code = normalize_reference(reference)
+        referral = None if code is None else await session.scalar(
+            select(Referral).where(Referral.reference == code))
+        wave = None
+        if referral is not None and referral.chat_id_enc is not None:
+            wave = await FollowupService(session, context.vault, context.settings,
+                                         context.clock).send_next_wave_now(
+                context.vault.decrypt_chat_id(referral.chat_id_enc))
+        done = f"wave_{wave}" if wave else "no_wave"
+        return RedirectResponse(f"{STAFF_PREFIX}/followup?demo={done}", status_code=303)
 
     @router.get("/report.csv")
     async def table_csv(account: StaffDep, session: SessionDep,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from referral_api.settings import Settings
 from referral_api.surveys.importer import ImportFailed, import_responses
 from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
 from referral_api.surveys.report import build, load_rows, render_csv, render_text
-from referral_api.surveys.service import FollowupService, schedule_due
+from referral_api.surveys.service import schedule_due
 from tests.referral_api.factories import book, make_partner, outbox_rows
 
 PILOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "followup_pilot_responses.csv"
