@@ -97,7 +97,7 @@ async def test_forget_deletes_everything_of_that_person_only(
 
     response = await client.post("/v1/forget", json={"chat_id": PERSON})
     assert response.status_code == 200
-    assert response.json() == {"deleted_referrals": 3}
+    assert response.json() == {"deleted_referrals": 3, "deleted_followups": 0}
 
     assert await count(app, Referral) == 1
     assert await count(app, Referral, Referral.id == other_row.id) == 1
@@ -121,7 +121,7 @@ async def test_forget_deletes_everything_of_that_person_only(
     assert (await client.post("/v1/referrals/mine", json={"chat_id": PERSON})).json() == []
     assert (await client.post("/v1/referrals/mine", json={"chat_id": OTHER})).json()
     again = await client.post("/v1/forget", json={"chat_id": PERSON})
-    assert again.json() == {"deleted_referrals": 0}
+    assert again.json() == {"deleted_referrals": 0, "deleted_followups": 0}
     # The freed slot can be booked again.
     await book(client, contact_mode="visit", slot_start=mine_visit["slot_start"], chat_id=OTHER)
 

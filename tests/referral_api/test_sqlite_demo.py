@@ -37,7 +37,7 @@ async def test_booking_on_sqlite(tmp_path: Path) -> None:
             assert await count(app, SlotClaim) == 1
 
             forget = await client.post("/v1/forget", json={"chat_id": visit["chat_id"]})
-            assert forget.json() == {"deleted_referrals": 1}
+            assert forget.json() == {"deleted_referrals": 1, "deleted_followups": 0}
             # ON DELETE CASCADE works: SQLite enforces foreign keys here.
             assert await count(app, SlotClaim) == 0
             assert await count(app, OutboxMessage, OutboxMessage.referral_id.is_not(None)) == 0
