@@ -73,7 +73,10 @@ def privacy_text(settings: Settings) -> str:
     ).format(language_days=settings.language_ttl_days, state_days=settings.state_ttl_days) + (
         "\n\n" + _("If you book a contact, we keep only what you agreed to share, locked "
                    "(encrypted), until {days} days after the contact is closed. Only the "
-                   "place you chose sees it.").format(days=settings.referral_retention_days))
+                   "place you chose sees it.").format(days=settings.referral_retention_days)) + (
+        "\n\n" + _("If you agreed to a few questions after your return, we keep your Telegram "
+                   "chat (locked), your language, the country and the date of your return "
+                   "until the last questions. /stop ends them at once."))
 
 
 def create_router() -> Router:

@@ -162,7 +162,8 @@ async def test_commands_are_registered_in_every_language(harness: Harness) -> No
     commands = harness.fake.commands
     assert set(commands) == {None, *LANGS}
     names = [c["command"] for c in commands["nl"]]
-    assert names == ["start", "menu", "language", "help", "mycontact", "privacy", "forget"]
+    assert names == ["start", "menu", "language", "help", "mycontact", "privacy", "forget",
+                     "stop"]
     assert commands["nl"][1]["description"] != commands["en"][1]["description"]
 
 
