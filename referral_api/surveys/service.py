@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.clock import Clock
@@ -230,8 +230,9 @@ async def schedule_due(session: AsyncSession, vault: DataVault, settings: Settin
     rows = (await session.execute(
         select(FollowupWave, FollowupEnrolment)
         .join(FollowupEnrolment, FollowupEnrolment.id == FollowupWave.enrolment_id)
-        .where(FollowupEnrolment.status == "active", FollowupWave.status.in_(OPEN_WAVE),
-               FollowupWave.due_on <= horizon)
+        .where(FollowupEnrolment.status == "active", FollowupWave.due_on <= horizon,
+               or_(FollowupWave.status == "scheduled",
+                   and_(FollowupWave.status == "sent", FollowupWave.last_sent_at <= now - gap)))
         .order_by(FollowupWave.due_on, FollowupWave.id).limit(limit))).all()
     touched: dict[int, FollowupEnrolment] = {}
     for wave, enrolment in rows:
