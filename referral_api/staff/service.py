@@ -448,10 +448,12 @@ class StaffAdmin:
         audit(self.session, self.account, "create_partner", detail=parsed.id, now=self.clock())
         try:
             created = await self._partners().create(parsed)  # commits the audit record too
-        except Conflict:
-            raise FormInvalid({"id": "id_taken"}, data.shown()) from None
-        except Invalid as exc:
-            raise FormInvalid({location_error(exc): exc.code}, data.shown()) from None
+        except (Conflict, Invalid) as exc:  # nothing saved: drop the audit record
+            await self.session.rollback()
+            await self.session.refresh(self.account)  # the page shows who is logged in
+            field = "id" if isinstance(exc, Conflict) else location_error(exc)
+            code = "id_taken" if isinstance(exc, Conflict) else exc.code
+            raise FormInvalid({field: code}, data.shown()) from None
         logger.info("partner %s created by staff account %d", created.id, self.account.id)
         return created.id
 
@@ -479,8 +481,9 @@ class StaffAdmin:
               detail=f"{partner_id}:{','.join(changed)}"[:100], now=self.clock())
         try:
             await self._partners().update(partner_id, update)  # commits the audit record too
-        except Invalid as exc:
+        except Invalid as exc:  # raised before the service commits: drop the audit record
             await self.session.rollback()
+            await self.session.refresh(self.account)  # the page shows who is logged in
             raise FormInvalid({location_error(exc): exc.code}, data.shown()) from None
         return changed
 
