@@ -47,7 +47,7 @@ class PartnerFormData:
     @classmethod
     def from_form(cls, form: Mapping[str, str], services: Sequence[str]) -> PartnerFormData:
         return cls(text={name: str(form.get(name, "")).strip()[:2000] for name in TEXT_FIELDS},
-                   services=[str(s) for s in services][:10],
+                   services=list(dict.fromkeys(str(s) for s in services))[:10],
                    flags={name: form.get(name) == "on" for name in FLAG_FIELDS})
 
     def shown(self) -> dict[str, Any]:
@@ -68,7 +68,8 @@ def _parse(data: PartnerFormData) -> tuple[dict[str, Any], dict[str, str]]:
                               ("name", "kind", "city", "postal_code")}
     for name in OPTIONAL_TEXT:
         values[name] = text[name] or None
-    values["languages"] = [code for code in re.split(r"[,\s]+", text["languages"]) if code]
+    values["languages"] = list(dict.fromkeys(
+        code for code in re.split(r"[,\s]+", text["languages"]) if code))
     values["services"] = data.services
     values.update(data.flags)
     lat, lon = text["lat"].replace(",", "."), text["lon"].replace(",", ".")

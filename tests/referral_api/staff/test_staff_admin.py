@@ -14,10 +14,13 @@ from sqlalchemy import select
 
 from bot.i18n_check import DOMAINS
 from bot.i18n_check import check as check_catalogues
+from referral_api.errors import Forbidden, NotFound
 from referral_api.partners.models import Partner, PartnerAvailability
 from referral_api.staff.models import AuditRecord, StaffAccount
+from referral_api.staff.partner_forms import AvailabilityForm
+from referral_api.staff.service import AccountService, StaffAdmin
 from referral_api.web.i18n import StaffTexts
-from referral_api.web.pages import COOKIE_NAME
+from referral_api.web.pages import COOKIE_NAME, _serializer
 from referral_api.web.texts import ERROR, FIELD_ERROR, NOTICE
 from tests.referral_api.factories import count
 from tests.referral_api.staff_pages import PASSWORD, browser, csrf_of, login, make_account, token
@@ -179,8 +182,6 @@ async def test_a_cookie_without_an_epoch_is_no_session(app: FastAPI,
                                                        counsellor: StaffAccount) -> None:
     """A cookie signed with the right key but without the session epoch (as issued before
     server-side revocation) is refused."""
-    from referral_api.web.pages import _serializer
-
     old = _serializer(app.state.context.settings).dumps({"a": counsellor.id, "c": "x" * 43})
     assert (await replay(app, old)).status_code == 303
 
@@ -453,3 +454,45 @@ async def test_a_new_partner_with_an_unknown_postcode_is_not_created(
     assert "root@conex.example" in response.text
     assert await count(app, Partner) == 2
     assert await audits(app, "create_partner") == []
+
+
+# --- the same rules in the service layer (not only in the routes) -------------------------
+
+async def test_the_services_refuse_non_admins(app: FastAPI, counsellor: StaffAccount,
+                                              admin_account: StaffAccount) -> None:
+    coordinator = await make_account(app, "coco@fedasil.example", role="coordinator")
+    context = app.state.context
+    async with context.sessionmaker() as session:
+        accounts = AccountService(session, context.clock)
+        for caller in (counsellor, coordinator):
+            with pytest.raises(NotFound):
+                await accounts.set_active(admin_account.id, False, by=caller)
+            with pytest.raises(NotFound):
+                await accounts.reset_password(admin_account.id, NEW_PASSWORD, by=caller)
+            with pytest.raises(NotFound):
+                StaffAdmin(session, context.settings, context.clock, caller)
+        admin = StaffAdmin(session, context.settings, context.clock, admin_account)
+        with pytest.raises(NotFound):
+            await admin.set_availability("nobody", AvailabilityForm.from_form(
+                ["0"], ["09:00"], ["12:00"]))
+    assert (await account_row(app, admin_account.id)).active
+
+
+async def test_the_service_keeps_an_admin_from_deactivating_themself(
+        app: FastAPI, admin_account: StaffAccount) -> None:
+    context = app.state.context
+    async with context.sessionmaker() as session:
+        with pytest.raises(Forbidden):
+            await AccountService(session, context.clock).set_active(
+                admin_account.id, False, by=admin_account)
+    assert (await account_row(app, admin_account.id)).active
+
+
+async def test_services_and_languages_are_not_doubled(app: FastAPI,
+                                                      root: httpx.AsyncClient) -> None:
+    saved = await root.post("/staff/admin/partners/test-desk", data={
+        **partner_form(languages="nl, nl fr", services=["general", "general", "minors"]),
+        "csrf_token": await token(root)})
+    assert saved.status_code == 303
+    partner = await partner_row(app)
+    assert (partner.languages, partner.services) == (["nl", "fr"], ["general", "minors"])
