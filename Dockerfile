@@ -8,7 +8,8 @@ COPY referral_api referral_api
 COPY simulator simulator
 COPY flows flows
 COPY locales locales
-COPY alembic.ini babel.cfg ./
+COPY alembic.ini babel.cfg babel-staff.cfg ./
 RUN pip install -e . && pybabel compile -d locales -D messages \
+    && pybabel compile -d locales -D staff \
     && useradd --system --uid 10001 conex
 USER conex

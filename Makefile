@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BABEL_KEYWORDS := -k _ -k __ -k N_
+STAFF_KEYWORDS := -k _ -k N_ -k pgettext:1c,2
 
 .PHONY: demo test install i18n i18n-extract i18n-update i18n-compile i18n-check lint typecheck \
         flows-check unit bench clean db-upgrade seed-partners i18n-report
@@ -32,21 +33,29 @@ unit: install i18n-compile
 	$(PY) -m pytest
 
 # Translations: extract from Python and YAML flows, merge into every catalogue, compile.
+# Two gettext domains: `messages` (the bot) and `staff` (the staff web app: Jinja2 templates
+# and referral_api/web/*.py, babel-staff.cfg; nl and fr, English source).
 i18n: i18n-extract i18n-update i18n-compile
 
 i18n-extract: install
 	$(VENV)/bin/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --sort-output \
 	  --add-comments=Translators: --project=conex-bot --version=1 \
 	  --msgid-bugs-address=conex-bot -o locales/messages.pot . >/dev/null
+	$(VENV)/bin/pybabel extract -F babel-staff.cfg $(STAFF_KEYWORDS) --no-location \
+	  --sort-output --add-comments=Translators: --project=conex-staff --version=1 \
+	  --msgid-bugs-address=conex-bot -o locales/staff.pot . >/dev/null 2>&1
 
 i18n-update: install
 	$(PY) -m bot.i18n_check --update
+	$(PY) -m bot.i18n_check --domain staff --update
 
 i18n-compile: install
 	$(VENV)/bin/pybabel compile -d locales -D messages
+	$(VENV)/bin/pybabel compile -d locales -D staff
 
 i18n-check: install
 	$(PY) -m bot.i18n_check
+	$(PY) -m bot.i18n_check --domain staff
 
 # The README's table of languages, coverage and review state
 i18n-report: install

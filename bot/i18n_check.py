@@ -3,6 +3,9 @@
 * ``locales/messages.pot`` must hold exactly the msgids a fresh extraction finds;
 * every shipped language must translate every msgid (not empty, not fuzzy), keep every
   ``{placeholder}``, and say in its header how it was made (``X-Translation-Source``).
+
+``--domain staff`` checks (and ``--update`` updates) the staff web app's catalogue instead:
+``locales/staff.pot`` (from ``babel-staff.cfg``), translated in nl and fr, ``%(name)s`` values.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
@@ -27,8 +31,27 @@ ALLOWLIST = "allowlist.txt"  # msgids that may stay identical to English: "<lang
 _LETTER = re.compile(r"[^\W\d_]")
 
 
-def read_allowlist(locales_dir: Path) -> set[tuple[str, str]]:
-    path = locales_dir / ALLOWLIST
+@dataclass(frozen=True)
+class Domain:
+    """A gettext domain: its template, extraction mapping and keywords, placeholder style."""
+
+    name: str
+    mapping: str
+    keywords: tuple[str, ...]
+    placeholder: re.Pattern[str]
+    allowlist: str
+
+
+DOMAINS = {
+    "messages": Domain("messages", "babel.cfg", KEYWORDS, PLACEHOLDER, ALLOWLIST),
+    "staff": Domain("staff", "babel-staff.cfg", ("_", "N_", "pgettext:1c,2"),
+                    re.compile(r"%\((\w+)\)[sd]"), "staff_allowlist.txt"),
+}
+MESSAGES = DOMAINS["messages"]
+
+
+def read_allowlist(locales_dir: Path, name: str = ALLOWLIST) -> set[tuple[str, str]]:
+    path = locales_dir / name
     if not path.exists():
         return set()
     allowed = set()
@@ -45,12 +68,12 @@ def is_label(message: object) -> bool:
     return "button on" in comments
 
 
-def extract(project_dir: Path = PROJECT_DIR) -> Catalog:
+def extract(project_dir: Path = PROJECT_DIR, domain: Domain = MESSAGES) -> Catalog:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "fresh.pot"
-        cmd = [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-               *[arg for k in KEYWORDS for arg in ("-k", k)], "--no-location", "-o", str(out),
-               "."]
+        cmd = [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", domain.mapping,
+               *[arg for k in domain.keywords for arg in ("-k", k)], "--no-location", "-o",
+               str(out), "."]
         subprocess.run(cmd, cwd=project_dir, check=True, capture_output=True)  # noqa: S603
         with out.open("rb") as fh:
             return read_po(fh)
@@ -65,10 +88,10 @@ def translation_source(po_path: Path) -> str:
     return found.group(1) if found else ""
 
 
-def update(locales_dir: Path = DEFAULT_LOCALES_DIR) -> None:
+def update(locales_dir: Path = DEFAULT_LOCALES_DIR, domain: Domain = MESSAGES) -> None:
     """``pybabel update`` that keeps our X-Translation-Source header (Babel would drop it)."""
-    template = read(locales_dir / "messages.pot")
-    for po_path in sorted(locales_dir.glob("*/LC_MESSAGES/messages.po")):
+    template = read(locales_dir / f"{domain.name}.pot")
+    for po_path in sorted(locales_dir.glob(f"*/LC_MESSAGES/{domain.name}.po")):
         source = translation_source(po_path) or "machine"
         catalog = read(po_path, po_path.parent.parent.name)
         catalog.update(template, no_fuzzy_matching=True)
@@ -89,6 +112,11 @@ def msgids(catalog: Catalog) -> set[str]:
     return {m.id for m in catalog if m.id and isinstance(m.id, str)}
 
 
+def keys(catalog: Catalog) -> set[tuple[str, Any]]:
+    """(msgid, msgctxt) of every message: the same English text may have several contexts."""
+    return {(m.id, m.context) for m in catalog if m.id and isinstance(m.id, str)}
+
+
 @dataclass
 class Coverage:
     locale: str
@@ -102,7 +130,8 @@ class Coverage:
 
 
 def check_language(template: Catalog, po_path: Path,
-                   allowed: set[tuple[str, str]] | None = None) -> tuple[Coverage, list[str]]:
+                   allowed: set[tuple[str, str]] | None = None,
+                   placeholder: re.Pattern[str] = PLACEHOLDER) -> tuple[Coverage, list[str]]:
     locale = po_path.parent.parent.name
     catalog = read(po_path, locale)
     allowed = allowed or set()
@@ -111,8 +140,8 @@ def check_language(template: Catalog, po_path: Path,
     if source not in ("machine", "reviewed"):
         problems.append(f"{locale}: header X-Translation-Source must be 'machine' or 'reviewed'")
     translated = 0
-    for msgid in sorted(msgids(template)):
-        message = catalog.get(msgid)
+    for msgid, context in sorted(keys(template), key=lambda key: (key[0], key[1] or "")):
+        message = catalog.get(msgid, context)
         if message is None or not message.string:
             problems.append(f"{locale}: missing translation for {msgid[:60]!r}")
             continue
@@ -120,36 +149,37 @@ def check_language(template: Catalog, po_path: Path,
             problems.append(f"{locale}: fuzzy translation for {msgid[:60]!r}")
             continue
         text = message.string if isinstance(message.string, str) else message.string[0]
-        if set(PLACEHOLDER.findall(text)) != set(PLACEHOLDER.findall(msgid)):
+        if set(placeholder.findall(text)) != set(placeholder.findall(msgid)):
             problems.append(f"{locale}: placeholders differ in {msgid[:60]!r}")
             continue
-        if (text == msgid and _LETTER.search(PLACEHOLDER.sub("", msgid))
+        if (text == msgid and _LETTER.search(placeholder.sub("", msgid))
                 and (locale, msgid) not in allowed and ("*", msgid) not in allowed):
             problems.append(f"{locale}: left in English: {msgid[:60]!r} (allow it in "
-                            f"locales/{ALLOWLIST} if that is right)")
+                            "the locales allowlist if that is right)")
             continue
-        template_message = template.get(msgid)
+        template_message = template.get(msgid, context)
         if template_message is not None and is_label(template_message) and len(text) > MAX_LABEL:
             problems.append(f"{locale}: button label longer than {MAX_LABEL}: {text!r}")
             continue
         translated += 1
-    return Coverage(locale, translated, len(msgids(template)), source), problems
+    return Coverage(locale, translated, len(keys(template)), source), problems
 
 
-def check(locales_dir: Path = DEFAULT_LOCALES_DIR) -> tuple[list[Coverage], list[str]]:
+def check(locales_dir: Path = DEFAULT_LOCALES_DIR,
+          domain: Domain = MESSAGES) -> tuple[list[Coverage], list[str]]:
     problems: list[str] = []
-    template_path = locales_dir / "messages.pot"
+    template_path = locales_dir / f"{domain.name}.pot"
     template = read(template_path)
-    fresh = extract()
-    added, removed = msgids(fresh) - msgids(template), msgids(template) - msgids(fresh)
+    fresh = extract(domain=domain)
+    added, removed = keys(fresh) - keys(template), keys(template) - keys(fresh)
     if added or removed:
-        problems.append(f"messages.pot is stale ({len(added)} new, {len(removed)} gone): "
+        problems.append(f"{domain.name}.pot is stale ({len(added)} new, {len(removed)} gone): "
                         "run `make i18n`")
         template = fresh
     coverage = []
-    allowed = read_allowlist(locales_dir)
-    for po_path in sorted(locales_dir.glob("*/LC_MESSAGES/messages.po")):
-        cov, found = check_language(template, po_path, allowed)
+    allowed = read_allowlist(locales_dir, domain.allowlist)
+    for po_path in sorted(locales_dir.glob(f"*/LC_MESSAGES/{domain.name}.po")):
+        cov, found = check_language(template, po_path, allowed, domain.placeholder)
         coverage.append(cov)
         problems.extend(found)
     return coverage, problems
@@ -184,6 +214,14 @@ def write_report(readme: Path, table: str) -> None:
 
 
 def main() -> int:
+    args = sys.argv[1:]
+    domain = MESSAGES
+    if "--domain" in args:
+        name = args[args.index("--domain") + 1] if args.index("--domain") + 1 < len(args) else ""
+        if name not in DOMAINS:
+            print(f"unknown domain {name!r}: one of {', '.join(DOMAINS)}", file=sys.stderr)
+            return 2
+        domain = DOMAINS[name]
     if "--report" in sys.argv[1:]:
         coverage, problems = check()
         table = report(coverage)
@@ -191,18 +229,22 @@ def main() -> int:
         print(table)
         return 0
     if "--update" in sys.argv[1:]:
-        update()
-        print("catalogues updated")
+        update(domain=domain)
+        print(f"{domain.name} catalogues updated")
         return 0
-    coverage, problems = check()
+    coverage, problems = check(domain=domain)
     for problem in problems:
         print(problem, file=sys.stderr)
     for cov in coverage:
         print(f"{cov.locale}: {cov.translated}/{cov.total} ({cov.percent:.0f}%), {cov.source}")
+    if domain.name == "staff" and {cov.locale for cov in coverage} != {"nl", "fr"}:
+        problems.append("the staff catalogue must exist in nl and fr (locales/*/LC_MESSAGES/"
+                        "staff.po)")
+        print(problems[-1], file=sys.stderr)
     if problems:
-        print(f"i18n check failed: {len(problems)} problem(s)", file=sys.stderr)
+        print(f"i18n check failed ({domain.name}): {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print("i18n ok")
+    print(f"i18n ok ({domain.name})")
     return 0
 
 

@@ -27,7 +27,7 @@ PER_CHAT_INTERVAL = 1.0
 GROUP_LIMIT, GROUP_WINDOW = 20, 60.0
 GLOBAL_LIMIT, GLOBAL_WINDOW = 30, 1.0
 TAG = re.compile(r"<[^>]+>")
-ALLOWED_TAGS = re.compile(r"&lt;(/?)(b|i|u|s|code|pre|blockquote)&gt;")
+RAW_ALLOWED_TAG = re.compile(r"<(/?)(b|i|u|s|code|pre|blockquote)>")
 # Fields that stay strings even when they look like JSON ("123" as a text is text).
 STRING_FIELDS = frozenset({
     "text", "caption", "callback_query_id", "parse_mode", "url", "secret_token",
@@ -78,10 +78,14 @@ def safe_html(text: str, parse_mode: str | None) -> str:
     allowed again (no attributes)."""
     if not (parse_mode and parse_mode.upper() == "HTML"):
         return html.escape(text)
-    escaped = html.escape(html.unescape(text), quote=False)
-    # html.unescape turned the bot's &lt; into <, which escape() turned back into &lt;:
-    # only the bot's own plain tags are restored.
-    return ALLOWED_TAGS.sub(lambda m: f"<{m.group(1)}{m.group(2)}>", escaped)
+    # Only the bot's own plain tags (real tags in the raw text) are kept; everything else,
+    # including an escaped "&lt;b&gt;" a person or counsellor typed, stays text, as in Telegram.
+    parts = RAW_ALLOWED_TAG.split(text)  # text, "/" or "", tag name, text, …
+    out = [html.escape(html.unescape(parts[0]), quote=False)]
+    for i in range(1, len(parts), 3):
+        out.append(f"<{parts[i]}{parts[i + 1]}>")
+        out.append(html.escape(html.unescape(parts[i + 2]), quote=False))
+    return "".join(out)
 
 
 @dataclass

@@ -27,6 +27,9 @@ class StaffAccount(Base):
     partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), index=True)
     locale: Mapped[str] = mapped_column(String(2), default="nl")
     active: Mapped[bool] = mapped_column(default=True)
+    # In the session cookie; bumped by logout, deactivation and a new password, so every
+    # cookie issued before stops working on its next request (server-side revocation).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -11,17 +11,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referral_api import geo
 from referral_api.clock import Clock
 from referral_api.crypto import DataVault
 from referral_api.errors import Conflict, Forbidden, Invalid, NotFound
-from referral_api.partners.models import Partner, PartnerCounsellor
+from referral_api.partners.models import Partner, PartnerAvailability, PartnerCounsellor
 from referral_api.partners.schedule import to_local
+from referral_api.partners.schemas import PartnerUpdate
 from referral_api.partners.service import PartnerService
 from referral_api.referrals.models import (
     REINTEGRATION_PARTNERS,
@@ -35,6 +38,15 @@ from referral_api.referrals.service import ReferralService
 from referral_api.settings import Settings
 from referral_api.staff.countries import country_codes
 from referral_api.staff.models import LOCALES, ROLES, AuditRecord, StaffAccount
+from referral_api.staff.partner_forms import (
+    AvailabilityForm,
+    FormInvalid,
+    PartnerFormData,
+    WindowRow,
+    location_error,
+    parse_create,
+    parse_update,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,13 +130,58 @@ class AccountService:
         await self.session.commit()
         return account
 
-    async def active(self, account_id: int) -> StaffAccount | None:
+    async def active(self, account_id: int, session_epoch: int | None = None,
+                     ) -> StaffAccount | None:
+        """The account of a session cookie: None when it is inactive or the cookie's epoch is
+        not the account's current one (logged out, deactivated or given a new password)."""
         account = await self.session.get(StaffAccount, account_id)
-        return account if account is not None and account.active else None
+        if account is None or not account.active or account.session_epoch != session_epoch:
+            return None
+        return account
 
     async def logout(self, account: StaffAccount) -> None:
+        """End every session of the account (all its cookies stop working)."""
+        account.session_epoch += 1
         audit(self.session, account, "logout", now=self.clock())
         await self.session.commit()
+
+    async def get_for_admin(self, account_id: int, by: StaffAccount) -> StaffAccount:
+        require_admin(by)
+        account = await self.session.get(StaffAccount, account_id)
+        if account is None:
+            raise NotFound()
+        return account
+
+    async def set_active(self, account_id: int, active: bool, *,
+                         by: StaffAccount) -> StaffAccount:
+        """Deactivate (logged out everywhere at once) or reactivate an account; admins only,
+        never their own account. Audited; commits."""
+        account = await self.get_for_admin(account_id, by)
+        if account.id == by.id and not active:
+            raise Forbidden("cannot_deactivate_self")
+        if account.active != active:
+            account.active = active
+            if not active:
+                account.session_epoch += 1
+            audit(self.session, by, "reactivate_account" if active else "deactivate_account",
+                  detail=str(account.id), now=self.clock())
+        await self.session.commit()
+        logger.info("staff account %d %s", account.id, "reactivated" if active else "deactivated")
+        return account
+
+    async def reset_password(self, account_id: int, password: str, *,
+                             by: StaffAccount) -> StaffAccount:
+        """An admin sets a new password: the account's sessions end at once (the admin's own
+        too, when it is theirs). Audited (never the password); commits."""
+        account = await self.get_for_admin(account_id, by)
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise Invalid("weak_password")
+        account.password_hash = self.hasher.hash(password)
+        account.session_epoch += 1
+        audit(self.session, by, "reset_password", detail=str(account.id), now=self.clock())
+        await self.session.commit()
+        logger.info("staff account %d: new password set by an admin", account.id)
+        return account
 
     async def all_accounts(self, by: StaffAccount) -> list[StaffAccount]:
         require_admin(by)
@@ -339,6 +396,8 @@ class PartnerPage:
     name: str
     active: bool
     counsellor_ids: list[int]
+    form: dict[str, Any]  # the edit form's values
+    windows: list[WindowRow]  # the weekly opening windows (availability)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +410,9 @@ class AuditEntry:
 
 
 class StaffAdmin:
-    """Admin pages: partners' counsellor Telegram ids and the audit log (admins only)."""
+    """Admin pages (admins only): partners (directory data, availability, capacity,
+    notification chat, counsellor Telegram ids) and the audit log. Every change is audited:
+    who, what (action, partner id, names of the fields changed), when; never the values."""
 
     def __init__(self, session: AsyncSession, settings: Settings, clock: Clock,
                  account: StaffAccount) -> None:
@@ -372,7 +433,68 @@ class StaffAdmin:
             select(PartnerCounsellor.telegram_user_id)
             .where(PartnerCounsellor.partner_id == partner_id)
             .order_by(PartnerCounsellor.telegram_user_id))
-        return PartnerPage(partner.id, partner.name, partner.active, list(ids))
+        windows = await self.session.scalars(
+            select(PartnerAvailability).where(PartnerAvailability.partner_id == partner_id)
+            .order_by(PartnerAvailability.weekday, PartnerAvailability.start))
+        return PartnerPage(partner.id, partner.name, partner.active, list(ids),
+                           form=partner_form_values(partner),
+                           windows=[WindowRow(str(w.weekday), w.start.strftime("%H:%M"),
+                                              w.end.strftime("%H:%M")) for w in windows])
+
+    async def create_partner(self, data: PartnerFormData) -> str:
+        """A new partner from the browser form (the admin API's validation); audited.
+        Raises FormInvalid with an error code per field."""
+        parsed = parse_create(data)
+        audit(self.session, self.account, "create_partner", detail=parsed.id, now=self.clock())
+        try:
+            created = await self._partners().create(parsed)  # commits the audit record too
+        except (Conflict, Invalid) as exc:  # nothing saved: drop the audit record
+            await self.session.rollback()
+            await self.session.refresh(self.account)  # the page shows who is logged in
+            field = "id" if isinstance(exc, Conflict) else location_error(exc)
+            code = "id_taken" if isinstance(exc, Conflict) else exc.code
+            raise FormInvalid({field: code}, data.shown()) from None
+        logger.info("partner %s created by staff account %d", created.id, self.account.id)
+        return created.id
+
+    async def update_partner(self, partner_id: str, data: PartnerFormData) -> list[str]:
+        """Save the edit form (directory data, slot length, capacity, notification chat);
+        the names of the fields changed, audited as such. Raises FormInvalid or NotFound."""
+        partner = await self.session.get(Partner, partner_id)
+        if partner is None:
+            raise NotFound()
+        parsed = parse_update(data)
+        changes = parsed.model_dump(exclude_unset=True)
+        if changes.get("lat") is None:  # empty coordinates: the centre of the postcode
+            changes.pop("lat", None)
+            changes.pop("lon", None)
+            if changes["postal_code"] == partner.postal_code:
+                place = geo.place_by_postcode(partner.postal_code)
+                if place is not None:
+                    changes["lat"], changes["lon"] = place.lat, place.lon
+        update = PartnerUpdate.model_validate(changes)
+        changed = sorted(name for name, value in changes.items()
+                         if getattr(partner, name) != value)
+        if not changed:
+            return []
+        audit(self.session, self.account, "update_partner",
+              detail=f"{partner_id}:{','.join(changed)}"[:100], now=self.clock())
+        try:
+            await self._partners().update(partner_id, update)  # commits the audit record too
+        except Invalid as exc:  # raised before the service commits: drop the audit record
+            await self.session.rollback()
+            await self.session.refresh(self.account)  # the page shows who is logged in
+            raise FormInvalid({location_error(exc): exc.code}, data.shown()) from None
+        return changed
+
+    async def set_availability(self, partner_id: str, form: AvailabilityForm) -> int:
+        """Replace the weekly opening windows; their number. Raises FormInvalid (per row)."""
+        await self.partner(partner_id)
+        windows = form.parse()
+        audit(self.session, self.account, "set_availability",
+              detail=f"{partner_id}:{len(windows)}"[:100], now=self.clock())
+        await self._partners().set_availability(partner_id, windows)  # commits both
+        return len(windows)
 
     async def add_counsellor(self, partner_id: str, telegram_user_id: str) -> bool:
         """Register a counsellor Telegram id; False when it was registered already."""
@@ -405,6 +527,30 @@ class StaffAdmin:
 
     def _partners(self) -> PartnerService:
         return PartnerService(self.session, self.settings, self.clock)
+
+
+def _form_text(name: str, value: Any) -> Any:
+    """A saved value as the form shows it (to tell what an admin changed)."""
+    if name == "languages":
+        return ", ".join(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool | list):
+        return value
+    return str(value)
+
+
+def partner_form_values(partner: Partner) -> dict[str, Any]:
+    """The edit form's values of a saved partner."""
+    values: dict[str, Any] = {
+        name: _form_text(name, getattr(partner, name))
+        for name in ("name", "kind", "city", "postal_code", "address", "lat", "lon", "phone",
+                     "hours", "languages", "notification_chat_id", "slot_minutes",
+                     "capacity_per_slot", "source")
+    }
+    values.update(id=partner.id, services=list(partner.services), active=partner.active,
+                  verified=partner.verified)
+    return values
 
 
 def _telegram_id(text: str) -> int:

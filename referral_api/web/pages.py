@@ -1,9 +1,10 @@
 """Rendering of the staff pages (Jinja2, autoescaped) and the signed session cookie.
 
 The session is a cookie signed with itsdangerous (HttpOnly, SameSite=Lax, Secure unless
-STAFF_COOKIE_SECURE=false, path /staff): `{"a": account id or null, "c": CSRF token}`. The
-CSRF token is per session and renewed at login; every POST must send it back. The account is
-reloaded on every request, so a deactivated account loses access at once.
+STAFF_COOKIE_SECURE=false, path /staff): `{"a": account id or null, "e": the account's session
+epoch, "c": CSRF token}`. The CSRF token is per session and renewed at login; every POST must
+send it back. The account is reloaded on every request and its `session_epoch` must equal the
+cookie's: logout, deactivation and a new password bump it, so older cookies stop working at once.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from referral_api.settings import Settings
 from referral_api.staff.models import StaffAccount
-from referral_api.web.i18n import negotiate, translator
+from referral_api.web.i18n import negotiate, staff_gettext
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -43,11 +44,14 @@ def environment() -> Environment:
 class StaffSession:
     csrf: str
     account_id: int | None
+    epoch: int | None = None
     changed: bool = False
 
     @classmethod
-    def new(cls, account_id: int | None = None) -> StaffSession:
-        return cls(csrf=secrets.token_urlsafe(32), account_id=account_id, changed=True)
+    def new(cls, account: StaffAccount | None = None) -> StaffSession:
+        return cls(csrf=secrets.token_urlsafe(32),
+                   account_id=account.id if account is not None else None,
+                   epoch=account.session_epoch if account is not None else None, changed=True)
 
 
 def _settings(request: Request) -> Settings:
@@ -74,9 +78,10 @@ def load_session(request: Request) -> StaffSession:
         except BadSignature:
             data = None
         if isinstance(data, dict) and isinstance(data.get("c"), str) and len(data["c"]) >= 32:
-            account_id = data.get("a")
+            account_id, epoch = data.get("a"), data.get("e")
             session = StaffSession(csrf=data["c"],
-                                   account_id=account_id if isinstance(account_id, int) else None)
+                                   account_id=account_id if isinstance(account_id, int) else None,
+                                   epoch=epoch if isinstance(epoch, int) else None)
     request.state.staff_session = session
     return session
 
@@ -91,7 +96,8 @@ def write_session(request: Request, response: Response) -> None:
         return
     settings = _settings(request)
     response.set_cookie(
-        COOKIE_NAME, _serializer(settings).dumps({"a": session.account_id, "c": session.csrf}),
+        COOKIE_NAME, _serializer(settings).dumps({"a": session.account_id, "e": session.epoch,
+                                                  "c": session.csrf}),
         max_age=settings.staff_session_hours * 3600, path=COOKIE_PATH, httponly=True,
         samesite="lax", secure=settings.staff_cookie_secure,
     )
@@ -102,23 +108,15 @@ def current_account(request: Request) -> StaffAccount | None:
     return account if isinstance(account, StaffAccount) else None
 
 
-def staff_gettext(locale: str) -> Any:
-    """`_("English text", name=value)` for templates: gettext with %-style named values.
-    Placeholder until the staff texts move to Babel catalogues (issue 4): returns English."""
-    def gettext(message: str, **values: Any) -> str:
-        return message % values if values else message
-    return gettext
-
-
 def render(request: Request, template: str, *, status_code: int = 200,
            **values: Any) -> HTMLResponse:
     account = current_account(request)
     locale = account.locale if account else negotiate(request.headers.get("accept-language"))
     session = load_session(request)
+    texts = staff_gettext(locale)
     html = environment().get_template(template).render(
-        t=translator(locale), _=staff_gettext(locale), locale=locale, account=account,
-        csrf_token=session.csrf,
-        **values)
+        _=texts.gettext, pgettext=texts.pgettext, label=texts.label, locale=texts.locale,
+        account=account, csrf_token=session.csrf, **values)
     response = HTMLResponse(html, status_code=status_code)
     write_session(request, response)
     return response
@@ -126,4 +124,4 @@ def render(request: Request, template: str, *, status_code: int = 200,
 
 def render_error(request: Request, status_code: int, code: str) -> HTMLResponse:
     key = {404: "not_found", 403: "forbidden"}.get(status_code, "error")
-    return render(request, "error.html", status_code=status_code, message_key=key, code=code)
+    return render(request, "error.html", status_code=status_code, message_code=key, code=code)

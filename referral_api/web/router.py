@@ -1,4 +1,4 @@
-"""The staff web app under /staff: login, inbox, referral page, admin accounts.
+"""The staff web app under /staff: login, inbox, referral page, admin accounts and partners.
 
 Plain server-rendered forms (no JavaScript). Every POST carries the session's CSRF token
 (`verify_csrf`, a dependency of the whole router). Routes stay thin: scoping and audit live in
@@ -16,9 +16,17 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from referral_api.dependencies import ContextDep, SessionDep
 from referral_api.errors import Conflict, Forbidden, Invalid
+from referral_api.partners.models import PARTNER_KINDS, SERVICES
 from referral_api.referrals.models import COUNSELLOR_STATUSES, REINTEGRATION_PARTNERS
 from referral_api.staff.countries import country_choices
 from referral_api.staff.models import LOCALES, ROLES, StaffAccount
+from referral_api.staff.partner_forms import (
+    EXTRA_EMPTY_WINDOWS,
+    AvailabilityForm,
+    FormInvalid,
+    PartnerFormData,
+    WindowRow,
+)
 from referral_api.staff.ratelimit import limiter_key
 from referral_api.staff.service import (
     TABS,
@@ -38,9 +46,13 @@ from referral_api.web.pages import (
     write_session,
 )
 from referral_api.web.security import STAFF_PREFIX, login_required
+from referral_api.web.texts import ERROR, NOTICE
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-NOTICES = ("saved", "sent", "created_ok", "counsellor_added", "counsellor_removed")
+LOCALE_NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}  # each in itself
+NEW_PARTNER: dict[str, object] = {"kind": "return_desk", "services": ["general"], "active": True,
+                                  "verified": False, "slot_minutes": "30",
+                                  "capacity_per_slot": "1"}
 
 
 async def verify_csrf(request: Request) -> None:
@@ -61,7 +73,8 @@ async def staff_account(request: Request, session: SessionDep,
     staff_session = load_session(request)
     if staff_session.account_id is None:
         raise LoginRequired()
-    account = await AccountService(session, context.clock).active(staff_session.account_id)
+    account = await AccountService(session, context.clock).active(staff_session.account_id,
+                                                                  staff_session.epoch)
     if account is None:
         raise LoginRequired()
     request.state.staff_account = account
@@ -92,6 +105,15 @@ def _redirect(path: str, **query: str) -> RedirectResponse:
                             status_code=303)
 
 
+def _notice(code: str) -> str | None:
+    """A notice named in the query string, if it is one of ours (no text from the URL)."""
+    return code if code in NOTICE else None
+
+
+def _error(code: str) -> str | None:
+    return (code if code in ERROR else "error") if code else None
+
+
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -111,7 +133,7 @@ def create_router() -> APIRouter:
 
     @router.get("/login")
     async def login_page(request: Request) -> Response:
-        return render(request, "login.html", email="", error=None)
+        return render(request, "login.html", email="", login_error=None)
 
     @router.post("/login")
     async def login(request: Request, session: SessionDep, context: ContextDep,
@@ -122,14 +144,14 @@ def create_router() -> APIRouter:
         keys = [account_key, limiter_key("ip", _client_ip(request))]
         if await limiter.blocked(keys):
             return render(request, "login.html", status_code=429, email=email,
-                          error="too_many")
+                          login_error="too_many")
         account = await AccountService(session, context.clock).authenticate(email, password)
         if account is None:
             await limiter.failed(keys)
             return render(request, "login.html", status_code=401, email=email,
-                          error="login_failed")
+                          login_error="login_failed")
         await limiter.reset(account_key)
-        replace_session(request, StaffSession.new(account.id))  # new CSRF token at login
+        replace_session(request, StaffSession.new(account))  # new CSRF token at login
         response = _redirect("/admin/accounts" if account.role == "admin" else "/inbox")
         write_session(request, response)
         return response
@@ -160,8 +182,8 @@ def create_router() -> APIRouter:
                       country_names=dict(country_choices(locale)),
                       reintegration_partners=REINTEGRATION_PARTNERS,
                       max_return_date=referrals.max_return_date().isoformat(),
-                      notice=done if done in NOTICES else None,
-                      error=error if error.isidentifier() else None)
+                      notice=_notice(done),
+                      error=_error(error))
 
     @router.post("/referrals/{reference}/returned")
     async def set_returned(reference: str, referrals: StaffReferralsDep,
@@ -202,8 +224,8 @@ def create_router() -> APIRouter:
         service = AccountService(session, context.clock)
         return render(request, "accounts.html", accounts=await service.all_accounts(account),
                       partners=await service.partner_ids(), roles=ROLES, locales=LOCALES,
-                      notice=done if done in NOTICES else None,
-                      error=error if error.isidentifier() else None)
+                      notice=_notice(done),
+                      error=_error(error))
 
     @router.post("/admin/accounts")
     async def create_account(account: StaffDep, session: SessionDep, context: ContextDep,
@@ -221,16 +243,116 @@ def create_router() -> APIRouter:
             return _redirect("/admin/accounts", error=exc.code)
         return _redirect("/admin/accounts", done="created_ok")
 
+    @router.get("/admin/accounts/{account_id}")
+    async def account_page(request: Request, account_id: int, account: StaffDep,
+                           session: SessionDep, context: ContextDep, done: str = "",
+                           error: str = "") -> Response:
+        target = await AccountService(session, context.clock).get_for_admin(account_id, account)
+        return render(request, "account.html", target=target, locale_names=LOCALE_NAMES,
+                      notice=_notice(done), error=_error(error))
+
+    @router.post("/admin/accounts/{account_id}/deactivate")
+    @router.post("/admin/accounts/{account_id}/reactivate")
+    async def set_account_active(request: Request, account_id: int, account: StaffDep,
+                                 session: SessionDep, context: ContextDep) -> Response:
+        active = request.url.path.endswith("/reactivate")
+        page = f"/admin/accounts/{account_id}"
+        try:
+            await AccountService(session, context.clock).set_active(account_id, active,
+                                                                    by=account)
+        except Forbidden as exc:
+            return _redirect(page, error=exc.code)
+        return _redirect(page, done="reactivated" if active else "deactivated")
+
+    @router.post("/admin/accounts/{account_id}/password")
+    async def reset_password(account_id: int, account: StaffDep, session: SessionDep,
+                             context: ContextDep,
+                             password: Annotated[str, Form(max_length=1024)] = "") -> Response:
+        page = f"/admin/accounts/{account_id}"
+        try:
+            await AccountService(session, context.clock).reset_password(account_id, password,
+                                                                        by=account)
+        except Invalid as exc:
+            return _redirect(page, error=exc.code)
+        if account_id == account.id:  # their own sessions ended too, this one included
+            return _redirect("/login")
+        return _redirect(page, done="password_reset")
+
     @router.get("/admin/partners")
     async def partners_page(request: Request, admin: StaffAdminDep) -> Response:
         return render(request, "partners.html", partners=await admin.partners())
 
+    def partner_form(request: Request, *, status_code: int = 200,
+                     values: dict[str, object] | None = None,
+                     errors: dict[str, str] | None = None) -> Response:
+        return render(request, "partner_new.html", status_code=status_code,
+                      form=values or NEW_PARTNER, errors=errors or {}, kinds=PARTNER_KINDS,
+                      services=SERVICES, error="form_invalid" if errors else None)
+
+    @router.get("/admin/new-partner")
+    async def new_partner_page(request: Request, admin: StaffAdminDep) -> Response:
+        return partner_form(request)
+
+    @router.post("/admin/new-partner")
+    async def create_partner(request: Request, admin: StaffAdminDep) -> Response:
+        form = await request.form()
+        data = PartnerFormData.from_form(
+            {k: v for k, v in form.items() if isinstance(v, str)},
+            [s for s in form.getlist("services") if isinstance(s, str)])
+        try:
+            partner_id = await admin.create_partner(data)
+        except FormInvalid as exc:
+            return partner_form(request, status_code=422, values=dict(exc.values),
+                                errors=exc.errors)
+        return _redirect(f"/admin/partners/{quote(partner_id)}", done="partner_created")
+
+    async def partner_view(request: Request, admin: StaffAdmin, partner_id: str, *,
+                           status_code: int = 200, notice: str | None = None,
+                           error: str | None = None, form: dict[str, object] | None = None,
+                           errors: dict[str, str] | None = None,
+                           windows: list[WindowRow] | None = None) -> Response:
+        partner = await admin.partner(partner_id)
+        rows = windows if windows is not None else partner.windows + [
+            WindowRow("0", "", "") for _ in range(EXTRA_EMPTY_WINDOWS)]
+        return render(request, "partner.html", status_code=status_code, partner=partner,
+                      form=form if form is not None else partner.form, errors=errors or {},
+                      windows=rows, kinds=PARTNER_KINDS, services=SERVICES,
+                      weekdays=[str(day) for day in range(7)], notice=notice, error=error)
+
     @router.get("/admin/partners/{partner_id}")
     async def partner_page(request: Request, partner_id: str, admin: StaffAdminDep,
                            done: str = "", error: str = "") -> Response:
-        return render(request, "partner.html", partner=await admin.partner(partner_id),
-                      notice=done if done in NOTICES else None,
-                      error=error if error.isidentifier() else None)
+        return await partner_view(request, admin, partner_id, notice=_notice(done),
+                                  error=_error(error))
+
+    @router.post("/admin/partners/{partner_id}")
+    async def update_partner(request: Request, partner_id: str,
+                             admin: StaffAdminDep) -> Response:
+        form = await request.form()
+        data = PartnerFormData.from_form(
+            {k: v for k, v in form.items() if isinstance(v, str)},
+            [s for s in form.getlist("services") if isinstance(s, str)])
+        try:
+            await admin.update_partner(partner_id, data)
+        except FormInvalid as exc:
+            return await partner_view(request, admin, partner_id, status_code=422,
+                                      error="form_invalid", form=dict(exc.values),
+                                      errors=exc.errors)
+        return _redirect(f"/admin/partners/{quote(partner_id)}", done="saved")
+
+    @router.post("/admin/partners/{partner_id}/availability")
+    async def set_availability(request: Request, partner_id: str,
+                               admin: StaffAdminDep) -> Response:
+        form = await request.form()
+        rows = AvailabilityForm.from_form(
+            *([v for v in form.getlist(name) if isinstance(v, str)]
+              for name in ("weekday", "start", "end")))
+        try:
+            await admin.set_availability(partner_id, rows)
+        except FormInvalid:
+            return await partner_view(request, admin, partner_id, status_code=422,
+                                      error="form_invalid", windows=rows.rows)
+        return _redirect(f"/admin/partners/{quote(partner_id)}", done="availability_saved")
 
     @router.post("/admin/partners/{partner_id}/counsellors")
     async def add_counsellor(partner_id: str, admin: StaffAdminDep,

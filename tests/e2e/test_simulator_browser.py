@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import SCREENSHOTS, serving
+from tests.e2e.simulator_steps import book_contact_by_postcode, open_chat
 
 
 @pytest.fixture(scope="module")
@@ -55,31 +56,8 @@ def test_the_simulator_follows_the_app_language(demo: str, page: Page) -> None:
 def test_a_booking_seen_from_both_sides(demo: str, page: Page) -> None:
     """The person books a contact by postcode; the counsellor, in the partner group tab,
     accepts it; the person is told."""
-    page.goto(f"{demo}/simulator")
-    page.evaluate("localStorage.clear()")
-    page.evaluate("localStorage.setItem('sim-lang', 'en')")
-    page.reload()
-    bot = page.locator(".msg.bot")
-    expect(bot.last).to_contain_text("Do you live in a reception centre", timeout=15_000)
-    page.get_by_role("button", name="No", exact=True).click()
-    page.get_by_role("button", name="📍 Find help near me").click()
-    page.get_by_role("button", name="Find places near me").click()
-    page.get_by_role("button", name="Skip the questions").click()
-    page.get_by_role("button", name="Type a postcode").click()
-    expect(bot.last).to_contain_text("Belgian postcode")
-    page.fill("#text", "9000")
-    page.press("#text", "Enter")
-    expect(bot.last).to_contain_text("These places are nearest", timeout=10_000)
-    page.locator(".msg.bot").last.get_by_role("button").first.click()
-    page.get_by_role("button", name="Write to me here").click()
-    page.get_by_role("button", name="No", exact=True).click()
-    page.get_by_role("button", name="Information only").click()
-    expect(bot.last).to_contain_text("Do you agree?")
-    page.get_by_role("button", name="✅ Yes, share").click()
-    page.get_by_role("button", name="No, thank you").click()  # the follow-up question
-    done = page.locator(".msg.bot", has_text="Your reference")
-    expect(done).to_have_count(1, timeout=10_000)
-    reference = done.inner_text().split("Your reference:")[1].split()[0].strip("\u2068\u2069")
+    open_chat(page, demo)
+    reference = book_contact_by_postcode(page, "9000")
     page.screenshot(path=str(SCREENSHOTS / "booking-person.png"), full_page=True)
 
     page.get_by_role("button", name="👥 Partner group").click()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0004_staff_admin"
 down_revision: str | None = "0003_returned"
@@ -19,8 +19,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # session_epoch: written into the signed session cookie; logout, deactivation and a
+    # password reset bump it, so every older cookie of the account stops working at once.
+    with op.batch_alter_table("staff_accounts") as batch:  # batch: SQLite (the demo) too
+        batch.add_column(sa.Column("session_epoch", sa.Integer(), nullable=False,
+                                   server_default="0"))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("staff_accounts") as batch:
+        batch.drop_column("session_epoch")

@@ -1,0 +1,119 @@
+"""Staff texts chosen by a code (a status, a role, an error code): English msgids of the `staff`
+gettext domain, marked with `N_` so `make i18n` extracts them; translated when shown
+(`StaffTexts.label`). Texts written in a template are `{{ _("…") }}` calls in the template.
+"""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:  # gettext convention: mark for extraction, do not translate
+    return message
+
+
+STATUS = {
+    "new": N_("New"),
+    "accepted": N_("Accepted"),
+    "contacted": N_("Contacted"),
+    "unreachable": N_("Could not reach"),
+    "returned": N_("Returned"),
+    "closed": N_("Closed"),
+    "cancelled": N_("Cancelled"),
+}
+ACTION = {
+    "accepted": N_("Accept"),
+    "contacted": N_("Contacted"),
+    "unreachable": N_("Could not reach"),
+    "returned": N_("Returned"),
+    "closed": N_("Close"),
+}
+CONTACT_MODE = {
+    "telegram": N_("Telegram message"),
+    "phone": N_("Phone call"),
+    "visit": N_("Visit"),
+}
+ROLE = {
+    "counsellor": N_("Counsellor"),
+    "coordinator": N_("Coordinator"),
+    "admin": N_("Admin"),
+}
+REINTEGRATION_PARTNER = {"caritas": N_("Caritas"), "iom": N_("IOM")}
+PARTNER_KIND = {
+    "return_desk": N_("Return desk"),
+    "city_partner": N_("City partner"),
+    "ngo": N_("NGO"),
+    "intl_org": N_("International organisation"),
+}
+SERVICE = {
+    "general": N_("General information"),
+    "medical": N_("Medical needs"),
+    "families": N_("Families"),
+    "minors": N_("Minors"),
+    "trafficking": N_("Victims of trafficking"),
+    "shelter": N_("Shelter"),
+}
+WEEKDAY = {
+    "0": N_("Monday"), "1": N_("Tuesday"), "2": N_("Wednesday"), "3": N_("Thursday"),
+    "4": N_("Friday"), "5": N_("Saturday"), "6": N_("Sunday"),
+}
+NOTICE = {
+    "saved": N_("Saved."),
+    "sent": N_("Message queued for the person."),
+    "created_ok": N_("Account created."),
+    "counsellor_added": N_("Counsellor added."),
+    "counsellor_removed": N_("Counsellor removed."),
+    "partner_created": N_("Partner created. Add its opening hours below."),
+    "availability_saved": N_("Opening hours saved."),
+    "deactivated": N_("Account deactivated. It was logged out everywhere."),
+    "reactivated": N_("Account reactivated."),
+    "password_reset": N_("New password set. The account was logged out everywhere."),
+}
+ERROR = {
+    "error": N_("Something is wrong with this request."),
+    "not_found": N_("Not found."),
+    "forbidden": N_("Not allowed."),
+    "login_failed": N_("E-mail address or password is wrong."),
+    "too_many": N_("Too many failed attempts. Please wait 15 minutes and try again."),
+    "invalid_email": N_("This e-mail address is not valid."),
+    "weak_password": N_("The password needs at least 12 characters."),
+    "partner_required": N_("A counsellor needs a partner."),
+    "unknown_partner": N_("Unknown partner."),
+    "email_taken": N_("An account with this e-mail address exists."),
+    "invalid_text": N_("Write a message of at most 2000 characters."),
+    "referral_cancelled": N_("The person cancelled this request."),
+    "invalid_country": N_("Choose a destination country from the list."),
+    "invalid_return_date": N_("Enter a return date at most 60 days from today."),
+    "invalid_reintegration_partner": N_("Choose Caritas or IOM."),
+    "invalid_telegram_id": N_("A Telegram user id is a positive whole number."),
+    "cannot_deactivate_self": N_("You cannot deactivate your own account."),
+    "form_invalid": N_("Please correct the fields marked below."),
+}
+# Field errors of the partner forms: one clear sentence per field, whatever was wrong.
+FIELD_ERROR = {
+    "id": N_("Use 1 to 64 lowercase letters, digits and single hyphens, like “desk-gent”."),
+    "id_taken": N_("A partner with this id exists already."),
+    "name": N_("Enter a name of at most 200 characters."),
+    "kind": N_("Choose a kind from the list."),
+    "city": N_("Enter a city of at most 100 characters."),
+    "postal_code": N_("Enter a Belgian postcode of 4 digits."),
+    "unknown_postcode": N_("This postcode is not a Belgian postcode we know."),
+    "address": N_("Enter an address of at most 300 characters."),
+    "coordinates": N_("Enter both latitude and longitude as decimal numbers, or leave both "
+                      "empty to use the centre of the postcode."),
+    "outside_belgium": N_("These coordinates are not in Belgium."),
+    "phone": N_("Enter a phone number of at most 50 characters."),
+    "hours": N_("Enter opening hours of at most 2000 characters."),
+    "languages": N_("Enter language codes separated by commas, like “nl, fr, ar”."),
+    "services": N_("Choose services from the list."),
+    "notification_chat_id": N_("A Telegram group chat id is a whole number, like "
+                               "-1001234567890, or empty."),
+    "slot_minutes": N_("Enter a whole number of minutes from 5 to 240."),
+    "capacity_per_slot": N_("Enter a whole number of people from 1 to 50."),
+    "source": N_("Enter a source of at most 2000 characters."),
+    "window": N_("Choose a day, and a start time before the end time."),
+    "overlap": N_("This window overlaps another window on the same day."),
+}
+LABELS: dict[str, dict[str, str]] = {
+    "status": STATUS, "action": ACTION, "contact_mode": CONTACT_MODE, "role": ROLE,
+    "reintegration_partner": REINTEGRATION_PARTNER, "kind": PARTNER_KIND, "service": SERVICE,
+    "weekday": WEEKDAY, "notice": NOTICE, "error": ERROR, "field": FIELD_ERROR,
+}
