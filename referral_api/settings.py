@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     staff_login_max_failures: int = Field(default=5, ge=1, le=100)
     staff_login_window_minutes: int = Field(default=15, ge=1, le=1440)
 
+    # Outreach campaigns (issue 7): the bot's @username for deep links t.me/<bot>?start=<code>.
+    bot_username: str = Field(default="conex_return_bot", pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+
     @property
     def is_demo(self) -> bool:
         return self.database_url.startswith("sqlite")

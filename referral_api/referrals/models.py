@@ -55,6 +55,9 @@ class Referral(Base):
     return_country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
     return_date: Mapped[date | None]
     reintegration_partner: Mapped[str | None] = mapped_column(String(16))  # caritas | iom
+    # "yyyymm:pseudonym" of the person's signals that month, encrypted (issue 7): status
+    # changes count in the same anonymous journey. Null once purged or when not sent.
+    signal_key_enc: Mapped[str | None] = mapped_column(Text)
 
 
 class SlotClaim(Base):

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from referral_api.partners.schemas import LanguageCode
+from referral_api.signals.schemas import SignalRef
 
 ContactMode = Literal["telegram", "phone", "visit"]
 Topic = Literal["information", "apply", "travel_documents", "reintegration", "medical", "family",
@@ -36,6 +37,8 @@ class ReferralCreate(BaseModel):
     chat_id: ChatId
     consent_version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                       max_length=32)]
+    signal: SignalRef | None = None  # the anonymous journey this booking belongs to
+
 
 
 class ReferralPublic(BaseModel):

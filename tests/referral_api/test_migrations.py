@@ -18,7 +18,8 @@ from referral_api.db.migrate import alembic_config, upgrade_database
 from tests.referral_api.databases import temporary_database
 
 TABLES = {"partners", "partner_availability", "partner_counsellors", "referrals", "slot_claims",
-          "referral_events", "relay_messages", "outbox", "staff_accounts", "audit_log"}
+          "referral_events", "relay_messages", "outbox", "staff_accounts", "audit_log",
+          "campaigns", "signal_events", "signal_journeys", "signal_journey_values"}
 
 
 def _state(connection: Connection) -> tuple[set[str], str | None, list[object]]:
