@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Pseudonym = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Month = Annotated[int, Field(ge=202001, le=210012)]
@@ -14,7 +14,10 @@ MAX_BATCH = 500
 
 
 class SignalIn(BaseModel):
-    """One anonymous event. Values come from the closed lists of catalogue.py."""
+    """One anonymous event. Values come from the closed lists of catalogue.py; any other
+    field (a chat id, a name, a text) is refused."""
+
+    model_config = ConfigDict(extra="forbid")
 
     month: Month
     pseudonym: Pseudonym
@@ -26,6 +29,8 @@ class SignalIn(BaseModel):
 
 
 class SignalBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     events: Annotated[list[SignalIn], Field(min_length=1, max_length=MAX_BATCH)]
 
 
