@@ -6,7 +6,7 @@ These are texts for the people we serve: they are extracted into the bot's catal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -36,6 +36,7 @@ class FlyerText:
     title: str
     body: str
     how: str
+    translated: bool
 
 
 def shipped_languages() -> list[str]:
@@ -60,9 +61,14 @@ def language_name(locale: str) -> str:
 
 
 def flyer_text(locale: str, bot: str, code: str) -> FlyerText:
+    """The flyer's text in `locale`; English (marked untranslated) until the catalogue has
+    all three texts, so that a flyer never mixes languages."""
     gettext = _translations(locale).gettext
+    translated = locale == "en" or all(gettext(m) != m for m in (TITLE, BODY, HOW))
+    if not translated:
+        return replace(flyer_text("en", bot, code), translated=False, name=language_name(locale))
     return FlyerText(
-        locale=locale.replace("_", "-"), name=language_name(locale),
+        locale=locale.replace("_", "-"), name=language_name(locale), translated=True,
         rtl=locale.split("_")[0] in RTL, title=gettext(TITLE), body=gettext(BODY),
         # isolates keep the Latin @name and code in order inside right-to-left text
         how=gettext(HOW).format(bot=f"\u2068@{bot}\u2069", code=f"\u2068{code}\u2069"),

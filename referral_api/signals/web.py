@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
@@ -28,7 +29,7 @@ from referral_api.signals.campaigns import (
 )
 from referral_api.signals.catalogue import CHANNELS, PROVINCES, STAGES
 from referral_api.signals.charts import bar_chart
-from referral_api.signals.flyer import flyer_text, shipped_languages
+from referral_api.signals.flyer import FlyerText, flyer_text, shipped_languages
 from referral_api.signals.service import (
     DIMENSIONS,
     LANGUAGE,
@@ -79,6 +80,24 @@ async def _report_filter(campaigns: CampaignService, now: datetime, *, campaign:
         codes = ((await campaigns.get(campaign)).code,)  # 404 outside the account's scope
     return ReportFilter(since=first, until=last, campaigns=codes, language=language or None,
                         province=province or None)
+
+
+def value_labels(_: Callable[..., str]) -> dict[str, str]:
+    """Staff-facing names of the closed lists' ids (reports show names, CSV/JSON show ids)."""
+    return {
+        "no_money": _("No money for the journey"), "no_documents": _("No passport or documents"),
+        "debts": _("Debts"), "afraid_home": _("Afraid of what waits at home"),
+        "health": _("Health"), "family_belgium": _("Family in Belgium"),
+        "children_school": _("Children's school"), "no_trust": _("Does not trust the programme"),
+        "stay_belgium": _("Wants to stay in Belgium"), "other": _("Something else"),
+        "return_info": _("What voluntary return is"), "support": _("Help on offer"),
+        "steps": _("How it works"), "tailored": _("Special situations"),
+        "faq": _("Questions people ask"), "contact": _("Talk to someone"),
+        "screening": _("Screening questions"),
+        "minor": _("Minor"), "trafficking": _("Possible trafficking"),
+        "medical": _("Medical needs"), "pregnant": _("Pregnant"),
+        "children": _("With children"), "older_65": _("Aged 65 or more"),
+    }
 
 
 def _dimension(by: str) -> str:
@@ -158,9 +177,16 @@ def create_router() -> APIRouter:
         shipped = shipped_languages()
         chosen = [code for code in (lang or ["en"]) if code in shipped][:4] or ["en"]
         bot = context.settings.bot_username
+        texts: list[FlyerText] = []
+        missing: list[str] = []
+        for code in chosen:
+            text = flyer_text(code, bot, campaign.code)
+            if not text.translated:
+                missing.append(text.name)
+            if text.translated or all(t.locale != text.locale for t in texts):
+                texts.append(text)  # an untranslated language shows English, once
         return render(request, "campaign_flyer.html", campaign=campaign, bot=bot,
-                      link=deep_link(bot, campaign.code),
-                      texts=[flyer_text(code, bot, campaign.code) for code in chosen])
+                      link=deep_link(bot, campaign.code), texts=texts, missing=missing)
 
     # --- reports -----------------------------------------------------------------------
 
@@ -187,6 +213,7 @@ def create_router() -> APIRouter:
         labels = {"started": _("Started"), "informed": _("Read information"),
                   "booking_started": _("Started booking"), "booked": _("Booked a contact"),
                   "contacted": _("Contacted by a counsellor")}
+        names = value_labels(_)
         charts = {}
         if result is not None:
             charts = {
@@ -194,15 +221,17 @@ def create_router() -> APIRouter:
                                     [(labels[s], c) for s, c in zip(STAGES, result.funnel,
                                                                     strict=True)]),
                 "obstacles": bar_chart(_("What makes it hard to decide"),
-                                       [(r.value, r.count) for r in result.obstacles]),
+                                       [(names[r.value], r.count)
+                                        for r in result.obstacles]),
                 "topics": bar_chart(_("Topics read"),
-                                    [(r.value, r.count) for r in result.topics]),
+                                    [(names[r.value], r.count) for r in result.topics]),
             }
         query = "&".join(f"{k}={quote(v)}" for k, v in (
             ("campaign", campaign), ("since", since), ("until", until),
             ("language", language), ("province", province), ("by", by)) if v)
         return render(request, "signals_report.html", report=result, charts=charts,
-                      stage_labels=labels, campaigns=await campaigns.all(),
+                      stage_labels=labels, value_labels=names,
+                      campaigns=await campaigns.all(),
                       campaign=campaign.upper(), by=by, dimensions=DIMENSIONS,
                       provinces=PROVINCES, language=language, province=province,
                       since=format_month(result.filter.since) if result else since,
