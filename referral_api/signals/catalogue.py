@@ -36,8 +36,21 @@ EVENTS: Final[dict[str, tuple[tuple[str, ...] | None, str | None]]] = {
     "followup_answered": (FOLLOWUP_VALUES, None),
     "forget": (None, None),
 }
-# Events whose values are ranked in reports (each person counted once per value and month).
-RANKED_EVENTS: Final = ("topic_viewed", "obstacle_named", "screening_flag")
+# Events whose values are ranked in reports (each person counted once per value and month):
+# event -> (the journey's bitmask column, its values; bit i = values[i]).
+RANKED: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "topic_viewed": ("topics", TOPICS),
+    "obstacle_named": ("obstacles", OBSTACLES),
+    "screening_flag": ("flags", SCREENING_FLAGS),
+}
+
+
+def bit_of(event: str, value: str | None) -> tuple[str, int] | None:
+    """The journey column and bit of a ranked value, else None."""
+    spec = RANKED.get(event)
+    if spec is None or value not in spec[1]:
+        return None
+    return spec[0], 1 << spec[1].index(value)
 
 # Outreach campaigns.
 CHANNELS: Final = ("flyer", "poster", "social_media", "outreach_visit", "reception_centre",

@@ -1,17 +1,16 @@
-"""Tables `signal_events` (the anonymous event store), its rollups `signal_journeys` and
-`signal_journey_values`, and `campaigns`.
+"""Tables `signal_events` (the anonymous event store), its rollup `signal_journeys`, and
+`campaigns`.
 
 A signal row holds only: a monthly pseudonym, a month, an event type and a value from closed
 lists (catalogue.py), a language code, a province (never finer), a campaign code and the
 hour. No free text, no Telegram id, no name: tests/referral_api/signals/test_schema.py
 fails when a column is added outside that list.
 
-Rollups (kept on insert, so reports never scan the events):
-* `signal_journeys`: one row per person and month (the pseudonym links a journey within a
-  month only): the furthest funnel stage, the first campaign, the last language and province,
-  and the week of the first event.
-* `signal_journey_values`: one row per person, month and ranked value (topic, obstacle,
-  screening flag): distinct people per value are then plain row counts.
+The rollup (kept on insert, so reports never scan the events): `signal_journeys`, one row
+per person and month (the pseudonym links a journey within a month only): the furthest
+funnel stage, the first campaign, the last language and province, the week of the first
+event, and bitmasks of the topics read, obstacles named and screening flags (catalogue.RANKED):
+distinct people per value are then one scan of this table.
 """
 
 from __future__ import annotations
@@ -54,18 +53,9 @@ class SignalJourney(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     province: Mapped[str | None] = mapped_column(String(3))
     week: Mapped[date] = mapped_column(Date)  # Monday of the week of the first event
-
-
-class SignalJourneyValue(Base):
-    __tablename__ = "signal_journey_values"
-    __table_args__ = (
-        Index("ix_signal_journey_values_event_value", "event", "value"),
-    )
-
-    month: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM_LENGTH), primary_key=True)
-    event: Mapped[str] = mapped_column(String(24), primary_key=True)
-    value: Mapped[str] = mapped_column(String(24), primary_key=True)
+    topics: Mapped[int] = mapped_column(Integer, default=0)  # bitmasks, see catalogue.RANKED
+    obstacles: Mapped[int] = mapped_column(Integer, default=0)
+    flags: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Campaign(Base):

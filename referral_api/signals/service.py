@@ -28,14 +28,15 @@ from referral_api.signals.catalogue import (
     EVENTS,
     OBSTACLES,
     PROVINCES,
-    RANKED_EVENTS,
+    RANKED,
     SCREENING_FLAGS,
     STAGES,
     TOPICS,
+    bit_of,
     stage_rank,
     validate,
 )
-from referral_api.signals.models import Campaign, SignalEvent, SignalJourney, SignalJourneyValue
+from referral_api.signals.models import Campaign, SignalEvent, SignalJourney
 from referral_api.suppression import Count, SuppressedTable, suppress_list, suppress_table
 
 logger = logging.getLogger(__name__)
@@ -142,22 +143,23 @@ async def record_events(session: AsyncSession, signals: Sequence[Signal], now: d
          "campaign": s.campaign if s.campaign in campaigns else None, "hour": hour}
         for s in checked
     ]
-    await session.execute(_insert(session, SignalEvent), rows)
+    await session.execute(_insert(session, SignalEvent).values(rows))  # one statement
 
     journeys: dict[tuple[int, str], dict[str, Any]] = {}
-    values: set[tuple[int, str, str, str]] = set()
     for s in checked:
         key = (s.month, s.pseudonym)
         journey = journeys.setdefault(key, {"month": key[0], "pseudonym": key[1], "stage": 0,
                                             "campaign": None, "language": None,
-                                            "province": None, "week": week})
+                                            "province": None, "week": week, "topics": 0,
+                                            "obstacles": 0, "flags": 0})
         journey["stage"] = max(journey["stage"], stage_rank(EVENTS[s.event][1]))
         journey["campaign"] = journey["campaign"] or (
             s.campaign if s.campaign in campaigns else None)
         journey["language"] = s.language or journey["language"]
         journey["province"] = s.province or journey["province"]
-        if s.value is not None and s.event in RANKED_EVENTS:
-            values.add((s.month, s.pseudonym, s.event, s.value))
+        bit = bit_of(s.event, s.value)
+        if bit is not None:
+            journey[bit[0]] |= bit[1]
 
     table = SignalJourney.__table__
     stmt = _insert(session, SignalJourney).values(list(journeys.values()))
@@ -169,13 +171,11 @@ async def record_events(session: AsyncSession, signals: Sequence[Signal], now: d
             "language": func.coalesce(stmt.excluded.language, table.c.language),
             "province": func.coalesce(stmt.excluded.province, table.c.province),
             "week": _least(session, table.c.week, stmt.excluded.week),
+            **{column: table.c[column].op("|")(stmt.excluded[column])
+               for column, _ in RANKED.values()},
         },
     )
     await session.execute(stmt)
-    if values:
-        value_stmt = _insert(session, SignalJourneyValue).values(
-            [{"month": m, "pseudonym": p, "event": e, "value": v} for m, p, e, v in values])
-        await session.execute(value_stmt.on_conflict_do_nothing())
     return len(rows)
 
 
@@ -205,8 +205,6 @@ async def forget(session: AsyncSession, pseudonyms: Sequence[str], now: datetime
         result = await session.execute(delete(SignalEvent).where(
             SignalEvent.pseudonym.in_(wanted)))
         deleted = int(getattr(result, "rowcount", 0) or 0)
-        await session.execute(delete(SignalJourneyValue).where(
-            SignalJourneyValue.pseudonym.in_(wanted)))
         await session.execute(delete(SignalJourney).where(SignalJourney.pseudonym.in_(wanted)))
     await record_event(session, month=month_of(now), pseudonym=secrets.token_hex(32),
                        event="forget", now=now)
@@ -217,26 +215,27 @@ async def forget(session: AsyncSession, pseudonyms: Sequence[str], now: datetime
 async def rebuild_rollups(session: AsyncSession) -> None:
     """Recompute both rollups from `signal_events` in SQL (after a bulk load such as the
     benchmark's COPY, or a repair). PostgreSQL only. Does not commit."""
-    await session.execute(delete(SignalJourneyValue))
     await session.execute(delete(SignalJourney))
     stage_case = " ".join(
         f"WHEN '{event}' THEN {stage_rank(stage)}" for event, (_, stage) in EVENTS.items())
+    bits = {column: " ".join(f"WHEN '{value}' THEN {1 << i}" for i, value in enumerate(values))
+            for column, values in RANKED.values()}
+    events_of = {column: event for event, (column, _) in RANKED.items()}
+    masks = ",\n".join(
+        f"coalesce(bit_or(CASE WHEN event = '{events_of[c]}' THEN CASE value {b} END END), 0)"
+        for c, b in bits.items())
     await session.execute(text(f"""
-        INSERT INTO signal_journeys (month, pseudonym, stage, campaign, language, province, week)
+        INSERT INTO signal_journeys (month, pseudonym, stage, campaign, language, province, week,
+                                     {", ".join(bits)})
         SELECT month, pseudonym,
                max(CASE event {stage_case} ELSE 0 END),
                (array_agg(campaign ORDER BY id) FILTER (WHERE campaign IS NOT NULL))[1],
                (array_agg(language ORDER BY id DESC) FILTER (WHERE language IS NOT NULL))[1],
                (array_agg(province ORDER BY id DESC) FILTER (WHERE province IS NOT NULL))[1],
-               min(date_trunc('week', hour AT TIME ZONE 'Europe/Brussels'))::date
+               min(date_trunc('week', hour AT TIME ZONE 'Europe/Brussels'))::date,
+               {masks}
         FROM signal_events GROUP BY month, pseudonym
     """))  # noqa: S608 - stage_case is built from the closed catalogue, not from input
-    await session.execute(text("""
-        INSERT INTO signal_journey_values (month, pseudonym, event, value)
-        SELECT DISTINCT month, pseudonym, event, value FROM signal_events
-        WHERE value IS NOT NULL
-          AND event IN ('topic_viewed', 'obstacle_named', 'screening_flag')
-    """))
 
 
 # --- reports ---------------------------------------------------------------------------
@@ -352,16 +351,18 @@ async def report(session: AsyncSession, flt: ReportFilter, dimension: str = "wee
     else:
         out.funnel = suppress_list([0] * len(STAGES), with_total=False)[0]
 
-    ranked = await session.execute(
-        select(SignalJourneyValue.event, SignalJourneyValue.value, func.count())
-        .join(SignalJourney, (SignalJourney.month == SignalJourneyValue.month)
-              & (SignalJourney.pseudonym == SignalJourneyValue.pseudonym))
-        .where(*where)
-        .group_by(SignalJourneyValue.event, SignalJourneyValue.value)
-    )
     per_event: dict[str, dict[str, int]] = {}
-    for event, value, people in ranked:
-        per_event.setdefault(event, {})[value] = people
+    for event, (column, values) in RANKED.items():
+        # People per combination of ticks (a few hundred at most), then per value in Python:
+        # much cheaper than one CASE per value and row.
+        mask = SignalJourney.__table__.c[column]
+        combos = await session.execute(
+            select(mask, func.count()).where(*where, mask != 0).group_by(mask))
+        tally = per_event.setdefault(event, dict.fromkeys(values, 0))
+        for bits, people in combos:
+            for i, value in enumerate(values):
+                if bits & (1 << i):
+                    tally[value] += people
     out.obstacles = _rank(OBSTACLES, per_event.get("obstacle_named", {}))
     out.topics = _rank(TOPICS, per_event.get("topic_viewed", {}))
     out.flags = _rank(SCREENING_FLAGS, per_event.get("screening_flag", {}))

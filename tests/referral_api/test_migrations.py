@@ -19,7 +19,7 @@ from tests.referral_api.databases import temporary_database
 
 TABLES = {"partners", "partner_availability", "partner_counsellors", "referrals", "slot_claims",
           "referral_events", "relay_messages", "outbox", "staff_accounts", "audit_log",
-          "campaigns", "signal_events", "signal_journeys", "signal_journey_values"}
+          "campaigns", "signal_events", "signal_journeys"}
 
 
 def _state(connection: Connection) -> tuple[set[str], str | None, list[object]]:

@@ -59,21 +59,13 @@ def upgrade() -> None:
         sa.Column("language", sa.String(8), nullable=True),
         sa.Column("province", sa.String(3), nullable=True),
         sa.Column("week", sa.Date(), nullable=False),
+        sa.Column("topics", sa.Integer(), nullable=False),
+        sa.Column("obstacles", sa.Integer(), nullable=False),
+        sa.Column("flags", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("month", "pseudonym", name="pk_signal_journeys"),
     )
     op.create_index("ix_signal_journeys_month_campaign", "signal_journeys",
                     ["month", "campaign"])
-    op.create_table(
-        "signal_journey_values",
-        sa.Column("month", sa.Integer(), nullable=False),
-        sa.Column("pseudonym", sa.String(64), nullable=False),
-        sa.Column("event", sa.String(24), nullable=False),
-        sa.Column("value", sa.String(24), nullable=False),
-        sa.PrimaryKeyConstraint("month", "pseudonym", "event", "value",
-                                name="pk_signal_journey_values"),
-    )
-    op.create_index("ix_signal_journey_values_event_value", "signal_journey_values",
-                    ["event", "value"])
     with op.batch_alter_table("referrals") as batch:  # batch: SQLite (the demo) too
         batch.add_column(sa.Column("signal_key_enc", sa.Text(), nullable=True))
 
@@ -81,7 +73,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("referrals") as batch:
         batch.drop_column("signal_key_enc")
-    op.drop_table("signal_journey_values")
     op.drop_table("signal_journeys")
     op.drop_table("signal_events")
     op.drop_table("campaigns")
