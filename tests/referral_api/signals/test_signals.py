@@ -260,6 +260,17 @@ async def test_the_report_page_shows_charts_and_says_what_is_wrong_with_bad_filt
     assert bad.status_code == 422 and "invalid_period" in bad.text
 
 
+async def test_creating_a_campaign_needs_the_csrf_token_and_a_city(
+        coordinator: httpx.AsyncClient) -> None:
+    form = {"city": "Gent", "channel": "flyer", "label": "x"}
+    assert (await coordinator.post("/staff/campaigns", data=form)).status_code == 403
+    response = await coordinator.post("/staff/campaigns", data={
+        **form, "city": "  ", "csrf_token": await token(coordinator)})
+    assert response.headers["location"].endswith("error=invalid_city")
+    page = await coordinator.get(response.headers["location"])
+    assert "Please give the city." in page.text
+
+
 @pytest.mark.parametrize("path", ["/staff/campaigns", "/staff/signals"])
 async def test_the_pages_need_a_login(app: FastAPI, path: str) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
