@@ -7,7 +7,7 @@ BABEL_KEYWORDS := -k _ -k __ -k N_
 STAFF_KEYWORDS := -k _ -k N_ -k pgettext:1c,2
 
 .PHONY: demo test install i18n i18n-extract i18n-update i18n-compile i18n-check lint typecheck \
-        flows-check unit bench clean db-upgrade seed-partners i18n-report
+        flows-check unit bench bench-signals clean db-upgrade seed-partners i18n-report
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,10 @@ seed-partners: db-upgrade
 
 bench: install i18n-compile
 	$(PY) bench/dispatch.py
+
+# Signals reports over 1,000,000 events on PostgreSQL (TEST_DATABASE_URL's server); not in `make test`
+bench-signals: install
+	$(PY) bench/signals.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

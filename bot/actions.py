@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from bot.engine.actions import ActionRegistry
+from bot.engine.actions import ActionContext, ActionRegistry
+from bot.signals import current as signals
+
+OBSTACLES_KEY = "obstacles"  # save_as of flows/obstacles.yaml
+
+
+async def record_obstacles_action(ctx: ActionContext) -> str | None:
+    """Count each ticked obstacle as an anonymous signal, then forget the answer: it is not
+    needed for anything else and the conversation should not keep it."""
+    answer = ctx.conversation.answers.pop(OBSTACLES_KEY, None)
+    for obstacle in (answer or "").split(","):
+        if obstacle:
+            signals().emit("obstacle_named", obstacle, campaign=ctx.conversation.campaign)
+    return None
 
 
 def create_action_registry() -> ActionRegistry:
@@ -17,4 +30,5 @@ def create_action_registry() -> ActionRegistry:
     registry.register("pick_slot", booking.pick_slot_action)
     registry.register("show_consent", booking.show_consent_action)
     followup.register_actions(registry)
+    registry.register("record_obstacles", record_obstacles_action)
     return registry

@@ -172,6 +172,24 @@ class ReferralsClient:
         body: dict[str, Any] = {"chat_id": chat_id} if chat_id is not None else {"token": token}
         data = await self._call("POST", "/v1/followup/stop", json=body)
         return int(data.get("stopped", 0))
+    # --- signals and campaigns (docs/signals.md) ------------------------------------------
+    async def record_signals(self, events: list[dict[str, Any]]) -> None:
+        """A batch of anonymous events (the signal buffer calls this in the background)."""
+        await self._call("POST", "/v1/signals", json={"events": events})
+
+    async def forget_signals(self, pseudonyms: list[str]) -> int:
+        data = await self._call("POST", "/v1/signals/forget", json={"pseudonyms": pseudonyms})
+        return int(data.get("deleted_events", 0))
+
+    async def campaign(self, code: str) -> str | None:
+        """The stored code of an active campaign (codes are case-insensitive), or None."""
+        try:
+            data = await self._call("GET", f"/v1/campaigns/{code}")
+        except ApiRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return str(data["code"])
 
     async def forget(self, chat_id: int) -> int:
         data = await self._call("POST", "/v1/forget", json={"chat_id": chat_id})

@@ -36,12 +36,14 @@ from bot.handlers import (
 from bot.handlers.partner_group import InPrivate
 from bot.i18n import create_i18n, shipped_locales
 from bot.middlewares.locale import LocaleMiddleware
+from bot.middlewares.signals import SignalsMiddleware
 from bot.preferences import (
     LanguagePreferences,
     MemoryLanguagePreferences,
     RedisLanguagePreferences,
 )
 from bot.settings import MissingToken, Settings
+from bot.signals import SignalBuffer
 from bot.storage import PrefetchingRedisStorage
 
 # pydantic keeps parametrised generics such as Response[Message] in a weak cache; aiogram builds
@@ -109,6 +111,15 @@ def create_referrals_client(settings: Settings) -> ReferralsClient | None:
     return ReferralsClient(http, token)
 
 
+def create_signal_buffer(settings: Settings,
+                         referrals: ReferralsClient | None) -> SignalBuffer | None:
+    """The background sender of anonymous signals; None without the API or PSEUDONYM_KEY."""
+    if referrals is None or settings.resolved_pseudonym_key() is None:
+        return None
+    return SignalBuffer(referrals.record_signals, max_batch=settings.signals_batch_size,
+                        interval=settings.signals_interval_seconds)
+
+
 def create_dispatcher(
     settings: Settings,
     stores: Stores | None = None,
@@ -122,6 +133,8 @@ def create_dispatcher(
     available = [c for c in shipped_locales(settings.locales_dir)
                  if c == "en" or c in i18n.available_locales]
     engine = Engine(flows, create_action_registry(), lambda m, loc: i18n.gettext(m, locale=loc))
+    referrals = referrals or create_referrals_client(settings)
+    signal_buffer = create_signal_buffer(settings, referrals)
     dp = Dispatcher(
         storage=stores.storage,
         settings=settings,
@@ -129,11 +142,15 @@ def create_dispatcher(
         i18n=i18n,
         available_locales=available,
         language_preferences=stores.languages,
-        referrals=referrals or create_referrals_client(settings),
+        referrals=referrals,
+        signal_buffer=signal_buffer,
         **deps,
     )
     dp.update.outer_middleware(
         LocaleMiddleware(i18n, stores.languages, available, settings.default_locale)
+    )
+    dp.update.outer_middleware(
+        SignalsMiddleware(signal_buffer, settings.resolved_pseudonym_key())
     )
     private = Router(name="private")
     private.message.filter(InPrivate())
@@ -153,5 +170,10 @@ def create_dispatcher(
     @dp.startup()
     async def on_startup(bot: Bot) -> None:
         await commands.register_commands(bot, i18n, available)
+
+    @dp.shutdown()
+    async def on_shutdown() -> None:
+        if signal_buffer is not None:
+            await signal_buffer.close()  # the last signals go out before we stop
 
     return dp

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     webhook_port: int = 8081
     referral_api_url: str | None = None
     service_token: SecretStr | None = None
+    # Anonymous signals (docs/signals.md): the secret behind the monthly pseudonyms. Unset =
+    # no signals are recorded (the bot works as before).
+    pseudonym_key: SecretStr | None = None
+    signals_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    signals_batch_size: int = Field(default=50, ge=1, le=500)
 
     default_locale: str = "en"
     flows_dir: Path = DEFAULT_FLOWS_DIR
@@ -40,6 +45,11 @@ class Settings(BaseSettings):
     language_ttl_days: int = Field(default=90, ge=1, le=365)
     # Must match the API's RETENTION_DAYS: the consent screen states it.
     referral_retention_days: int = Field(default=90, ge=1, le=3650)
+
+    def resolved_pseudonym_key(self) -> bytes | None:
+        if self.pseudonym_key is None or not self.pseudonym_key.get_secret_value():
+            return None
+        return self.pseudonym_key.get_secret_value().encode("utf-8")
 
     @property
     def state_ttl_seconds(self) -> int:

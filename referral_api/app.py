@@ -25,6 +25,8 @@ from referral_api.errors import DomainError
 from referral_api.partners import router as partners_router
 from referral_api.referrals import router as referrals_router
 from referral_api.settings import Settings
+from referral_api.signals import router as signals_router
+from referral_api.signals import web as signals_web
 from referral_api.staff.ratelimit import create_login_limiter
 from referral_api.surveys import router as surveys_router
 from referral_api.surveys import web as followup_pages
@@ -73,6 +75,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     app.include_router(partners_router.create_router())
     app.include_router(referrals_router.create_router())
     app.include_router(surveys_router.create_router())
+    app.include_router(signals_router.create_router())
+    app.include_router(signals_web.create_router())  # before the staff router: same prefix
     staff_router.install(app)
     followup_pages.install(app)
     app.add_middleware(StaffSecurityHeadersMiddleware)

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     followup_window_end_hour: int = Field(default=19, ge=1, le=24)  # exclusive
     followup_reminders: int = Field(default=2, ge=0, le=2)  # at most two reminders per wave
     followup_reminder_days: int = Field(default=7, ge=1, le=60)  # between two sends of a wave
+    # Outreach campaigns (issue 7): the bot's @username for deep links t.me/<bot>?start=<code>.
+    bot_username: str = Field(default="conex_return_bot", pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 
     @property
     def is_demo(self) -> bool:

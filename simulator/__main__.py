@@ -25,10 +25,13 @@ from simulator.demo import create_demo_accounts, prepare_api
 from simulator.server import DemoGroup, create_app
 
 DEMO_TOKEN = "1000001:simulator-demo-token"  # noqa: S105 - only the local simulator
+DEMO_PSEUDONYM_KEY = "demo pseudonym key, not for production"
 
 
 async def serve(host: str, port: int) -> None:
     settings = Settings()
+    if settings.resolved_pseudonym_key() is None:  # the demo records signals too
+        settings = settings.model_copy(update={"pseudonym_key": SecretStr(DEMO_PSEUDONYM_KEY)})
     group = DemoGroup()
     api_settings = ApiSettings()
     if api_settings.is_demo:  # plain http on localhost: the staff cookie cannot be Secure

@@ -24,6 +24,7 @@ MAX_CALLBACK_BYTES = 64
 MAX_MESSAGE_CHARS = 600  # English source; translations get the i18n budget
 MAX_LABEL_CHARS = 30
 MAX_BUTTONS = 8
+MAX_TICK_BUTTONS = 12  # a multiple question: a list to tick, then Done
 
 _SECTION = re.compile(r"^#{2,4}\s+(\d+(?:\.\d+)*)\.?\s", re.MULTILINE)
 _QUESTION = re.compile(r"^\*\*Q(\d+)\.", re.MULTILINE)
@@ -101,7 +102,7 @@ def check_flows(
         node.save_as
         for flow in flows.flows.values()
         for node in flow.nodes.values()
-        if isinstance(node, QuestionNode)
+        if isinstance(node, QuestionNode) and not node.multiple  # no branching on a set
     }
     for flow in flows.flows.values():
         for node_id, node in flow.nodes.items():
@@ -135,9 +136,11 @@ def check_flows(
             if len(text) + len(why or "") > MAX_MESSAGE_CHARS:
                 problems.append(f"{where}: text longer than {MAX_MESSAGE_CHARS} characters")
             buttons = node.buttons if isinstance(node, MessageNode) else node.choices
-            if len(buttons) > MAX_BUTTONS:
-                problems.append(f"{where}: more than {MAX_BUTTONS} buttons")
-            ids = [b.id for b in buttons]
+            multiple = isinstance(node, QuestionNode) and node.multiple
+            limit = MAX_TICK_BUTTONS if multiple else MAX_BUTTONS
+            if len(buttons) > limit:
+                problems.append(f"{where}: more than {limit} buttons")
+            ids = [b.id for b in buttons] + (["done"] if multiple else [])
             if len(ids) != len(set(ids)):
                 problems.append(f"{where}: duplicate button ids")
             for choice_id in [*ids, "home", "back"]:

@@ -27,6 +27,10 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+TOGGLE = "__toggle__"  # lookup_press: a tick or untick in a multiple question
+DONE = "done"
+DONE_LABEL = N_("✔️ Done")
+TICK = "✅ "
 BACK_LABEL = N_("⬅️ Back")
 HOME_LABEL = N_("🏠 Main menu")
 
@@ -54,8 +58,9 @@ class Engine:
         self.flows = flows
         self.actions = actions
         self.translate = translate
-        # A screen depends only on (node, language, whether Back shows): render it once.
-        self._screens: dict[tuple[NodeRef, str, bool], Screen] = {}
+        # A screen depends only on (node, language, whether Back shows, what is ticked):
+        # render it once.
+        self._screens: dict[tuple[NodeRef, str, bool, frozenset[str]], Screen] = {}
 
     # ---- rendering -------------------------------------------------------------------
     def text(self, msgid: str, locale: str, facts: tuple[str, ...] = ()) -> str:
@@ -74,14 +79,17 @@ class Engine:
 
         return PLACEHOLDER.sub(fact, out)
 
-    def render(self, ref: NodeRef, locale: str, *, can_go_back: bool) -> Screen:
-        key = (ref, locale, can_go_back)
+    def render(self, ref: NodeRef, locale: str, *, can_go_back: bool,
+               ticked: frozenset[str] = frozenset()) -> Screen:
+        key = (ref, locale, can_go_back, ticked)
         screen = self._screens.get(key)
         if screen is None:
-            screen = self._screens[key] = self._render(ref, locale, can_go_back=can_go_back)
+            screen = self._screens[key] = self._render(ref, locale, can_go_back=can_go_back,
+                                                       ticked=ticked)
         return screen
 
-    def _render(self, ref: NodeRef, locale: str, *, can_go_back: bool) -> Screen:
+    def _render(self, ref: NodeRef, locale: str, *, can_go_back: bool,
+                ticked: frozenset[str] = frozenset()) -> Screen:
         flow = self.flows.flows[ref.flow]
         node = flow.nodes[ref.node]
         if isinstance(node, MessageNode):
@@ -94,7 +102,8 @@ class Engine:
             buttons = node.choices
         else:
             raise FlowBroken(f"{ref} is not a screen")
-        labels = [self.translate(b.label, locale) for b in buttons]
+        labels = [(TICK if b.id in ticked else "") + self.translate(b.label, locale)
+                  for b in buttons]
         columns = node.columns or (1 if any(len(x) > LONG_LABEL for x in labels) else 2)
         rows: list[list[InlineKeyboardButton]] = []
         for i, (button, label) in enumerate(zip(buttons, labels, strict=True)):
@@ -102,6 +111,10 @@ class Engine:
                 rows.append([])
             data = NodeCb(f=flow.id, n=ref.node, c=button.id, v=flow.version).pack()
             rows[-1].append(InlineKeyboardButton(text=label, callback_data=data))
+        if isinstance(node, QuestionNode) and node.multiple:
+            data = NodeCb(f=flow.id, n=ref.node, c=DONE, v=flow.version).pack()
+            rows.append([InlineKeyboardButton(text=self.translate(DONE_LABEL, locale),
+                                              callback_data=data)])
         if node.nav:
             nav = []
             if can_go_back:
@@ -125,7 +138,10 @@ class Engine:
         """Render ``ref`` and make it the conversation's current screen."""
         conv.at = str(ref)
         conv.version = self.flows.flows[ref.flow].version
-        return self.render(ref, locale, can_go_back=bool(conv.trail))
+        node = self.flows.get(ref)
+        ticked = (node.ticked(conv.answers.get(node.save_as))
+                  if isinstance(node, QuestionNode) and node.multiple else frozenset())
+        return self.render(ref, locale, can_go_back=bool(conv.trail), ticked=ticked)
 
     # ---- walking ---------------------------------------------------------------------
     def lookup_press(self, cb: NodeCb) -> str | None:
@@ -139,18 +155,30 @@ class Engine:
             return None
         if cb.c in ("back", "home"):
             return cb.c if node.nav else None
+        if isinstance(node, QuestionNode) and node.multiple:
+            if cb.c == DONE:
+                return node.next
+            return TOGGLE if any(c.id == cb.c for c in node.choices) else None
         options = node.buttons if isinstance(node, MessageNode) else node.choices
         for option in options:
             if option.id == cb.c:
-                if isinstance(node, QuestionNode):
-                    return option.go
                 return option.go
         return None
 
     def record_answer(self, conv: Conversation, cb: NodeCb) -> None:
+        """Store a single answer as its choice id; tick or untick a multiple one."""
         node = self.flows.flows[cb.f].nodes[cb.n]
-        if isinstance(node, QuestionNode):
+        if not isinstance(node, QuestionNode) or cb.c in ("back", "home"):
+            return
+        if not node.multiple:
             conv.answers[node.save_as] = cb.c
+        elif cb.c != DONE:
+            ticked = set(node.ticked(conv.answers.get(node.save_as))) ^ {cb.c}
+            order = [c.id for c in node.choices if c.id in ticked]  # stable, catalogue order
+            if order:
+                conv.answers[node.save_as] = ",".join(order)
+            else:
+                conv.answers.pop(node.save_as, None)
 
     def go_back(self, conv: Conversation) -> NodeRef:
         while conv.trail:

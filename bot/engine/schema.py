@@ -4,6 +4,8 @@ A flow is a graph of nodes with stable slug ids. A node is exactly one of:
 
 * ``say``    a message with optional buttons;
 * ``ask``    a question with choices, whose answer is stored as the choice id (``save_as``);
+             with ``multiple: true`` several choices can be ticked (✅) and a Done button
+             goes on to ``next``; the answer is then the ticked ids joined by commas;
 * ``branch`` a jump chosen by an earlier answer;
 * ``action`` a named Python callable registered in :mod:`bot.engine.actions`.
 
@@ -20,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_val
 
 SLUG = r"^[a-z][a-z0-9_]{0,23}$"
 TARGET = r"^(back|home|[a-z][a-z0-9_]{0,23}(\.[a-z][a-z0-9_]{0,23})?)$"
-RESERVED_CHOICE_IDS = frozenset({"back", "home"})
+RESERVED_CHOICE_IDS = frozenset({"back", "home", "done"})
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 Slug = Annotated[str, Field(pattern=SLUG)]
@@ -36,7 +38,7 @@ class Choice(_Strict):
 
     id: Slug
     label: Annotated[str, Field(min_length=1, max_length=40)]
-    go: Target
+    go: Target | None = None  # required, except in a `multiple` question (which has `next`)
 
     @model_validator(mode="after")
     def _not_reserved(self) -> Choice:
@@ -57,6 +59,12 @@ class MessageNode(_NodeBase):
     say: Annotated[str, Field(min_length=1)]
     buttons: tuple[Choice, ...] = ()
 
+    @model_validator(mode="after")
+    def _buttons_go(self) -> MessageNode:
+        if any(b.go is None for b in self.buttons):
+            raise ValueError("every button needs `go`")
+        return self
+
 
 class QuestionNode(_NodeBase):
     kind: Literal["question"] = "question"
@@ -64,6 +72,22 @@ class QuestionNode(_NodeBase):
     why: str | None = None
     save_as: Slug
     choices: Annotated[tuple[Choice, ...], Field(min_length=2)]
+    multiple: bool = False  # tick several, then Done
+    next: Target | None = None  # where Done leads (multiple questions only)
+
+    @model_validator(mode="after")
+    def _targets(self) -> QuestionNode:
+        if self.multiple:
+            if self.next is None or any(c.go is not None for c in self.choices):
+                raise ValueError("a multiple question has `next` and no `go` on its choices")
+        elif self.next is not None or any(c.go is None for c in self.choices):
+            raise ValueError("every choice needs `go` (`next` is for multiple questions)")
+        return self
+
+    def ticked(self, answer: str | None) -> frozenset[str]:
+        """The ids ticked so far, from the stored answer of a multiple question."""
+        ids = {c.id for c in self.choices}
+        return frozenset(x for x in (answer or "").split(",") if x in ids)
 
 
 class BranchNode(_Strict):
@@ -118,9 +142,11 @@ class Flow(_Strict):
         """Every target a node can lead to (for the static graph checks)."""
         node = self.nodes[node_id]
         if isinstance(node, MessageNode):
-            return [b.go for b in node.buttons]
+            return [b.go for b in node.buttons if b.go is not None]
         if isinstance(node, QuestionNode):
-            return [c.go for c in node.choices]
+            if node.multiple:
+                return [node.next] if node.next else []
+            return [c.go for c in node.choices if c.go is not None]
         if isinstance(node, BranchNode):
             return [*node.cases.values(), node.default]
         return [node.next] if node.next else []

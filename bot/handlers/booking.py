@@ -40,6 +40,7 @@ from bot.i18n import isolate, native_name
 from bot.replies import answer_quietly, callback_place, load, present, present_screen, save
 from bot.screening import flags_from, service_for
 from bot.settings import Settings
+from bot.signals import current as signals
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +315,9 @@ async def book(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, local
         "consent_version": CONSENT_VERSION,
         "followup_consent": conv.booking.get("followup") == "yes",
     }
+    signal = signals().ref()  # the anonymous journey: later status changes count in it
+    if signal is not None:
+        body["signal"] = signal
     try:
         referral = await referrals.create_referral(body)
     except ApiUnavailable:

@@ -23,12 +23,13 @@ from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
 from bot.engine.conversation import Conversation
 from bot.engine.core import N_, Engine
 from bot.engine.flows import WELCOME, NodeRef
-from bot.handlers.campaign import valid_code
+from bot.handlers.campaign import known_code, unknown_link_notice, valid_code
 from bot.handlers.flow import show_home
 from bot.handlers.language import picker
 from bot.preferences import LanguagePreferences
 from bot.replies import answer_quietly, callback_place, load, present, present_screen, save
 from bot.settings import Settings
+from bot.signals import current as signals
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,10 @@ def privacy_text(settings: Settings) -> str:
                    "place you chose sees it.").format(days=settings.referral_retention_days)) + (
         "\n\n" + _("If you agreed to a few questions after your return, we keep your Telegram "
                    "chat (locked), your language, the country and the date of your return "
-                   "until the last questions. /stop ends them at once."))
+                   "until the last questions. /stop ends them at once.") + (
+        "\n\n" + _("We also count, without your name or Telegram number, which topics people "
+                   "read and what makes it hard for them to decide. These counts cannot show "
+                   "who you are. /forget deletes them too.")))
 
 
 def create_router() -> Router:
@@ -93,18 +97,29 @@ def create_router() -> Router:
         locale_known: bool,
         i18n: I18n,
         available_locales: list[str],
+        referrals: ReferralsClient | None = None,
     ) -> None:
         previous = await load(state)
         code = valid_code(command.args)
+        notice = None
         if command.args and code is None:
             log.info("ignored an invalid /start payload")
+        if code is not None:
+            code = await known_code(code, referrals)
+            if code is None:
+                log.info("ignored an unknown campaign code")
+                notice = unknown_link_notice()
         conv = Conversation(campaign=code or previous.campaign)
+        signals().emit("conversation_started", campaign=conv.campaign)
         if not locale_known:
+            if notice:
+                await message.answer(notice)
             text, markup = picker(i18n, available_locales)
             conv.at = str(WELCOME)  # the picker leads on to the welcome question
             await message.answer(text, reply_markup=markup)
         else:
-            await present_screen(bot, message.chat.id, engine.show(conv, WELCOME, locale))
+            await present_screen(bot, message.chat.id,
+                                 engine.show(conv, WELCOME, locale).after(notice))
         await save(state, conv)
 
     @router.message(Command("menu"))
@@ -163,6 +178,9 @@ def create_router() -> Router:
             return
         if referrals is not None:
             try:
+                pseudonyms = signals().forget_pseudonyms()
+                if pseudonyms:  # first: a failure here leaves everything as it was
+                    await referrals.forget_signals(pseudonyms)
                 await referrals.forget(chat_id)
             except (ApiUnavailable, ApiRefused):
                 # Say so, keep nothing half-done: the person can press again.

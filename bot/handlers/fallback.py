@@ -8,6 +8,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.api_client import ReferralsClient
 from bot.engine.core import Engine
 from bot.engine.flows import HOME, WELCOME, NodeRef
 from bot.handlers.campaign import AWAITING_CODE, accept_code
@@ -20,13 +21,14 @@ def create_router() -> Router:
 
     @router.message()
     async def on_anything(
-        message: Message, bot: Bot, state: FSMContext, engine: Engine, locale: str
+        message: Message, bot: Bot, state: FSMContext, engine: Engine, locale: str,
+        referrals: ReferralsClient | None = None,
     ) -> None:
         conv = await load(state)
         chat_id = message.chat.id
         text = message.text
         if text is not None and conv.awaiting == AWAITING_CODE and not text.startswith("/"):
-            await accept_code(bot, chat_id, text, conv, engine, locale)
+            await accept_code(bot, chat_id, text, conv, engine, locale, referrals)
             await save(state, conv)
             return
         if text is not None and text.startswith("/"):

@@ -13,9 +13,13 @@ from aiogram.utils.i18n import gettext as _
 from bot.engine.actions import ActionContext
 from bot.engine.callbacks import NodeCb
 from bot.engine.conversation import Conversation
-from bot.engine.core import Engine
+from bot.engine.core import TOGGLE, Engine
 from bot.engine.flows import HOME, NodeRef
 from bot.replies import answer_quietly, callback_place, load, present_screen, save
+from bot.screening import SENSITIVE, flags_from
+from bot.signals import current as signals
+
+SCREENING_DONE = "screening.done"
 
 
 async def show_home(
@@ -71,6 +75,13 @@ def create_router() -> Router:
         conv.awaiting = None
         engine.record_answer(conv, callback_data)
         here = NodeRef(callback_data.f, callback_data.n)
+        if target == TOGGLE:  # a tick in a multiple question: the same screen, updated
+            screen = engine.show(conv, here, locale)
+            await asyncio.gather(answer_quietly(cb),
+                                 present_screen(bot, chat_id, screen, edit_id))
+            await save(state, conv)
+            return
+        before = conv.at
         if target == "back":
             ref: NodeRef | None = engine.go_back(conv)
         else:
@@ -83,6 +94,13 @@ def create_router() -> Router:
             ref = await engine.walk(target, here.flow, conv, context)
             if ref is not None and str(ref) == HOME:
                 conv.trail.clear()
+        if ref is not None:
+            recorder = signals()
+            recorder.screen(before, str(ref), conv.campaign)
+            if str(ref) == SCREENING_DONE and before != SCREENING_DONE:
+                for flag in flags_from(conv.answers):
+                    if flag in SENSITIVE:  # the main flags, not the details
+                        recorder.emit("screening_flag", flag, campaign=conv.campaign)
         if ref is None:  # an action answered the person itself
             await answer_quietly(cb)
         else:

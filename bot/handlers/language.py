@@ -15,6 +15,7 @@ from bot.engine.flows import HOME, WELCOME, NodeRef
 from bot.i18n import native_name
 from bot.preferences import LanguagePreferences
 from bot.replies import answer_quietly, callback_place, load, present, present_screen, save
+from bot.signals import current as signals
 
 PICKER_TITLE = N_("🌐 Choose your language")
 PER_PAGE = 10
@@ -87,6 +88,7 @@ def create_router() -> Router:
             await present(bot, chat_id, text, markup, edit_id)
             return
         await language_preferences.set(bot.id, cb.from_user.id, code)
+        signals().emit("language_chosen", locale=code)
         await answer_quietly(cb, native_name(code))
         conv = await load(state)
         # New people go on to the welcome question; others return to the menu.

@@ -59,6 +59,9 @@ class Referral(Base):
     # The separate, optional "May we send you a few questions after your return?" (issue 8).
     followup_consent: Mapped[bool] = mapped_column(default=False, server_default=false())
     followup_consent_at: Mapped[datetime | None]
+    # "yyyymm:pseudonym" of the person's signals that month, encrypted (issue 7): status
+    # changes count in the same anonymous journey. Null once purged or when not sent.
+    signal_key_enc: Mapped[str | None] = mapped_column(Text)
 
 
 class SlotClaim(Base):

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from referral_api.partners.schemas import LanguageCode
+from referral_api.signals.schemas import SignalRef
 
 ContactMode = Literal["telegram", "phone", "visit"]
 Topic = Literal["information", "apply", "travel_documents", "reintegration", "medical", "family",
@@ -38,6 +39,8 @@ class ReferralCreate(BaseModel):
                                                       max_length=32)]
     # The separate, optional question "May we send you a few questions after your return?"
     followup_consent: bool = False
+    signal: SignalRef | None = None  # the anonymous journey this booking belongs to
+
 
 
 class ReferralPublic(BaseModel):

@@ -36,11 +36,13 @@ from referral_api.referrals.models import (
 from referral_api.referrals.reference import format_reference, new_reference, normalize_reference
 from referral_api.referrals.schemas import ReferralCreate, ReferralPublic
 from referral_api.settings import Settings
+from referral_api.signals.service import record_event_quietly
 from referral_api.surveys.service import FollowupService
 
 logger = logging.getLogger(__name__)
 
 REFERENCE_ATTEMPTS = 10
+SIGNALLED_STATUSES = ("accepted", "contacted", "closed")  # referral_<status> signal events
 
 
 def parse_phone(text: str) -> str:
@@ -97,6 +99,8 @@ class ReferralService:
             followup_consent=data.followup_consent,
             followup_consent_at=now if data.followup_consent else None,
             created_at=now, updated_at=now,
+            signal_key_enc=(self.vault.encrypt(f"{data.signal.month}:{data.signal.pseudonym}")
+                            if data.signal is not None else None),
         )
         await self._insert_with_new_reference(referral)
         if slot is not None and not await self._claim_seat(partner, slot, referral.id):
@@ -114,6 +118,8 @@ class ReferralService:
                     now=now)
         if slot is not None:
             self._queue_reminder(partner, referral, data.chat_id, now)
+        await self._signal(referral, "booking_completed", value=referral.contact_mode,
+                           province=partner.province)
         await self.session.commit()
         logger.info("referral %s created for partner %s (%s)", referral.reference, partner.id,
                     referral.contact_mode)
@@ -274,10 +280,23 @@ class ReferralService:
                     referral_id=referral.id, now=now)
         if status in ("closed", "returned"):
             await self._drop_pending_reminders(referral.id)
+        if status in SIGNALLED_STATUSES:
+            await self._signal(referral, f"referral_{status}", province=partner.province)
         await self.session.commit()
         logger.info("referral %s set to %s by %s", referral.reference, status,
                     actor.split(":")[0])
         return self._public(referral, partner)
+
+    async def _signal(self, referral: Referral, event: str, *, value: str | None = None,
+                      province: str | None = None) -> None:
+        """An anonymous signal in the journey the bot named at booking (none when it did not
+        send one, or once purged). Never fails the referral change."""
+        if referral.signal_key_enc is None:
+            return
+        month, _, pseudonym = self.vault.decrypt(referral.signal_key_enc).partition(":")
+        await record_event_quietly(self.session, month=int(month), pseudonym=pseudonym,
+                                   event=event, now=self.clock(), value=value,
+                                   language=referral.language, province=province)
 
     async def relay_to_person(self, counsellor_telegram_id: int, reference: str,
                               text: str) -> None:
@@ -497,7 +516,8 @@ async def purge_expired(session: AsyncSession, now: datetime, retention_days: in
         return 0
     await session.execute(
         update(Referral).where(Referral.id.in_(ids))
-        .values(name_enc=None, phone_enc=None, chat_id_enc=None, chat_key=None, purged_at=now)
+        .values(name_enc=None, phone_enc=None, chat_id_enc=None, chat_key=None,
+                signal_key_enc=None, purged_at=now)
         .execution_options(synchronize_session=False)
     )
     await session.execute(delete(RelayMessage).where(RelayMessage.referral_id.in_(ids)))

@@ -28,7 +28,8 @@ from referral_api.surveys.report import (
     render_csv,
 )
 from referral_api.surveys.service import FollowupService
-from referral_api.web.pages import environment, render, staff_gettext
+from referral_api.web.i18n import staff_gettext
+from referral_api.web.pages import environment, render
 from referral_api.web.router import StaffDep, verify_csrf
 from referral_api.web.security import STAFF_PREFIX
 
@@ -49,7 +50,7 @@ def template_values(report: Report, chart_link: Callable[[str, str], str]) -> di
 def standalone_html(report: Report, chart_folder: str = "charts") -> str:
     """`followup report --format html`: one page, charts inline, links to the chart files."""
     return environment().get_template("followup_report_standalone.html").render(
-        _=staff_gettext("en"),
+        _=staff_gettext("en").gettext,
         **template_values(report, lambda slug, ext: f"{chart_folder}/{slug}.{ext}"))
 
 

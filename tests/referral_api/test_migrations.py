@@ -19,7 +19,8 @@ from tests.referral_api.databases import temporary_database
 
 TABLES = {"partners", "partner_availability", "partner_counsellors", "referrals", "slot_claims",
           "referral_events", "relay_messages", "outbox", "staff_accounts", "audit_log",
-          "followup_enrolments", "followup_waves", "followup_responses"}
+          "followup_enrolments", "followup_waves", "followup_responses",
+          "campaigns", "signal_events", "signal_journeys"}
 
 
 def _state(connection: Connection) -> tuple[set[str], str | None, list[object]]:

@@ -1,0 +1,59 @@
+"""Signal and campaign schemas of the bot's API (service token)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Pseudonym = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Month = Annotated[int, Field(ge=202001, le=210012)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,23}$")]
+LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")]
+MAX_BATCH = 500
+
+
+class SignalIn(BaseModel):
+    """One anonymous event. Values come from the closed lists of catalogue.py; any other
+    field (a chat id, a name, a text) is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    month: Month
+    pseudonym: Pseudonym
+    event: Slug
+    value: Slug | None = None
+    language: LanguageTag | None = None
+    province: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    campaign: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+
+
+class SignalBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: Annotated[list[SignalIn], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class SignalsRecorded(BaseModel):
+    recorded: int
+    rejected: int
+
+
+class SignalForget(BaseModel):
+    pseudonyms: Annotated[list[Pseudonym], Field(max_length=24)]
+
+
+class SignalsForgotten(BaseModel):
+    deleted_events: int
+
+
+class SignalRef(BaseModel):
+    """The person's pseudonym of the month, sent with a booking so that the referral's later
+    status changes count in the same journey (stored encrypted with the referral)."""
+
+    month: Month
+    pseudonym: Pseudonym
+
+
+class CampaignPublic(BaseModel):
+    code: str
