@@ -28,6 +28,7 @@ from bot.engine.core import N_, Engine
 from bot.engine.flows import NodeRef
 from bot.handlers.flow import show_home
 from bot.replies import answer_quietly, callback_place, load, present, present_screen, save
+from bot.signals import current as signals
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,7 @@ async def _submit(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, lo
         await show_home(bot, chat_id, conv, engine, locale, edit_id,
                         notice=_("These questions are closed. Thank you."))
         return False
-    # TODO(issue 7): the API records the anonymous "follow-up answered" signal when it saves
-    # the answers (referral_api.surveys.service.followup_answered); nothing to send from here.
+    signals().emit("followup_answered", "answered")  # anonymous: no token, no country
     _clear(conv)
     return True
 
@@ -206,6 +206,7 @@ def create_router() -> Router:
                 return
             if conv.survey.get("token") == token:
                 _clear(conv)
+            signals().emit("followup_answered", "declined")
             await present(bot, chat_id, stopped_text(), None, edit_id)
         elif action == "retry" and conv.survey.get("token") == token:
             if await _submit(bot, chat_id, conv, engine, locale, referrals, edit_id):

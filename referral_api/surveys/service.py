@@ -48,15 +48,6 @@ def in_window(now: datetime, country: str, settings: Settings) -> bool:
     return settings.followup_window_start_hour <= hour < settings.followup_window_end_hour
 
 
-def followup_answered(session: AsyncSession, response: FollowupResponse) -> None:
-    """Hook for the anonymous signal "follow-up answered" (issue 7 exposes `record_event`).
-
-    TODO(issue 7): call `record_event(...)` here with the event type `followup_answered`,
-    the language and the country only — never the wave token or the chat. Runs inside the
-    transaction that saves the completed questionnaire (the caller commits)."""
-    return None
-
-
 @dataclass
 class ScheduleResult:
     sent: int = 0
@@ -144,7 +135,6 @@ class FollowupService:
         self.session.add(response)
         wave.status, wave.answered_at = "answered", now
         await self.session.flush()
-        followup_answered(self.session, response)
         await _finish_if_done(self.session, enrolment, await self._waves(enrolment.id), now)
         await self.session.commit()
         logger.info("follow-up: wave %s answered", wave.number)

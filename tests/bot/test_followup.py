@@ -7,7 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from babel.support import Translations
 from sqlalchemy import select
+
+from bot.engine.flows import load_flows
+from bot.notices import FOLLOWUP_WAVE
+from bot.settings import DEFAULT_FLOWS_DIR, DEFAULT_LOCALES_DIR
 
 from referral_api.referrals.service import ReferralService
 from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
@@ -119,3 +124,49 @@ async def test_forget_deletes_the_enrolment_and_answers(booking: Booking,
     await person.send("/forget")
     await person.press(person.buttons[0])
     assert await enrolments(booking) == []
+
+
+async def test_a_georgian_returnee_answers_a_wave_in_georgian(booking: Booking,
+                                                              admin: httpx.AsyncClient) -> None:
+    """The whole path in the person's own language (Telegram app in Georgian): the booking's
+    follow-up question, the wave message and its buttons, every question, the thanks."""
+    ka = Translations.load(str(DEFAULT_LOCALES_DIR), ["ka"], "messages").gettext
+    thanks_node = load_flows(DEFAULT_FLOWS_DIR).flows["followup"].nodes["thanks"]
+    thanks = str(getattr(thanks_node, "say", ""))
+    person = booking.h.person(7111, "ka")
+    await find_by_postcode(person)
+    await person.press(person.buttons[0])  # the nearest place
+    await person.press(ka("Write to me here"))
+    await person.press(ka("Yes"))  # interpreter
+    await person.press(ka("Travel documents"))
+    await person.press(ka("✅ Yes, share"))
+    assert ka("Yes, you may ask me") != "Yes, you may ask me"  # really translated
+    await person.press(ka("Yes, you may ask me"))
+    [referral] = await booking.referrals()
+    context = booking.app.state.context
+    async with context.sessionmaker() as session:
+        await ReferralService(session, context.vault, context.settings, context.clock
+                              ).set_returned_for_partner(
+            referral.reference, "test-desk", country="GE",
+            return_date=(datetime.now(UTC) - timedelta(days=100)).date(),
+            reintegration_partner="caritas", actor="staff:1")
+    [enrolment] = await enrolments(booking)
+    assert enrolment.language == "ka"
+
+    await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7111})
+    await booking.deliver()
+    assert ka(FOLLOWUP_WAVE)[:40] in person.text
+    assert person.buttons == [ka("▶️ Start"), ka("Later"), ka("Stop these questions")]
+    await person.press(ka("▶️ Start"))
+    assert ka("How did you first hear about the voluntary return programme?") in person.text
+    await person.press(ka("Return desk"))
+    for _ in range(20):  # then the first answer of every question, whatever comes
+        if ka(thanks)[:30] in person.text:
+            break
+        await person.press(person.buttons[0])
+    assert ka(thanks)[:30] in person.text
+    assert not any(label.isascii() and label.strip() for label in person.buttons
+                   if label not in ("1", "2")), person.buttons
+    async with context.sessionmaker() as session:
+        [response] = (await session.scalars(select(FollowupResponse))).all()
+    assert (response.language, response.info_source) == ("ka", "return_desk")

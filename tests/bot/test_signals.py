@@ -155,6 +155,7 @@ async def test_the_funnel_counts_people_through_bot_journeys(world: Booking) -> 
     await find_by_postcode(booker)  # /start again: the campaign stays with the conversation
     await choose_and_answer(booker, "Write to me here")
     await booker.press("✅ Yes, share")
+    await booker.press("No, thank you")  # the follow-up question
     await flush(world)
     await world.deliver()
     await world.counsellor_press("accepted")
