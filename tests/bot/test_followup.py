@@ -13,7 +13,6 @@ from sqlalchemy import select
 from bot.engine.flows import load_flows
 from bot.notices import FOLLOWUP_WAVE
 from bot.settings import DEFAULT_FLOWS_DIR, DEFAULT_LOCALES_DIR
-
 from referral_api.referrals.service import ReferralService
 from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
 from tests.bot.booking_world import Booking
