@@ -46,7 +46,7 @@ from referral_api.web.pages import STATIC_DIR, render
 from referral_api.web.router import StaffDep, verify_csrf
 from referral_api.web.security import STAFF_PREFIX
 
-NOTICES = ("created_ok",)
+NOTICES = ("campaign_created",)
 DEFAULT_MONTHS = 3
 
 
@@ -139,7 +139,7 @@ def create_router() -> APIRouter:
                                              now=context.clock())
         except (Invalid, Forbidden) as exc:
             return _redirect(f"/campaigns?error={quote(exc.code)}")
-        return _redirect(f"/campaigns/{created.code}?done=created_ok")
+        return _redirect(f"/campaigns/{created.code}?done=campaign_created")
 
     async def _campaign(campaigns: CampaignService, code: str) -> CampaignView:
         return await campaigns.get(code)

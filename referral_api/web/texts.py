@@ -59,6 +59,7 @@ NOTICE = {
     "saved": N_("Saved."),
     "sent": N_("Message queued for the person."),
     "created_ok": N_("Account created."),
+    "campaign_created": N_("The campaign was created."),
     "counsellor_added": N_("Counsellor added."),
     "counsellor_removed": N_("Counsellor removed."),
     "partner_created": N_("Partner created. Add its opening hours below."),
