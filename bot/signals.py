@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +71,7 @@ class SignalBuffer:
         self.dropped = 0
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self._sending = asyncio.Lock()  # held while a batch is in flight
 
     def add(self, event: dict[str, Any]) -> None:
         if len(self.pending) >= self.max_pending:
@@ -103,13 +104,25 @@ class SignalBuffer:
 
     async def flush(self) -> None:
         """Send everything waiting, in batches. Failures are logged and dropped."""
-        while self.pending:
-            batch = [self.pending.popleft()
-                     for _ in range(min(self.max_batch, len(self.pending)))]
-            try:
-                await self.send(batch)
-            except Exception as exc:
-                log.warning("%d signal(s) not recorded: %s", len(batch), type(exc).__name__)
+        async with self._sending:
+            while self.pending:
+                batch = [self.pending.popleft()
+                         for _ in range(min(self.max_batch, len(self.pending)))]
+                try:
+                    await self.send(batch)
+                except Exception as exc:
+                    log.warning("%d signal(s) not recorded: %s", len(batch),
+                                type(exc).__name__)
+
+    async def discard(self, pseudonyms: Iterable[str]) -> int:
+        """For /forget: drop the waiting events of these pseudonyms, then wait until no
+        batch is in flight, so nothing of the person is recorded after the deletion."""
+        wanted = set(pseudonyms)
+        before = len(self.pending)
+        self.pending = deque(e for e in self.pending if e.get("pseudonym") not in wanted)
+        async with self._sending:
+            pass
+        return before - len(self.pending)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -151,6 +164,13 @@ class SignalRecorder:
         now = month_of(self.clock())
         return [pseudonym(self.secret, self.user_id, m)
                 for m in previous_months(now, FORGET_MONTHS)]
+
+    async def forget(self) -> list[str]:
+        """The person's pseudonyms for /forget, after dropping their events still waiting."""
+        pseudonyms = self.forget_pseudonyms()
+        if pseudonyms and self.buffer is not None:
+            await self.buffer.discard(pseudonyms)
+        return pseudonyms
 
     def emit(self, event: str, value: str | None = None, *, campaign: str | None = None,
              province: str | None = None, locale: str | None = None) -> None:

@@ -178,7 +178,7 @@ def create_router() -> Router:
             return
         if referrals is not None:
             try:
-                pseudonyms = signals().forget_pseudonyms()
+                pseudonyms = await signals().forget()  # waiting events dropped too
                 if pseudonyms:  # first: a failure here leaves everything as it was
                     await referrals.forget_signals(pseudonyms)
                 await referrals.forget(chat_id)

@@ -143,6 +143,7 @@ class ReferralService:
             raise Conflict("referral_closed")
         now = self.clock()
         referral.status = "cancelled"
+        referral.signal_key_enc = None  # no later stage to count: unlink from the signals
         referral.updated_at = now
         await self.session.execute(delete(SlotClaim).where(SlotClaim.referral_id == referral.id))
         await self._drop_pending_reminders(referral.id)
@@ -282,6 +283,8 @@ class ReferralService:
             await self._drop_pending_reminders(referral.id)
         if status in SIGNALLED_STATUSES:
             await self._signal(referral, f"referral_{status}", province=partner.province)
+        if status in ("closed", "returned"):  # the journey has no later stage: drop the link
+            referral.signal_key_enc = None  # between the referral and the anonymous signals
         await self.session.commit()
         logger.info("referral %s set to %s by %s", referral.reference, status,
                     actor.split(":")[0])

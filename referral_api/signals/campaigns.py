@@ -27,6 +27,7 @@ from referral_api.partners.models import Partner
 from referral_api.signals.catalogue import CHANNELS
 from referral_api.signals.models import Campaign
 from referral_api.staff.models import StaffAccount
+from referral_api.staff.service import audit
 
 logger = logging.getLogger(__name__)
 
@@ -154,10 +155,26 @@ class CampaignService:
                     self.session.add(campaign)
             except IntegrityError:
                 continue
+            audit(self.session, self.account, "create_campaign", detail=campaign.code, now=now)
             await self.session.commit()
             logger.info("campaign created (%s)", channel)
             return await self.get(campaign.code)
         raise RuntimeError("no free campaign code")  # 31^6 codes: does not happen
+
+    async def set_active(self, code: str, active: bool, now: datetime) -> CampaignView:
+        """Stop (or restart) a campaign: the bot refuses a stopped code, typed or in a link;
+        its signals stay in the reports. Scoped like `get` (another organisation's: 404)."""
+        view = await self.get(code)
+        campaign = await self.session.get(Campaign, view.code)
+        assert campaign is not None
+        if campaign.active != active:
+            campaign.active = active
+            audit(self.session, self.account,
+                  "reactivate_campaign" if active else "deactivate_campaign",
+                  detail=campaign.code, now=now)
+            await self.session.commit()
+            logger.info("campaign %s", "reactivated" if active else "deactivated")
+        return await self.get(code)
 
     @staticmethod
     def _view(campaign: Campaign, partner_name: str | None) -> CampaignView:

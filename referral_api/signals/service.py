@@ -20,7 +20,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, delete, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -392,3 +402,35 @@ async def naive_report(session: AsyncSession, flt: ReportFilter) -> dict[str, in
         GROUP BY value"""), params)
     out.update({f"obstacle:{value}": people for value, people in obstacles})
     return out
+
+
+FORGET_MONTHS = 13  # as far back as the bot's /forget reaches (bot.signals.FORGET_MONTHS)
+ANONYMOUS_PREFIX = "anon-"  # a journey that no pseudonym (hence no /forget) can reach
+
+
+def oldest_forgettable_month(now: datetime) -> int:
+    """The oldest month /forget still reaches: this month and the FORGET_MONTHS before."""
+    year, month = divmod(month_of(now), 100)
+    index = year * 12 + (month - 1) - FORGET_MONTHS
+    return (index // 12) * 100 + index % 12 + 1
+
+
+async def anonymise_old_months(session: AsyncSession, now: datetime) -> tuple[int, int]:
+    """Retention of signals: for months /forget can no longer reach, delete the raw events
+    (with their hour) and replace each journey's pseudonym by a random value, so the rollups
+    (and the reports) stay but nothing links to a person any more. Commits.
+    Returns (events deleted, journeys anonymised)."""
+    cutoff = oldest_forgettable_month(now)
+    events = await session.execute(delete(SignalEvent).where(SignalEvent.month < cutoff))
+    random_hex = literal_column(
+        "md5(random()::text || clock_timestamp()::text)"
+        if session.get_bind().dialect.name == "postgresql" else "lower(hex(randomblob(16)))",
+        String)
+    journeys = await session.execute(
+        update(SignalJourney)
+        .where(SignalJourney.month < cutoff,
+               SignalJourney.pseudonym.not_like(f"{ANONYMOUS_PREFIX}%"))
+        .values(pseudonym=literal(ANONYMOUS_PREFIX, String) + random_hex)
+        .execution_options(synchronize_session=False))
+    await session.commit()
+    return (int(getattr(events, "rowcount", 0) or 0), int(getattr(journeys, "rowcount", 0) or 0))

@@ -46,7 +46,7 @@ from referral_api.web.pages import STATIC_DIR, render
 from referral_api.web.router import StaffDep, verify_csrf
 from referral_api.web.security import STAFF_PREFIX
 
-NOTICES = ("campaign_created",)
+NOTICES = ("campaign_created", "campaign_deactivated", "campaign_reactivated")
 DEFAULT_MONTHS = 3
 
 
@@ -154,6 +154,15 @@ def create_router() -> APIRouter:
                       languages=[(code, flyer_text(code, "", "").name)
                                  for code in shipped_languages()],
                       notice=done if done in NOTICES else None)
+
+    @router.post("/campaigns/{code}/active")
+    async def set_campaign_active(code: str, campaigns: CampaignsDep, context: ContextDep,
+                                  active: Annotated[str, Form(max_length=1)] = "") -> Response:
+        if active not in ("0", "1"):
+            raise Invalid("invalid_request")
+        campaign = await campaigns.set_active(code, active == "1", context.clock())
+        done = "campaign_reactivated" if campaign.active else "campaign_deactivated"
+        return _redirect(f"/campaigns/{campaign.code}?done={done}")
 
     @router.get("/campaigns/{code}/qr.svg")
     async def campaign_qr_svg(code: str, campaigns: CampaignsDep,

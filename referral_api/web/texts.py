@@ -60,6 +60,8 @@ NOTICE = {
     "sent": N_("Message queued for the person."),
     "created_ok": N_("Account created."),
     "campaign_created": N_("The campaign was created."),
+    "campaign_deactivated": N_("Campaign stopped: the bot no longer accepts its code."),
+    "campaign_reactivated": N_("Campaign restarted: the bot accepts its code again."),
     "counsellor_added": N_("Counsellor added."),
     "counsellor_removed": N_("Counsellor removed."),
     "partner_created": N_("Partner created. Add its opening hours below."),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from playwright.sync_api import Page, expect
 
 
@@ -38,3 +41,56 @@ def book_contact_by_postcode(page: Page, postcode: str = "9000") -> str:
     done = page.locator(".msg.bot", has_text="Your reference")
     expect(done).to_have_count(1, timeout=10_000)
     return done.inner_text().split("Your reference:")[1].split()[0].strip("\u2068\u2069")
+
+
+def open_chat_in(page: Page, demo: str, lang: str, t: Callable[[str], str]) -> None:
+    """open_chat for a person whose Telegram app is in `lang` (`t`: that language's gettext):
+    ready once the greeting shows its first answer in that language."""
+    page.goto(f"{demo}/simulator")
+    page.evaluate("localStorage.clear()")
+    page.evaluate(f"localStorage.setItem('sim-lang', '{lang}')")
+    page.reload()
+    expect(page.locator(".msg.bot").last.get_by_role(
+        "button", name=t("Yes, in a reception centre"), exact=True)).to_be_visible(
+        timeout=15_000)
+
+
+def book_contact_by_postcode_in(page: Page, t: Callable[[str], str], postcode: str = "9000",
+                                *, followup: bool = False) -> str:
+    """book_contact_by_postcode with every label in the person's language (`t`: its gettext);
+    `followup`: the answer to "May we send you a few questions after your return?"."""
+    bot = page.locator(".msg.bot")
+
+    def press(label: str) -> None:
+        page.get_by_role("button", name=t(label), exact=True).click()
+
+    def fragment(msgid: str) -> str:
+        """The longest literal part of a translated template (placeholders move)."""
+        parts = re.split(r"\{\w+\}", t(msgid))
+        return max((part.strip(" :") for part in parts), key=len)
+
+    press("No")
+    press("📍 Find help near me")
+    press("Find places near me")
+    press("Skip the questions")
+    press("Type a postcode")
+    expect(bot.last).to_contain_text(t("Type a Belgian postcode, for example 1000 or 9000."))
+    page.fill("#text", postcode)
+    page.press("#text", "Enter")
+    expect(bot.last).to_contain_text(fragment("These places are nearest to {place}:"),
+                                     timeout=10_000)
+    bot.last.get_by_role("button").first.click()
+    press("Write to me here")
+    press("No")
+    press("Information only")
+    expect(bot.last).to_contain_text(t("Do you agree?"))
+    press("✅ Yes, share")
+    expect(bot.last).to_contain_text(fragment(
+        "One last question, separate from your booking: may we send you a few questions "
+        "after your return?"))
+    press("Yes, you may ask me" if followup else "No, thank you")
+    done = page.locator(".msg.bot", has_text=fragment("Your reference: {reference}"))
+    expect(done).to_have_count(1, timeout=10_000)
+    found = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", done.inner_text())
+    assert found is not None, done.inner_text()
+    return found.group(0)

@@ -15,9 +15,17 @@ from PIL import Image
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referral_api.referrals.models import Referral
 from referral_api.signals.campaigns import deep_link, qr_png
 from referral_api.signals.models import SignalEvent, SignalJourney
-from referral_api.signals.service import ReportFilter, month_of, report
+from referral_api.signals.service import (
+    ReportFilter,
+    anonymise_old_months,
+    month_of,
+    oldest_forgettable_month,
+    report,
+)
+from referral_api.staff.models import AuditRecord
 from tests.referral_api.factories import make_partner, referral_body
 from tests.referral_api.signals.conftest import journey, person, send
 from tests.referral_api.staff_pages import token
@@ -181,6 +189,31 @@ async def test_a_booking_and_its_status_changes_count_in_the_persons_journey(
     assert events[-3:] == ["booking_completed", "referral_accepted", "referral_contacted"]
 
 
+async def test_the_link_to_the_journey_is_dropped_when_the_referral_ends(
+        app: FastAPI, admin: httpx.AsyncClient, client: httpx.AsyncClient,
+        session: AsyncSession) -> None:
+    """The referral keeps the (encrypted) journey key only while a later funnel stage can
+    still happen: closed or cancelled referrals no longer link to the anonymous signals."""
+    await make_partner(admin, counsellors=(5001,))
+    month = month_of(datetime.now(UTC))
+    references = []
+    for n in (1, 2):
+        created = await client.post("/v1/referrals", json=referral_body(
+            chat_id=900 + n, signal={"month": month, "pseudonym": person(n)}))
+        assert created.status_code == 201, created.text
+        references.append(created.json()["reference"])
+    closed = await client.post(f"/v1/referrals/{references[0]}/status", json={
+        "counsellor_telegram_id": 5001, "status": "closed"})
+    assert closed.status_code == 200, closed.text
+    cancelled = await client.post(f"/v1/referrals/{references[1]}/cancel",
+                                  json={"chat_id": 902})
+    assert cancelled.status_code == 200, cancelled.text
+    keys = (await session.scalars(select(Referral.signal_key_enc))).all()
+    assert keys == [None, None]
+    events = [e.event for e in await session.scalars(select(SignalEvent))]
+    assert events.count("referral_closed") == 1  # still counted before the link went
+
+
 async def test_forget_deletes_the_persons_signals_and_counts_only_that_it_happened(
         client: httpx.AsyncClient, session: AsyncSession) -> None:
     await send(client, journey(1, FUNNEL, obstacles=("debts",)))
@@ -191,6 +224,26 @@ async def test_forget_deletes_the_persons_signals_and_counts_only_that_it_happen
     assert (person(2), "conversation_started") in left
     assert not any(p == person(1) for p, _ in left)
     assert sum(event == "forget" for _, event in left) == 1
+
+
+async def test_months_beyond_forgets_reach_keep_their_counts_but_lose_their_pseudonyms(
+        app: FastAPI, client: httpx.AsyncClient, session: AsyncSession) -> None:
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    assert oldest_forgettable_month(now) == 202510  # this month and the 13 before
+    for n, month in ((1, 202509), (2, 202509), (3, 202510), (4, 202611)):
+        await send(client, journey(n, FUNNEL, month=month))
+    before = await report(session, ReportFilter(202501, 202612))
+    deleted, anonymised = await anonymise_old_months(session, now)
+    assert (deleted, anonymised) == (8, 2)
+    months = sorted(e.month for e in await session.scalars(select(SignalEvent)))
+    assert months == [202510] * 4 + [202611] * 4  # raw events (with their hour) deleted
+    old = (await session.scalars(select(SignalJourney.pseudonym).where(
+        SignalJourney.month == 202509))).all()
+    assert len(old) == 2 and all(p.startswith("anon-") for p in old)
+    assert person(1) not in old and old[0] != old[1]
+    after = await report(session, ReportFilter(202501, 202612))
+    assert [c.json() for c in after.funnel] == [c.json() for c in before.funnel]
+    assert await anonymise_old_months(session, now) == (0, 0)  # done once
 
 
 # --- campaigns -------------------------------------------------------------------------
@@ -245,6 +298,29 @@ async def test_partner_staff_see_only_their_own_campaigns_and_reports(
     data = (await counsellor.get("/staff/signals/report.json")).json()
     assert data["funnel"]["started"] == "<5"  # their report covers only their campaigns
     assert data["filter"]["campaigns"] == [own]  # made for test-desk, whatever was posted
+
+
+async def test_a_stopped_campaign_code_is_refused_and_only_its_organisation_can_stop_it(
+        coordinator: httpx.AsyncClient, counsellor: httpx.AsyncClient,
+        client: httpx.AsyncClient, session: AsyncSession) -> None:
+    theirs = await create_campaign(coordinator, "Other desk flyers", partner_id="other-desk")
+    own = await create_campaign(counsellor, "Our own flyers")
+    assert (await client.get(f"/v1/campaigns/{own}")).status_code == 200
+    refused = await counsellor.post(f"/staff/campaigns/{theirs}/active",
+                                    data={"active": "0", "csrf_token": await token(counsellor)})
+    assert refused.status_code == 404
+    no_csrf = await counsellor.post(f"/staff/campaigns/{own}/active", data={"active": "0"})
+    assert no_csrf.status_code == 403
+    stopped = await counsellor.post(f"/staff/campaigns/{own}/active",
+                                    data={"active": "0", "csrf_token": await token(counsellor)})
+    assert stopped.status_code == 303
+    page = await counsellor.get(stopped.headers["location"])
+    assert "the bot no longer accepts its code" in page.text
+    assert "Restart this campaign" in page.text
+    assert (await client.get(f"/v1/campaigns/{own}")).status_code == 404  # the bot refuses it
+    assert (await client.get(f"/v1/campaigns/{theirs}")).status_code == 200
+    actions = [a for a, in await session.execute(select(AuditRecord.action))]
+    assert actions.count("create_campaign") == 2 and "deactivate_campaign" in actions
 
 
 async def test_the_report_page_shows_charts_and_says_what_is_wrong_with_bad_filters(
