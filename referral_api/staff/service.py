@@ -183,6 +183,49 @@ class AccountService:
         logger.info("staff account %d: new password set by an admin", account.id)
         return account
 
+    async def update(self, account_id: int, *, role: str, partner_id: str | None,
+                     locale: str, by: StaffAccount) -> list[str]:
+        """An admin changes an account's role, partner or language; the names of the fields
+        changed (audited as such). Admins cannot change their own role. Rights follow at once:
+        the account is reloaded on every request. Raises Invalid or Forbidden; commits."""
+        account = await self.get_for_admin(account_id, by)
+        if role not in ROLES:
+            raise Invalid("invalid_role")
+        if locale not in LOCALES:
+            raise Invalid("invalid_locale")
+        partner_id = partner_id or None
+        if role == "counsellor" and partner_id is None:
+            raise Invalid("partner_required")
+        if partner_id is not None and await self.session.get(Partner, partner_id) is None:
+            raise Invalid("unknown_partner")
+        if account.id == by.id and role != account.role:
+            raise Forbidden("cannot_change_own_role")
+        wanted = {"role": role, "partner_id": partner_id, "locale": locale}
+        changed = [name for name, value in wanted.items() if getattr(account, name) != value]
+        for name in changed:
+            setattr(account, name, wanted[name])
+        if changed:
+            audit(self.session, by, "update_account",
+                  detail=f"{account.id}:{','.join(changed)}", now=self.clock())
+        await self.session.commit()
+        return changed
+
+    async def change_own_password(self, account: StaffAccount, current: str,
+                                  new: str) -> None:
+        """Anyone changes their own password, proving the current one; every session of the
+        account ends (log in again). Audited (never a password); commits."""
+        try:
+            self.hasher.verify(account.password_hash, current)
+        except (VerificationError, InvalidHashError):
+            raise Invalid("wrong_password") from None
+        if len(new) < MIN_PASSWORD_LENGTH:
+            raise Invalid("weak_password")
+        account.password_hash = self.hasher.hash(new)
+        account.session_epoch += 1
+        audit(self.session, account, "change_password", now=self.clock())
+        await self.session.commit()
+        logger.info("staff account %d changed its password", account.id)
+
     async def all_accounts(self, by: StaffAccount) -> list[StaffAccount]:
         require_admin(by)
         return list(await self.session.scalars(

@@ -132,8 +132,9 @@ def create_router() -> APIRouter:
         return _redirect("/inbox")
 
     @router.get("/login")
-    async def login_page(request: Request) -> Response:
-        return render(request, "login.html", email="", login_error=None)
+    async def login_page(request: Request, done: str = "") -> Response:
+        return render(request, "login.html", email="", login_error=None,
+                      notice=_notice(done))
 
     @router.post("/login")
     async def login(request: Request, session: SessionDep, context: ContextDep,
@@ -249,7 +250,38 @@ def create_router() -> APIRouter:
                            error: str = "") -> Response:
         target = await AccountService(session, context.clock).get_for_admin(account_id, account)
         return render(request, "account.html", target=target, locale_names=LOCALE_NAMES,
+                      roles=ROLES, locales=LOCALES,
+                      partners=await AccountService(session, context.clock).partner_ids(),
                       notice=_notice(done), error=_error(error))
+
+    @router.post("/admin/accounts/{account_id}")
+    async def update_account(account_id: int, account: StaffDep, session: SessionDep,
+                             context: ContextDep,
+                             role: Annotated[str, Form(max_length=16)] = "",
+                             locale: Annotated[str, Form(max_length=2)] = "",
+                             partner_id: Annotated[str, Form(max_length=64)] = "") -> Response:
+        page = f"/admin/accounts/{account_id}"
+        try:
+            await AccountService(session, context.clock).update(
+                account_id, role=role, partner_id=partner_id or None, locale=locale, by=account)
+        except (Invalid, Forbidden) as exc:
+            return _redirect(page, error=exc.code)
+        return _redirect(page, done="account_updated")
+
+    @router.get("/password")
+    async def password_page(request: Request, account: StaffDep, error: str = "") -> Response:
+        return render(request, "password.html", error=_error(error))
+
+    @router.post("/password")
+    async def change_password(account: StaffDep, session: SessionDep, context: ContextDep,
+                              current: Annotated[str, Form(max_length=1024)] = "",
+                              new: Annotated[str, Form(max_length=1024)] = "") -> Response:
+        try:
+            await AccountService(session, context.clock).change_own_password(account, current,
+                                                                              new)
+        except Invalid as exc:
+            return _redirect("/password", error=exc.code)
+        return _redirect("/login", done="password_changed")
 
     @router.post("/admin/accounts/{account_id}/deactivate")
     @router.post("/admin/accounts/{account_id}/reactivate")

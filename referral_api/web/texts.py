@@ -68,6 +68,8 @@ NOTICE = {
     "availability_saved": N_("Opening hours saved."),
     "deactivated": N_("Account deactivated. It was logged out everywhere."),
     "reactivated": N_("Account reactivated."),
+    "account_updated": N_("Account saved."),
+    "password_changed": N_("Password changed. Please log in with the new password."),
     "password_reset": N_("New password set. The account was logged out everywhere."),
 }
 ERROR = {
@@ -88,6 +90,8 @@ ERROR = {
     "invalid_reintegration_partner": N_("Choose Caritas or IOM."),
     "invalid_telegram_id": N_("A Telegram user id is a positive whole number."),
     "cannot_deactivate_self": N_("You cannot deactivate your own account."),
+    "cannot_change_own_role": N_("You cannot change your own role."),
+    "wrong_password": N_("Your current password is not right."),
     "form_invalid": N_("Please correct the fields marked below."),
 }
 # Field errors of the partner forms: one clear sentence per field, whatever was wrong.

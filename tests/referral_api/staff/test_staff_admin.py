@@ -186,9 +186,61 @@ async def test_a_cookie_without_an_epoch_is_no_session(app: FastAPI,
     assert (await replay(app, old)).status_code == 303
 
 
+async def test_an_admin_changes_an_accounts_role_and_the_rights_follow_at_once(
+        app: FastAPI, counsellor: StaffAccount, admin_account: StaffAccount,
+        anna: httpx.AsyncClient, root: httpx.AsyncClient) -> None:
+    assert (await anna.get("/staff/followup")).status_code in (403, 404)
+    csrf = await token(root)
+    page = f"/staff/admin/accounts/{counsellor.id}"
+    no_partner = await root.post(page, data={"role": "counsellor", "partner_id": "",
+                                             "locale": "nl", "csrf_token": csrf})
+    assert no_partner.headers["location"].endswith("error=partner_required")
+    own = await root.post(f"/staff/admin/accounts/{admin_account.id}", data={
+        "role": "coordinator", "partner_id": "", "locale": "en", "csrf_token": csrf})
+    assert own.headers["location"].endswith("error=cannot_change_own_role")
+    assert (await account_row(app, admin_account.id)).role == "admin"
+
+    saved = await root.post(page, data={"role": "coordinator", "partner_id": "",
+                                        "locale": "fr", "csrf_token": csrf})
+    assert saved.headers["location"].endswith("done=account_updated")
+    assert (await root.get(saved.headers["location"])).status_code == 200
+    row = await account_row(app, counsellor.id)
+    assert (row.role, row.partner_id, row.locale) == ("coordinator", None, "fr")
+    assert (await anna.get("/staff/followup")).status_code == 200  # same session, new rights
+    [record] = await audits(app, "update_account")
+    assert record.detail == f"{counsellor.id}:role,partner_id,locale"
+
+
+async def test_staff_change_their_own_password_and_log_in_again(
+        app: FastAPI, counsellor: StaffAccount, anna: httpx.AsyncClient) -> None:
+    assert "Change your password" in (await anna.get("/staff/password")).text
+    csrf = await token(anna)
+    wrong = await anna.post("/staff/password", data={"current": "not my password",
+                                                     "new": NEW_PASSWORD, "csrf_token": csrf})
+    assert wrong.headers["location"].endswith("error=wrong_password")
+    short = await anna.post("/staff/password", data={"current": PASSWORD, "new": "short",
+                                                     "csrf_token": csrf})
+    assert short.headers["location"].endswith("error=weak_password")
+    assert (await anna.get("/staff/inbox")).status_code == 200  # nothing changed yet
+
+    changed = await anna.post("/staff/password", data={"current": PASSWORD, "new": NEW_PASSWORD,
+                                                       "csrf_token": csrf})
+    assert changed.headers["location"] == "/staff/login?done=password_changed"
+    assert "log in with the new password" in (await anna.get(changed.headers["location"])).text
+    assert (await anna.get("/staff/inbox")).status_code == 303  # this session ended too
+    async with browser(app) as again:
+        assert (await login(again, "anna@desk.example", PASSWORD)).status_code == 401
+        assert (await login(again, "anna@desk.example", NEW_PASSWORD)).status_code == 303
+    [record] = await audits(app, "change_password")
+    assert record.detail is None
+    assert (await anna.post("/staff/password", data={"current": PASSWORD, "new": NEW_PASSWORD})
+            ).status_code == 403  # no CSRF token, no session: refused
+
+
 # --- permissions --------------------------------------------------------------------------
 
 ADMIN_POSTS = (
+    "/staff/admin/accounts/{id}",
     "/staff/admin/accounts/{id}/deactivate",
     "/staff/admin/accounts/{id}/reactivate",
     "/staff/admin/accounts/{id}/password",
