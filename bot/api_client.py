@@ -172,6 +172,13 @@ class ReferralsClient:
         body: dict[str, Any] = {"chat_id": chat_id} if chat_id is not None else {"token": token}
         data = await self._call("POST", "/v1/followup/stop", json=body)
         return int(data.get("stopped", 0))
+
+    async def followup_wave(self, token: str) -> dict[str, Any]:
+        """The state of the wave of `token`: {"status": "open"|"closed", "background": bool}.
+        ApiRefused 404 for an unknown token."""
+        data = await self._call("GET", f"/v1/followup/waves/{token}")
+        return dict(data or {})
+
     # --- signals and campaigns (docs/signals.md) ------------------------------------------
     async def record_signals(self, events: list[dict[str, Any]]) -> None:
         """A batch of anonymous events (the signal buffer calls this in the background)."""

@@ -6,6 +6,12 @@ message is marked sent only after Telegram accepted it; transient failures come 
 with backoff (429: after retry_after); permanent failures are marked failed with a reason from
 a fixed vocabulary. Rows are claimed with FOR UPDATE SKIP LOCKED on PostgreSQL, so several
 workers may run. Also purges personal fields of old closed referrals (retention).
+
+Follow-up messages (`followup_wave`) are checked before delivery: a row whose wave is no longer
+open (answered, stopped, given up) is dropped (`closed`); a row past the end of the country's
+daytime window (`not_after`) is dropped (`late`) and its wave goes back to the scheduler for the
+next window. Once delivered or dropped, the row's chat id and payload (with the wave's token)
+are blanked; the rows themselves are deleted after the retention period.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from referral_api.delivery import Outgoing, RateLimiter, Sender, SendResult, bac
 from referral_api.outbox.models import OutboxMessage
 from referral_api.referrals.service import purge_expired
 from referral_api.settings import Settings
-from referral_api.surveys.service import ScheduleResult, schedule_due
+from referral_api.signals.service import anonymise_old_months
+from referral_api.surveys.models import FollowupEnrolment, FollowupWave
+from referral_api.surveys.service import ScheduleResult, purge_followup_outbox, schedule_due
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,7 @@ class DrainResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    dropped: int = 0  # follow-up messages no longer wanted (wave closed, window over)
 
 
 class OutboxWorker:
@@ -102,6 +111,7 @@ class OutboxWorker:
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = list((await session.scalars(query)).all())
+            rows = await self._wanted_followups(session, rows, now, result)
             by_chat: dict[str, list[OutboxMessage]] = defaultdict(list)
             for row in rows:
                 by_chat[row.chat_id_enc or f"none:{row.id}"].append(row)
@@ -113,6 +123,47 @@ class OutboxWorker:
             await asyncio.gather(*(deliver(chat_rows) for chat_rows in by_chat.values()))
             await session.commit()
         return result
+
+    async def _wanted_followups(self, session: AsyncSession, rows: list[OutboxMessage],
+                                now: datetime, result: DrainResult) -> list[OutboxMessage]:
+        """The rows to deliver: follow-up rows of a closed wave, or past their window, are
+        dropped here (a late one's wave is handed back to the scheduler)."""
+        ids = {r.followup_wave_id for r in rows
+               if r.kind == "followup_wave" and r.followup_wave_id is not None}
+        if not ids:
+            return rows
+        waves = {wave.id: (wave, status) for wave, status in (await session.execute(
+            select(FollowupWave, FollowupEnrolment.status)
+            .join(FollowupEnrolment, FollowupEnrolment.id == FollowupWave.enrolment_id)
+            .where(FollowupWave.id.in_(ids)))).all()}
+        gap = timedelta(days=self.settings.followup_reminder_days if self.settings else 7)
+        wanted = []
+        for row in rows:
+            if row.kind != "followup_wave" or row.followup_wave_id is None:
+                wanted.append(row)
+                continue
+            wave, status = waves.get(row.followup_wave_id, (None, None))
+            if wave is None or status != "active" or wave.status != "sent":
+                reason = "closed"
+            elif row.not_after is not None and now >= row.not_after:
+                reason = "late"
+                if wave.sends <= 1:  # the first message: the wave is queued again
+                    wave.status, wave.sends, wave.last_sent_at = "scheduled", 0, None
+                else:  # a reminder: due again at once, in the next window
+                    wave.sends, wave.last_sent_at = wave.sends - 1, now - gap
+            else:
+                wanted.append(row)
+                continue
+            row.status, row.last_error = "failed", reason
+            self._blank(row)
+            result.dropped += 1
+            log.info("outbox %s (followup_wave) dropped: %s", row.id, reason)
+        return wanted
+
+    def _blank(self, row: OutboxMessage) -> None:
+        """A follow-up row done with: no chat id, no token kept."""
+        if row.kind == "followup_wave":
+            row.chat_id_enc, row.payload_enc = None, self.vault.encrypt_json({})
 
     async def _deliver(self, row: OutboxMessage, now: datetime, result: DrainResult) -> None:
         outgoing = self._outgoing(row)
@@ -129,6 +180,7 @@ class OutboxWorker:
         row.attempts += 1
         if sent.sent:
             row.status, row.sent_at, row.last_error = "sent", self.clock(), None
+            self._blank(row)
             result.sent += 1
         elif sent.retry and row.attempts < MAX_ATTEMPTS:
             delay = sent.retry_after if sent.retry_after is not None else backoff(row.attempts)
@@ -137,6 +189,7 @@ class OutboxWorker:
             result.retried += 1
         else:
             row.status, row.last_error = "failed", sent.reason
+            self._blank(row)
             result.failed += 1
             log.warning("outbox %s (%s) failed: %s", row.id, row.kind, sent.reason)
 
@@ -150,7 +203,9 @@ class OutboxWorker:
     async def purge(self, retention_days: int) -> int:
         async with self.sessionmaker() as session:
             purged = await purge_expired(session, self.clock(), retention_days)
+            await purge_followup_outbox(session, self.clock(), retention_days)
             await session.commit()
+            await anonymise_old_months(session, self.clock())  # signals beyond /forget's reach
         return purged
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0,

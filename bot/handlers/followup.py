@@ -5,10 +5,15 @@ The wave message is sent by the worker (bot.notices renders it in the person's l
 buttons carry the wave's opaque token, never a chat id. Start opens flows/followup.yaml; at the
 end `followup_submit` posts question ids + answer ids + the questionnaire version, keyed by
 the token. The answers leave the conversation state once the API has them.
+
+Start first asks the API about the wave (`GET /v1/followup/waves/{token}`): a closed wave
+(answered, given up, stopped) is answered "closed" at once; the info source and the reasons
+are asked only when the person answered no wave before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +39,7 @@ log = logging.getLogger(__name__)
 
 FLOW = "followup"
 FIRST = NodeRef(FLOW, "q_info")
+LATER_WAVE = NodeRef(FLOW, "q_income")  # info source and reasons are asked once per person
 THANKS = NodeRef(FLOW, "thanks")
 REASONS = ("reason_1", "reason_2", "reason_3")
 # Every save_as of flows/followup.yaml: cleared at Start and once the answers are saved.
@@ -106,6 +112,19 @@ def collected(conv: Conversation) -> dict[str, str]:
     return answers
 
 
+async def wave_state(referrals: ReferralsClient, token: str) -> dict[str, Any]:
+    """The wave's state ({"status": "open"|"closed", "background": bool}); an unknown token
+    is closed. Raises ApiUnavailable."""
+    try:
+        return await referrals.followup_wave(token)
+    except ApiRefused:
+        return {"status": "closed", "background": False}
+
+
+def closed_text() -> str:
+    return _("These questions are closed. Thank you.")
+
+
 def _clear(conv: Conversation) -> None:
     for key in ANSWER_KEYS:
         conv.answers.pop(key, None)
@@ -119,7 +138,7 @@ async def _submit(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, lo
     if referrals is None or token is None:
         _clear(conv)
         await show_home(bot, chat_id, conv, engine, locale, edit_id,
-                        notice=_("These questions are closed. Thank you."))
+                        notice=closed_text())
         return False
     try:
         await referrals.followup_answers(token, engine.flows.flows[FLOW].version,
@@ -135,10 +154,11 @@ async def _submit(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, lo
         log.info("follow-up answers refused: %s", exc.code)
         _clear(conv)
         await show_home(bot, chat_id, conv, engine, locale, edit_id,
-                        notice=_("These questions are closed. Thank you."))
+                        notice=closed_text())
         return False
     signals().emit("followup_answered", "answered")  # anonymous: no token, no country
     _clear(conv)
+    conv.trail.clear()  # the thanks screen leads to the main menu only, never back
     return True
 
 
@@ -168,9 +188,9 @@ def create_router() -> Router:
 
     @router.message(Command("stop"))
     async def on_stop(message: Message, referrals: ReferralsClient | None = None) -> None:
-        if referrals is None:
-            return
         try:
+            if referrals is None:
+                raise ApiUnavailable("no_client")
             stopped = await referrals.followup_stop(chat_id=message.chat.id)
         except (ApiUnavailable, ApiRefused):
             await message.answer(_("Sorry, this did not work right now. Please send /stop "
@@ -192,21 +212,34 @@ def create_router() -> Router:
         await answer_quietly(cb)
         conv = await load(state)
         if action == "start":
+            state_of_wave: dict[str, Any] = {"status": "open", "background": True}
+            if referrals is not None:
+                # API down: ask everything; the API keeps the background answers once only
+                with contextlib.suppress(ApiUnavailable):
+                    state_of_wave = await wave_state(referrals, token)
+            if state_of_wave.get("status") != "open":
+                if conv.survey.get("token") == token:
+                    _clear(conv)
+                await present(bot, chat_id, closed_text(), None, edit_id)  # no buttons left
+                await save(state, conv)
+                return
             _clear(conv)
             conv.survey = {"token": token}
             conv.trail.clear()
             conv.awaiting = None
-            await present_screen(bot, chat_id, engine.show(conv, FIRST, locale))
+            first = FIRST if state_of_wave.get("background", True) else LATER_WAVE
+            await present_screen(bot, chat_id, engine.show(conv, first, locale))
         elif action == "stop" and referrals is not None:
             try:
-                await referrals.followup_stop(token=token)
+                stopped = await referrals.followup_stop(token=token)
             except (ApiUnavailable, ApiRefused):
                 await present(bot, chat_id, _("Sorry, this did not work right now. Please "
                                               "send /stop in a moment."), None)
                 return
             if conv.survey.get("token") == token:
                 _clear(conv)
-            signals().emit("followup_answered", "declined")
+            if stopped > 0:  # not for a wave stopped before (a second press)
+                signals().emit("followup_answered", "declined")
             await present(bot, chat_id, stopped_text(), None, edit_id)
         elif action == "retry" and conv.survey.get("token") == token:
             if await _submit(bot, chat_id, conv, engine, locale, referrals, edit_id):

@@ -33,3 +33,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # Follow-up messages: the wave they announce (deleted with it: /stop, /forget), and the
+    # end of the country's daytime window: past it the row is dropped, the wave re-queued.
+    followup_wave_id: Mapped[int | None] = mapped_column(
+        ForeignKey("followup_waves.id", ondelete="CASCADE"), index=True)
+    not_after: Mapped[datetime | None]

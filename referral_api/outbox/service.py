@@ -31,6 +31,8 @@ def enqueue(
     not_before: datetime | None = None,
     referral_id: int | None = None,
     chat_kind: ChatKind | None = None,
+    followup_wave_id: int | None = None,
+    not_after: datetime | None = None,
 ) -> OutboxMessage:
     """Add one pending message, due at `not_before` (default: now). The target chat and the
     payload are encrypted."""
@@ -44,6 +46,8 @@ def enqueue(
         attempts=0,
         not_before=not_before or now,
         created_at=now,
+        followup_wave_id=followup_wave_id,
+        not_after=not_after,
     )
     session.add(message)
     return message

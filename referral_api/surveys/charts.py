@@ -1,7 +1,8 @@
 """Charts of the follow-up report: SVG rendered here (accessible: <title>, <desc>, every value
 written as text), PNG drawn by matplotlib (Agg backend, no display) from the same numbers.
 
-A hidden count (publication, "<5") is drawn as an empty bar labelled "<5".
+A hidden count (publication, "<5") is drawn as an empty bar labelled "<5"; in publication mode
+no text of a chart (title, description, labels, tooltips) carries an exact count below 5.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ class Chart:
     series: list[tuple[str, list[Count]]]  # (name, one count per category)
 
 
+def _n(value: int, publication: bool) -> str:
+    """A number in a text: below 5 it reads "<5" in publication mode."""
+    return "<5" if publication and value < 5 else str(value)
+
+
 def charts(report: Report) -> list[Chart]:
     data = chart_series(report)
     out = [
@@ -46,7 +52,8 @@ def charts(report: Report) -> list[Chart]:
         out.append(Chart(
             f"dimension_{question.id}",
             f"{DIMENSION_LABELS[question.dimension]}: {question.label}",
-            f"Answers of {answered} completed questionnaire(s) from the bot.",
+            f"Answers of {_n(answered, report.publication)} completed questionnaire(s) "
+            "from the bot.",
             [label for label, _ in counts], [("Answers", [c for _, c in counts])]))
     return out
 

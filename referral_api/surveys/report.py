@@ -8,7 +8,14 @@
 (e) the reintegration dimensions: the answers to each question.
 
 Coordinators see exact counts. `publication=True` applies the small-cell rules of
-referral_api.suppression to every count shown (a count below 5 reads "<5").
+referral_api.suppression to every count shown (a count below 5 reads "<5"), and orders the
+entries so that their order tells nothing about a hidden count: shown entries by their count,
+hidden ones after them in a fixed order (catalogue order; countries by ISO code).
+
+What is counted: (a) and (e) count surveys (one per answered wave, plus pilot rows; `n.a.`
+counts the surveys of people approached who did not answer: refused, cancelled); (c) and (d)
+count people, because the bot asks the info source and the reasons in the first wave a person
+answers only (the service keeps them from that wave only).
 """
 
 from __future__ import annotations
@@ -17,9 +24,9 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from babel import Locale
 from sqlalchemy import select
@@ -35,6 +42,7 @@ from referral_api.surveys.questionnaire import (
     DimensionQuestion,
 )
 
+T = TypeVar("T")
 PARTNERS = ("caritas", "iom")
 PARETO_SHARE = 0.8
 
@@ -164,6 +172,15 @@ def build(rows: Iterable[ResponseRow], *, publication: bool = False) -> Report:
     info_counts = _line([info[s] for s in info_order], publication, with_total=True)
     top1_counts = _line([top1[d] for d in decision_order], publication, with_total=True)
     top3_counts = _line([top3[d] for d in decision_order], publication, with_total=False)
+    info_pairs = list(zip(info_order, info_counts, strict=True))
+    decision_rows = list(zip(decision_order, top1_counts, top3_counts, strict=True))
+    if publication:  # the order must not tell the hidden counts apart
+        lines[:-1] = _published_order(lines[:-1], lambda line: line.total,
+                                      lambda line: line.label, sorted(order))
+        info_pairs = _published_order(info_pairs, lambda pair: pair[1], lambda pair: pair[0],
+                                      INFO_SOURCES)
+        decision_rows = _published_order(decision_rows, lambda row: row[1], lambda row: row[0],
+                                         DECISION_FACTORS)
 
     dimensions = []
     for question in DIMENSION_QUESTIONS:
@@ -175,9 +192,20 @@ def build(rows: Iterable[ResponseRow], *, publication: bool = False) -> Report:
     return Report(
         publication=publication, countries=lines[:-1], not_applicable=lines[-1],
         total=total_line, completed=n_completed, pareto_codes=codes, pareto_percent=percent,
-        info_sources=list(zip(info_order, info_counts, strict=True)),
-        decisions=list(zip(decision_order, top1_counts, top3_counts, strict=True)),
+        info_sources=info_pairs, decisions=decision_rows,
         dimensions=dimensions)
+
+
+def _published_order(items: Sequence[T], count: Callable[[T], Count],
+                     name: Callable[[T], str], fixed: Sequence[str]) -> list[T]:
+    """Publication order: the entries shown by their count (ties in the fixed order), the
+    hidden ones after them in the fixed order (catalogue order; countries by code), so that
+    neither the order of the hidden ones nor their place among the shown tells their value."""
+    place = {key: i for i, key in enumerate(fixed)}
+    shown = sorted((i for i in items if not count(i).hidden),
+                   key=lambda i: (-count(i).value, place[name(i)]))
+    hidden = sorted((i for i in items if count(i).hidden), key=lambda i: place[name(i)])
+    return [*shown, *hidden]
 
 
 def _line(values: Sequence[int], publication: bool, *, with_total: bool) -> list[Count]:

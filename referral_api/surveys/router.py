@@ -1,10 +1,11 @@
-"""Follow-up routes for the bot (service token): completed questionnaires and /stop."""
+"""Follow-up routes for the bot (service token): a wave's state, completed questionnaires
+and /stop."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from referral_api.dependencies import AdminDep, ContextDep, SessionDep, require_service
 from referral_api.surveys.schemas import (
@@ -14,6 +15,8 @@ from referral_api.surveys.schemas import (
     FollowupStopped,
     FollowupWaveNow,
     FollowupWaveQueued,
+    FollowupWaveState,
+    WaveToken,
 )
 from referral_api.surveys.service import FollowupService
 
@@ -36,6 +39,12 @@ def create_router() -> APIRouter:
             return FollowupSaved(status="saved")
         response.status_code = status.HTTP_200_OK
         return FollowupSaved(status="already_saved")
+
+    @router.get("/waves/{token}", dependencies=[Depends(require_service)])
+    async def wave(token: Annotated[WaveToken, Path()],
+                   service: ServiceDep) -> FollowupWaveState:
+        """The bot asks before it starts a wave's questions (the token is opaque)."""
+        return FollowupWaveState.model_validate(await service.wave_state(token))
 
     @router.post("/stop", dependencies=[Depends(require_service)])
     async def stop(body: FollowupStop, service: ServiceDep) -> FollowupStopped:

@@ -44,3 +44,11 @@ class FollowupWaveNow(BaseModel):
 
 class FollowupWaveQueued(BaseModel):
     wave: int | None
+
+
+class FollowupWaveState(BaseModel):
+    """Whether the wave of a token can be started, and whether the background questions (info
+    source, reasons) are still to be asked: the person answered no wave yet."""
+
+    status: Literal["open", "closed"]
+    background: bool

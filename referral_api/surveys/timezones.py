@@ -3,7 +3,8 @@
 Source: the IANA tz database's country table `zone.tab` (the system's /usr/share/zoneinfo,
 else the `tzdata` package). A country with one zone gets it. For a country with several zones,
 `PREFERRED` names the zone of its capital / most populous region; any other multi-zone country
-gets the first zone `zone.tab` lists for it. Unknown codes fall back to UTC.
+gets the first zone `zone.tab` lists for it. `EXTRA` names the zone of codes `zone.tab` has no
+row for (Kosovo, XK: a common country of return). Unknown codes fall back to UTC.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ PREFERRED = {
     "MX": "America/Mexico_City", "PT": "Europe/Lisbon", "RU": "Europe/Moscow",
     "UA": "Europe/Kyiv", "US": "America/New_York", "UZ": "Asia/Tashkent",
 }
+
+EXTRA = {"XK": "Europe/Belgrade"}  # used even when zone.tab has no row for the code
 
 
 def _zone_tab_text() -> str:
@@ -45,6 +48,8 @@ def country_zones() -> dict[str, tuple[str, ...]]:
 @lru_cache(maxsize=512)
 def country_timezone(country: str) -> ZoneInfo:
     code = country.upper()
+    if code in EXTRA:
+        return ZoneInfo(EXTRA[code])
     zones = country_zones().get(code, ())
     name = PREFERRED.get(code) if PREFERRED.get(code) in zones else (zones[0] if zones else "UTC")
     try:

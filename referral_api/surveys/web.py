@@ -16,6 +16,7 @@ from referral_api.errors import Forbidden, NotFound
 from referral_api.referrals.models import Referral
 from referral_api.referrals.reference import normalize_reference
 from referral_api.staff.models import StaffAccount
+from referral_api.staff.service import audit
 from referral_api.surveys import charts as chart_module
 from referral_api.surveys.report import (
     DECISION_LABELS,
@@ -93,6 +94,10 @@ def create_router() -> APIRouter:
             select(Referral).where(Referral.reference == code))
         wave = None
         if referral is not None and referral.chat_id_enc is not None:
+            # Audited (committed with the queued wave; nothing queued, nothing recorded): the
+            # referral and the wave, no personal data.
+            audit(session, account, "demo_wave", referral_id=referral.id,
+                  now=context.clock())
             wave = await FollowupService(session, context.vault, context.settings,
                                          context.clock).send_next_wave_now(
                 context.vault.decrypt_chat_id(referral.chat_id_enc))

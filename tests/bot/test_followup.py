@@ -17,7 +17,7 @@ from referral_api.referrals.service import ReferralService
 from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
-from tests.harness import Person
+from tests.harness import Harness, Person
 
 
 async def book_and_return(booking: Booking, person: Person, followup: str) -> None:
@@ -91,6 +91,57 @@ async def test_a_returnee_answers_a_wave_in_the_bot(booking: Booking,
         "health_care": "with_difficulty", "school": "no_children", "belonging": "yes",
         "remigrate": "not_sure", "satisfaction": "satisfied"}
     assert response.questionnaire_version == 1 and wave.status == "answered"
+    assert "⬅️ Back" not in person.buttons  # the thanks screen leads to the menu only
+
+    # The next wave: info source and reasons were given already; not asked again.
+    assert (await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7101})
+            ).json() == {"wave": 2}
+    await booking.deliver()
+    await person.press("▶️ Start")
+    assert "regular income" in person.text
+
+
+async def test_start_on_a_closed_wave_says_closed_at_once(booking: Booking,
+                                                          admin: httpx.AsyncClient) -> None:
+    person = booking.h.person(7105)
+    await book_and_return(booking, person, "Yes, you may ask me")
+    await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7105})
+    await booking.deliver()
+    wave_message = person.last_message_id()
+    start = dict(person.buttons_with_data())["▶️ Start"]
+    async with booking.app.state.context.sessionmaker() as session:  # given up meanwhile
+        for wave in (await session.scalars(select(FollowupWave))).all():
+            wave.status = "expired" if wave.number == 1 else wave.status
+        await session.commit()
+    await person.press_data(start, wave_message)
+    assert person.text == "These questions are closed. Thank you."
+    assert not any("How did you first hear" in m["text"] for m in person.bot_messages())
+
+
+async def test_stop_before_the_return_withdraws_the_yes(booking: Booking) -> None:
+    person = booking.h.person(7106)
+    await find_by_postcode(person)
+    await choose_and_answer(person, "Write to me here")
+    await person.press("✅ Yes, share")
+    await person.press("Yes, you may ask me")
+    await person.send("/stop")
+    assert "We will not send you these questions again" in person.text
+    [referral] = await booking.referrals()
+    assert not referral.followup_consent
+    context = booking.app.state.context
+    async with context.sessionmaker() as session:
+        await ReferralService(session, context.vault, context.settings, context.clock
+                              ).set_returned_for_partner(
+            referral.reference, "test-desk", country="GE",
+            return_date=(datetime.now(UTC) - timedelta(days=100)).date(),
+            reintegration_partner="iom", actor="staff:1")
+    assert await enrolments(booking) == []
+
+
+async def test_stop_answers_without_the_api(harness: Harness) -> None:
+    person = harness.person(7107)
+    await person.send("/stop")
+    assert "Sorry, this did not work right now" in person.text
 
 
 async def test_no_follow_up_without_the_separate_yes(booking: Booking) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,6 +37,24 @@ RETURNED = date(2026, 1, 10)  # wave 1 (3 months) is due on 2026-04-10
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+class SetClock:
+    """The API's clock, set by the test (enrolment, answers, /stop)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def clock(app: FastAPI) -> SetClock:
+    """Two days after RETURNED: the waves are in the future at enrolment."""
+    clock = SetClock(at("2026-01-12T09:00"))
+    app.state.context = dataclasses.replace(app.state.context, clock=clock)
+    return clock
 
 
 async def returned(app: FastAPI, reference: str, country: str = "GE",
@@ -106,18 +125,23 @@ async def test_waves_go_out_in_the_daytime_window_with_two_reminders_at_most(
     assert (await tick(app, "2026-04-17T16:00"))["reminded"] == 0  # 20:00 local: too late
     assert (await tick(app, "2026-04-18T06:30"))["reminded"] == 1
     assert (await tick(app, "2026-04-25T07:00"))["reminded"] == 1
-    result = await tick(app, "2026-05-02T07:00")
-    assert (result["reminded"], result["expired"]) == (0, 1)  # two reminders, then given up
     reminders = [m["payload"]["reminder"] for m in await outbox_rows(app, "followup_wave")]
     assert reminders == [False, True, True]
+    result = await tick(app, "2026-05-02T07:00")
+    assert (result["reminded"], result["expired"]) == (0, 1)  # two reminders, then given up
+    assert await outbox_rows(app, "followup_wave") == []  # not sent yet: no longer wanted
+    cancelled = await session.scalar(select(FollowupResponse))
+    assert cancelled is not None and cancelled.status == "cancelled"  # approached: n.a.
     # the person answers late: still taken
     [first, *_] = await waves(session)
     answered = await client.post("/v1/followup/answers", json={
         "token": first.token, "questionnaire_version": 1,
         "answers": {"info_source": "website", "reason_1": "no_legal_stay"}})
     assert answered.status_code == 201, answered.text
+    session.expire_all()
     response = await session.scalar(select(FollowupResponse))
     assert response is not None and response.decision_1 == "no_prospect_of_legal_stay"
+    assert response.status == "completed"  # the late answer replaces the `cancelled` row
 
 
 async def test_the_window_follows_the_country_not_the_phone(

@@ -4,12 +4,14 @@ publication CSV with small cells hidden, nothing for counsellors."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from referral_api.referrals.service import ReferralService
+from referral_api.staff.models import AuditRecord
 from referral_api.surveys.importer import import_responses
 from tests.referral_api.factories import book, outbox_rows
 from tests.referral_api.staff_pages import browser, csrf_of, login, make_account
@@ -70,7 +72,7 @@ async def test_the_demo_button_sends_the_next_wave_now(app: FastAPI,
         await ReferralService(session, context.vault, context.settings, context.clock
                               ).set_returned_for_partner(
             referral["reference"], "test-desk", country="AM",
-            return_date=date(2026, 1, 5),
+            return_date=datetime.now(UTC).date() - timedelta(days=10),  # not overdue
             reintegration_partner="iom", actor="staff:1")
     await make_account(app, "coord@programme.example", role="coordinator")
     async with browser(app) as staff:
@@ -89,3 +91,7 @@ async def test_the_demo_button_sends_the_next_wave_now(app: FastAPI,
             app.state.context = context
     [wave] = await outbox_rows(app, "followup_wave")
     assert wave["chat_id"] == 4711 and wave["payload"]["wave"] == 1
+    async with context.sessionmaker() as session:  # audited, without personal data
+        [record] = (await session.scalars(select(AuditRecord).where(
+            AuditRecord.action == "demo_wave"))).all()
+    assert record.referral_id is not None and record.detail is None

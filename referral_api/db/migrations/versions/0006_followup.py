@@ -87,9 +87,22 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id", name=op.f("uq_followup_responses_external_id")),
         sa.UniqueConstraint("wave_id", name=op.f("uq_followup_responses_wave_id")),
     )
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("followup_wave_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("not_after", UtcDateTime(), nullable=True))
+        batch.create_foreign_key(op.f("fk_outbox_followup_wave_id_followup_waves"),
+                                 "followup_waves", ["followup_wave_id"], ["id"],
+                                 ondelete="CASCADE")
+        batch.create_index(op.f("ix_outbox_followup_wave_id"), ["followup_wave_id"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_index(op.f("ix_outbox_followup_wave_id"))
+        batch.drop_constraint(op.f("fk_outbox_followup_wave_id_followup_waves"),
+                              type_="foreignkey")
+        batch.drop_column("not_after")
+        batch.drop_column("followup_wave_id")
     op.drop_table("followup_responses")
     op.drop_index("ix_followup_waves_status_due_on", table_name="followup_waves")
     op.drop_index(op.f("ix_followup_waves_enrolment_id"), table_name="followup_waves")
