@@ -18,11 +18,13 @@ from referral_api.db.migrate import upgrade_database
 from referral_api.errors import DomainError
 from referral_api.partners.models import Partner, PartnerCounsellor
 from referral_api.settings import Settings as ApiSettings
+from referral_api.surveys.importer import import_responses
 from simulator.server import DemoGroup
 
 log = logging.getLogger(__name__)
 
 SEED_FILE = PROJECT_DIR.parent / "shared" / "data" / "partners.yaml"
+PILOT_FILE = PROJECT_DIR.parent / "shared" / "data" / "followup_pilot_responses.csv"
 
 
 DEMO_ACCOUNTS = (  # printed at start; demo only (SQLite), never in production
@@ -47,7 +49,8 @@ async def create_demo_accounts(settings: ApiSettings) -> list[tuple[str, str, st
 async def prepare_api(settings: ApiSettings, group: DemoGroup,
                       seed_file: Path = SEED_FILE) -> FastAPI:
     """Migrate, seed, route every partner's cards to the demo group, register the demo
-    counsellor; return the API app (the bot reaches it in-process)."""
+    counsellor, import the follow-up pilot's responses (idempotent); return the API app (the
+    bot reaches it in-process)."""
     if settings.database_url.startswith("sqlite"):
         (PROJECT_DIR / "var").mkdir(exist_ok=True)
     await upgrade_database(settings.database_url)
@@ -65,4 +68,8 @@ async def prepare_api(settings: ApiSettings, group: DemoGroup,
                 session.add(PartnerCounsellor(partner_id=partner_id,
                                               telegram_user_id=group.counsellor_id))
         await session.commit()
+        if await asyncio.to_thread(PILOT_FILE.exists):  # the coordinators' follow-up report
+            text = await asyncio.to_thread(PILOT_FILE.read_text, encoding="utf-8")
+            imported = await import_responses(session, text, app.state.context.clock)
+            log.info("demo follow-up pilot responses: %s imported", imported.created)
     return app
