@@ -90,15 +90,7 @@ class AccountService:
             raise Invalid("invalid_email")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise Invalid("weak_password")
-        if role not in ROLES:
-            raise Invalid("invalid_role")
-        if locale not in LOCALES:
-            raise Invalid("invalid_locale")
-        partner_id = partner_id or None
-        if role == "counsellor" and partner_id is None:
-            raise Invalid("partner_required")
-        if partner_id is not None and await self.session.get(Partner, partner_id) is None:
-            raise Invalid("unknown_partner")
+        partner_id = await self._checked_assignment(role, partner_id, locale)
         if await self.session.scalar(select(StaffAccount.id).where(StaffAccount.email == email)):
             raise Conflict("email_taken")
         account = StaffAccount(email=email, password_hash=self.hasher.hash(password), role=role,
@@ -112,6 +104,20 @@ class AccountService:
         await self.session.commit()
         logger.info("staff account %d created (%s)", account.id, role)
         return account
+
+    async def _checked_assignment(self, role: str, partner_id: str | None,
+                                  locale: str) -> str | None:
+        """Validate a role, partner and language for an account; the partner id or None."""
+        if role not in ROLES:
+            raise Invalid("invalid_role")
+        if locale not in LOCALES:
+            raise Invalid("invalid_locale")
+        partner_id = partner_id or None
+        if role == "counsellor" and partner_id is None:
+            raise Invalid("partner_required")
+        if partner_id is not None and await self.session.get(Partner, partner_id) is None:
+            raise Invalid("unknown_partner")
+        return partner_id
 
     async def authenticate(self, email: str, password: str) -> StaffAccount | None:
         """The active account with this e-mail and password, else None (same work either way).
@@ -189,15 +195,7 @@ class AccountService:
         changed (audited as such). Admins cannot change their own role. Rights follow at once:
         the account is reloaded on every request. Raises Invalid or Forbidden; commits."""
         account = await self.get_for_admin(account_id, by)
-        if role not in ROLES:
-            raise Invalid("invalid_role")
-        if locale not in LOCALES:
-            raise Invalid("invalid_locale")
-        partner_id = partner_id or None
-        if role == "counsellor" and partner_id is None:
-            raise Invalid("partner_required")
-        if partner_id is not None and await self.session.get(Partner, partner_id) is None:
-            raise Invalid("unknown_partner")
+        partner_id = await self._checked_assignment(role, partner_id, locale)
         if account.id == by.id and role != account.role:
             raise Forbidden("cannot_change_own_role")
         wanted = {"role": role, "partner_id": partner_id, "locale": locale}

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import dataclasses
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,50 +20,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.__main__ import main as cli
 from referral_api.crypto import DataVault
-from referral_api.referrals.service import ReferralService
 from referral_api.settings import Settings
 from referral_api.surveys.importer import ImportFailed, import_responses
 from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
 from referral_api.surveys.report import build, load_rows, render_csv, render_text
 from referral_api.surveys.service import schedule_due
 from tests.referral_api.factories import book, make_partner, outbox_rows
+from tests.referral_api.followup_world import (
+    PILOT,
+    RETURNED,
+    SetClock,
+    at,
+    returned,
+    set_clock,
+)
 
-PILOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "followup_pilot_responses.csv"
 HEADER = ("response_id,partner,destination_country,status,survey_language,returned_month,"
           "info_source,decision_factor_1,decision_factor_2,decision_factor_3\n")
-RETURNED = date(2026, 1, 10)  # wave 1 (3 months) is due on 2026-04-10
 
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-class SetClock:
-    """The API's clock, set by the test (enrolment, answers, /stop)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(autouse=True)
 def clock(app: FastAPI) -> SetClock:
-    """Two days after RETURNED: the waves are in the future at enrolment."""
-    clock = SetClock(at("2026-01-12T09:00"))
-    app.state.context = dataclasses.replace(app.state.context, clock=clock)
-    return clock
-
-
-async def returned(app: FastAPI, reference: str, country: str = "GE",
-                   day: date = RETURNED) -> None:
-    context = app.state.context
-    async with context.sessionmaker() as session:
-        await ReferralService(session, context.vault, context.settings, context.clock
-                              ).set_returned_for_partner(
-            reference, "test-desk", country=country, return_date=day,
-            reintegration_partner="caritas", actor="staff:1")
+    return set_clock(app)
 
 
 async def enrolled(app: FastAPI, client: httpx.AsyncClient, admin: httpx.AsyncClient,

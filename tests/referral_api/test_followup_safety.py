@@ -8,9 +8,8 @@ background questions once per person)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import httpx
 import pytest
@@ -22,7 +21,6 @@ from bot.app import create_bot
 from bot.settings import Settings as BotSettings
 from referral_api.outbox.models import OutboxMessage
 from referral_api.referrals.models import Referral
-from referral_api.referrals.service import ReferralService
 from referral_api.surveys.charts import charts, svg
 from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
 from referral_api.surveys.report import ResponseRow, build
@@ -32,37 +30,18 @@ from referral_api.worker import OutboxWorker, create_worker
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
 from tests.referral_api.factories import book, make_partner, outbox_rows
-
-RETURNED = date(2026, 1, 10)  # waves due 2026-04-10, 2026-07-10, 2027-01-10
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-class SetClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.referral_api.followup_world import (
+    PILOT,
+    SetClock,
+    at,
+    returned,
+    set_clock,
+)
 
 
 @pytest.fixture(autouse=True)
 def clock(app: FastAPI) -> SetClock:
-    clock = SetClock(at("2026-01-12T09:00"))
-    app.state.context = dataclasses.replace(app.state.context, clock=clock)
-    return clock
-
-
-async def returned(app: FastAPI, reference: str, country: str = "GE",
-                   day: date = RETURNED) -> None:
-    context = app.state.context
-    async with context.sessionmaker() as session:
-        await ReferralService(session, context.vault, context.settings, context.clock
-                              ).set_returned_for_partner(
-            reference, "test-desk", country=country, return_date=day,
-            reintegration_partner="caritas", actor="staff:1")
+    return set_clock(app)
 
 
 async def booked(client: httpx.AsyncClient, admin: httpx.AsyncClient,
@@ -358,7 +337,6 @@ async def test_the_pilot_report_is_unchanged_by_the_publication_order(
         app: FastAPI, session: AsyncSession) -> None:
     from referral_api.surveys.importer import import_responses
     from referral_api.surveys.report import load_rows, render_csv
-    from tests.referral_api.test_followup import PILOT
 
     await import_responses(session, PILOT.read_text(encoding="utf-8"),
                            app.state.context.clock)
