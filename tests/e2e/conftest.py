@@ -70,3 +70,13 @@ def page() -> Iterator[Page]:
         context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
         yield context.new_page()
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python -m simulator` (bot, API, fake Telegram, worker) on a temporary SQLite database,
+    once per test module; yields its URL."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "REDIS_URL")}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo')}/demo.db"
+    with serving(["simulator"], env, "the demo") as url:
+        yield url

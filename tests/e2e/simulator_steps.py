@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import SCREENSHOTS
+
 
 def open_chat(page: Page, demo: str, lang: str = "en") -> None:
     """The simulator, fresh, in one language, once the bot has greeted the person."""
@@ -94,3 +96,20 @@ def book_contact_by_postcode_in(page: Page, t: Callable[[str], str], postcode: s
     found = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", done.inner_text())
     assert found is not None, done.inner_text()
     return found.group(0)
+
+
+def log_in(staff: Page, demo: str, email: str, password: str) -> None:
+    """Log in to the staff app of the demo."""
+    staff.goto(f"{demo}/staff/login")
+    expect(staff.get_by_role("heading", name="Log in")).to_be_visible()
+    staff.get_by_label("E-mail address").fill(email)
+    staff.get_by_label("Password", exact=True).fill(password)
+    staff.get_by_role("button", name="Log in").click()
+    expect(staff.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def shot(page: Page, name: str) -> None:
+    """A full-page screenshot; the page fits the phone's width (no sideways scrolling)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, name

@@ -15,18 +15,14 @@ Screenshots at phone width (390 px) go to ./screenshots.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import date, timedelta
 
-import pytest
 from babel.support import Translations
 from playwright.sync_api import Dialog, Page, expect
 
 from bot.notices import FOLLOWUP_WAVE
 from bot.settings import DEFAULT_LOCALES_DIR
-from tests.e2e.conftest import SCREENSHOTS, serving
-from tests.e2e.simulator_steps import book_contact_by_postcode_in, open_chat_in
+from tests.e2e.simulator_steps import book_contact_by_postcode_in, log_in, open_chat_in, shot
 
 LANG = "ka"
 COUNSELLOR = ("gent@demo.local", "demo-counsellor-pass")  # simulator/demo.py: fedasil-gent
@@ -58,28 +54,6 @@ def georgian(msgid: str) -> str:
 
 
 CATALOGUE = Translations.load(str(DEFAULT_LOCALES_DIR), [LANG], "messages")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "REDIS_URL")}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo')}/demo.db"
-    with serving(["simulator"], env, "the demo") as url:
-        yield url
-
-
-def log_in(staff: Page, demo: str, email: str, password: str) -> None:
-    staff.goto(f"{demo}/staff/login")
-    staff.get_by_label("E-mail address").fill(email)
-    staff.get_by_label("Password").fill(password)
-    staff.get_by_role("button", name="Log in").click()
-    expect(staff.get_by_role("button", name="Log out")).to_be_visible()
-
-
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
 
 
 def test_a_returnee_answers_a_wave_in_georgian(demo: str, page: Page) -> None:

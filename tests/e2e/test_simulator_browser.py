@@ -3,22 +3,10 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
-import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import SCREENSHOTS, serving
+from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.simulator_steps import book_contact_by_postcode, open_chat
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "REDIS_URL")}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo')}/demo.db"
-    with serving(["simulator"], env, "the demo") as url:
-        yield url
 
 
 def test_a_person_chats_with_the_bot_in_the_browser(demo: str, page: Page) -> None:

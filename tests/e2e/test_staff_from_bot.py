@@ -12,42 +12,14 @@ Screenshots at phone width (390 px) go to ./screenshots.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
-import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import SCREENSHOTS, serving
-from tests.e2e.simulator_steps import book_contact_by_postcode, open_chat
+from tests.e2e.simulator_steps import book_contact_by_postcode, log_in, open_chat, shot
 
 COUNSELLOR = ("gent@demo.local", "demo-counsellor-pass")  # simulator/demo.py: fedasil-gent
 ADMIN = ("admin@demo.local", "demo-admin-pass")
 REPLY = "We will call you on Monday <b>9:00</b> & please bring your papers."
 XSS_NAME = '<img src=x onerror="document.title=\'pwned\'">'
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "REDIS_URL")}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo')}/demo.db"
-    with serving(["simulator"], env, "the demo") as url:
-        yield url
-
-
-def log_in(staff: Page, demo: str, email: str, password: str) -> None:
-    staff.goto(f"{demo}/staff/login")
-    expect(staff.get_by_role("heading", name="Log in")).to_be_visible()
-    staff.get_by_label("E-mail address").fill(email)
-    staff.get_by_label("Password").fill(password)
-    staff.get_by_role("button", name="Log in").click()
-
-
-def shot(page: Page, name: str) -> None:
-    """A full-page screenshot; the page fits the phone's width (no sideways scrolling)."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
 
 
 def test_a_referral_from_the_bot_is_accepted_and_answered_in_the_browser(
