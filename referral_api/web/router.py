@@ -105,6 +105,13 @@ def _redirect(path: str, **query: str) -> RedirectResponse:
                             status_code=303)
 
 
+ACCOUNT_FIELD_OF = {  # which field of the new-account form an error code is about
+    "invalid_email": "email", "email_taken": "email", "weak_password": "password",
+    "invalid_role": "role", "partner_required": "partner_id", "unknown_partner": "partner_id",
+    "invalid_locale": "locale",
+}
+
+
 def _notice(code: str) -> str | None:
     """A notice named in the query string, if it is one of ours (no text from the URL)."""
     return code if code in NOTICE else None
@@ -225,11 +232,11 @@ def create_router() -> APIRouter:
         service = AccountService(session, context.clock)
         return render(request, "accounts.html", accounts=await service.all_accounts(account),
                       partners=await service.partner_ids(), roles=ROLES, locales=LOCALES,
-                      notice=_notice(done),
-                      error=_error(error))
+                      notice=_notice(done), error=_error(error), errors={}, form={})
 
     @router.post("/admin/accounts")
-    async def create_account(account: StaffDep, session: SessionDep, context: ContextDep,
+    async def create_account(request: Request, account: StaffDep, session: SessionDep,
+                             context: ContextDep,
                              email: Annotated[str, Form(max_length=254)],
                              password: Annotated[str, Form(max_length=1024)],
                              role: Annotated[str, Form(max_length=16)],
@@ -240,8 +247,15 @@ def create_router() -> APIRouter:
             await AccountService(session, context.clock).create(
                 email=email, password=password, role=role, partner_id=partner_id or None,
                 locale=locale, by=account)
-        except (Invalid, Conflict) as exc:
-            return _redirect("/admin/accounts", error=exc.code)
+        except (Invalid, Conflict) as exc:  # the form again, the error next to its field
+            service = AccountService(session, context.clock)
+            return render(
+                request, "accounts.html", status_code=422,
+                accounts=await service.all_accounts(account),
+                partners=await service.partner_ids(), roles=ROLES, locales=LOCALES,
+                notice=None, error=None,
+                errors={ACCOUNT_FIELD_OF.get(exc.code, "email"): exc.code},
+                form={"email": email, "role": role, "partner_id": partner_id, "locale": locale})
         return _redirect("/admin/accounts", done="created_ok")
 
     @router.get("/admin/accounts/{account_id}")

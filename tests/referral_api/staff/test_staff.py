@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -337,9 +338,19 @@ async def test_an_admin_creates_accounts(app: FastAPI, anna: httpx.AsyncClient) 
         missing = await client.post("/staff/admin/accounts", data={
             "email": "x@other.example", "password": "another long password",
             "role": "counsellor", "partner_id": "", "locale": "nl", "csrf_token": csrf})
-        assert missing.headers["location"] == "/staff/admin/accounts?error=partner_required"
-        page = await client.get(missing.headers["location"])
-        assert "A counsellor needs a partner." in page.text
+        assert missing.status_code == 422  # the form again, the error next to the field
+        assert re.search(r'<select id="new-partner_id" name="partner_id" aria-invalid="true"'
+                         r' aria-describedby="new-partner_id-help new-partner_id-error">',
+                         missing.text)
+        assert ('<p class="field-error" id="new-partner_id-error">A counsellor needs a '
+                'partner.</p>') in missing.text
+        assert 'value="x@other.example"' in missing.text  # what was typed stays
+        assert "another long password" not in missing.text  # never the password
+        taken = await client.post("/staff/admin/accounts", data={
+            "email": "piet@other.example", "password": "another long password",
+            "role": "coordinator", "partner_id": "", "locale": "fr", "csrf_token": csrf})
+        assert taken.status_code == 422 and 'id="new-email-error"' in taken.text
+        assert '<option value="coordinator" selected>' in taken.text
     async with app.state.context.sessionmaker() as session:
         piet = await session.scalar(select(StaffAccount).where(
             StaffAccount.email == "piet@other.example"))
