@@ -8,6 +8,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from referral_api.signals.models import Campaign, SignalEvent, SignalJourney
 from referral_api.signals.service import ReportFilter, report
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
+from tests.bot.test_followup import book_and_return
 from tests.conftest import TEST_TOKEN
 from tests.harness import Person
 
@@ -178,6 +180,29 @@ async def test_the_funnel_counts_people_through_bot_journeys(world: Booking) -> 
     for e in rows:  # no Telegram id anywhere, only ids from the closed lists
         assert not any(str(7200 + n) in str(getattr(e, c)) for n in range(6)
                        for c in ("pseudonym", "value", "campaign", "language"))
+
+
+# --- follow-up ---------------------------------------------------------------------------
+
+
+async def test_answering_and_declining_are_counted_anonymously(
+        world: Booking, admin: httpx.AsyncClient) -> None:
+    """The "follow-up answered" signal: one `declined` for a Stop that stopped something,
+    none for a Stop on a wave already stopped; never the country or the wave."""
+    person = world.h.person(7106)
+    await book_and_return(world, person, "Yes, you may ask me")
+    await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7106})
+    await world.deliver()
+    wave_message = person.last_message_id()
+    [stop] = [data for text, data in person.buttons_with_data()
+              if text == "Stop these questions"]
+    await person.press("Stop these questions")
+    await person.press_data(stop, wave_message)  # the same button again (a stale copy)
+    await flush(world)
+    async with world.app.state.context.sessionmaker() as session:
+        rows = (await session.scalars(select(SignalEvent).where(
+            SignalEvent.event == "followup_answered"))).all()
+    assert [(e.value, e.language) for e in rows] == [("declined", "en")]
 
 
 # --- campaign codes ------------------------------------------------------------------------
