@@ -156,13 +156,13 @@ def create_dispatcher(
     private.message.filter(InPrivate())
     private.callback_query.filter(InPrivate())
     private.include_routers(
+        flow.create_router(),  # first: most updates are flow buttons (NodeCb, no other router)
         commands.create_router(),
         language.create_router(),
         campaign.create_router(),
         mycontact.create_router(),
         booking.create_router(),
         followup.create_router(),
-        flow.create_router(),
         fallback.create_router(),  # last: takes whatever the others did not
     )
     dp.include_routers(errors.create_router(), partner_group.create_router(), private)
