@@ -38,6 +38,14 @@ async def book_and_return(booking: Booking, person: Person, followup: str) -> No
             reintegration_partner="iom", actor="staff:1")
 
 
+async def wave_received(booking: Booking, admin: httpx.AsyncClient, person: Person) -> None:
+    """The person books (saying yes to the follow-up), returns, and gets the next wave."""
+    await book_and_return(booking, person, "Yes, you may ask me")
+    queued = await admin.post("/v1/followup/send-next-wave", json={"chat_id": person.user.id})
+    assert queued.status_code == 200, queued.text
+    await booking.deliver()
+
+
 async def enrolments(booking: Booking) -> list[FollowupEnrolment]:
     async with booking.app.state.context.sessionmaker() as session:
         return list((await session.scalars(select(FollowupEnrolment))).all())
@@ -104,9 +112,7 @@ async def test_a_returnee_answers_a_wave_in_the_bot(booking: Booking,
 async def test_start_on_a_closed_wave_says_closed_at_once(booking: Booking,
                                                           admin: httpx.AsyncClient) -> None:
     person = booking.h.person(7105)
-    await book_and_return(booking, person, "Yes, you may ask me")
-    await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7105})
-    await booking.deliver()
+    await wave_received(booking, admin, person)
     wave_message = person.last_message_id()
     start = dict(person.buttons_with_data())["▶️ Start"]
     async with booking.app.state.context.sessionmaker() as session:  # given up meanwhile
@@ -166,9 +172,7 @@ async def test_stop_ends_the_follow_up(booking: Booking) -> None:
 async def test_forget_deletes_the_enrolment_and_answers(booking: Booking,
                                                         admin: httpx.AsyncClient) -> None:
     person = booking.h.person(7104)
-    await book_and_return(booking, person, "Yes, you may ask me")
-    await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7104})
-    await booking.deliver()
+    await wave_received(booking, admin, person)
     await person.press("Stop these questions")
     assert "We will not send you these questions again" in person.text
     await person.send("/forget")

@@ -19,7 +19,7 @@ from referral_api.signals.models import Campaign, SignalEvent, SignalJourney
 from referral_api.signals.service import ReportFilter, report
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
-from tests.bot.test_followup import book_and_return
+from tests.bot.test_followup import wave_received
 from tests.conftest import TEST_TOKEN
 from tests.harness import Person
 
@@ -190,9 +190,7 @@ async def test_answering_and_declining_are_counted_anonymously(
     """The "follow-up answered" signal: one `declined` for a Stop that stopped something,
     none for a Stop on a wave already stopped; never the country or the wave."""
     person = world.h.person(7106)
-    await book_and_return(world, person, "Yes, you may ask me")
-    await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7106})
-    await world.deliver()
+    await wave_received(world, admin, person)
     wave_message = person.last_message_id()
     [stop] = [data for text, data in person.buttons_with_data()
               if text == "Stop these questions"]
