@@ -15,13 +15,12 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from referral_api.dependencies import ContextDep, SessionDep
-from referral_api.errors import Forbidden, Invalid
+from referral_api.errors import Forbidden, Invalid, NotFound
 from referral_api.signals.campaigns import (
     CampaignService,
-    CampaignView,
     deep_link,
     qr_png,
     qr_svg,
@@ -42,10 +41,12 @@ from referral_api.signals.service import (
     report,
 )
 from referral_api.web.i18n import staff_gettext
-from referral_api.web.pages import STATIC_DIR, render
+from referral_api.web.pages import render
 from referral_api.web.router import StaffDep, verify_csrf
 from referral_api.web.security import STAFF_PREFIX
 
+QR_KINDS: dict[str, tuple[Callable[[str], bytes | str], str]] = {
+    "svg": (qr_svg, "image/svg+xml"), "png": (qr_png, "image/png")}
 NOTICES = ("campaign_created", "campaign_deactivated", "campaign_reactivated")
 DEFAULT_MONTHS = 3
 
@@ -111,10 +112,6 @@ def create_router() -> APIRouter:
     router = APIRouter(prefix=STAFF_PREFIX, include_in_schema=False,
                        dependencies=[Depends(verify_csrf)])
 
-    @router.get("/static/signals.css")
-    async def stylesheet() -> FileResponse:
-        return FileResponse(STATIC_DIR / "signals.css", media_type="text/css")
-
     # --- campaigns ---------------------------------------------------------------------
 
     @router.get("/campaigns")
@@ -141,13 +138,10 @@ def create_router() -> APIRouter:
             return _redirect(f"/campaigns?error={quote(exc.code)}")
         return _redirect(f"/campaigns/{created.code}?done=campaign_created")
 
-    async def _campaign(campaigns: CampaignService, code: str) -> CampaignView:
-        return await campaigns.get(code)
-
     @router.get("/campaigns/{code}")
     async def campaign_page(request: Request, code: str, campaigns: CampaignsDep,
                             context: ContextDep, done: str = "") -> Response:
-        campaign = await _campaign(campaigns, code)
+        campaign = await campaigns.get(code)
         return render(request, "campaign.html", campaign=campaign,
                       link=deep_link(context.settings.bot_username, campaign.code),
                       bot=context.settings.bot_username,
@@ -164,26 +158,22 @@ def create_router() -> APIRouter:
         done = "campaign_reactivated" if campaign.active else "campaign_deactivated"
         return _redirect(f"/campaigns/{campaign.code}?done={done}")
 
-    @router.get("/campaigns/{code}/qr.svg")
-    async def campaign_qr_svg(code: str, campaigns: CampaignsDep,
-                              context: ContextDep) -> Response:
-        campaign = await _campaign(campaigns, code)
-        return Response(qr_svg(deep_link(context.settings.bot_username, campaign.code)),
-                        media_type="image/svg+xml", headers={
-                            "content-disposition": f'inline; filename="{campaign.code}.svg"'})
-
-    @router.get("/campaigns/{code}/qr.png")
-    async def campaign_qr_png(code: str, campaigns: CampaignsDep,
-                              context: ContextDep) -> Response:
-        campaign = await _campaign(campaigns, code)
-        return Response(qr_png(deep_link(context.settings.bot_username, campaign.code)),
-                        media_type="image/png", headers={
-                            "content-disposition": f'inline; filename="{campaign.code}.png"'})
+    @router.get("/campaigns/{code}/qr.{kind}")
+    async def campaign_qr(code: str, kind: str, campaigns: CampaignsDep,
+                          context: ContextDep) -> Response:
+        """The QR code of the campaign's deep link, as SVG (print, flyer) or PNG."""
+        if kind not in QR_KINDS:
+            raise NotFound("campaign")
+        campaign = await campaigns.get(code)
+        render_qr, media_type = QR_KINDS[kind]
+        return Response(render_qr(deep_link(context.settings.bot_username, campaign.code)),
+                        media_type=media_type, headers={
+                            "content-disposition": f'inline; filename="{campaign.code}.{kind}"'})
 
     @router.get("/campaigns/{code}/flyer")
     async def flyer(request: Request, code: str, campaigns: CampaignsDep, context: ContextDep,
                     lang: Annotated[list[str] | None, Query(max_length=6)] = None) -> Response:
-        campaign = await _campaign(campaigns, code)
+        campaign = await campaigns.get(code)
         shipped = shipped_languages()
         chosen = [code for code in (lang or ["en"]) if code in shipped][:4] or ["en"]
         bot = context.settings.bot_username

@@ -173,18 +173,22 @@ class FollowupService:
             .order_by(FollowupWave.number))).all())
 
     # --- the person -----------------------------------------------------------------------
-    async def wave_state(self, token: str) -> dict[str, Any]:
-        """For the bot's Start button: whether the wave of `token` can be started ("open":
-        sent or scheduled, enrolment active) or not ("closed": answered, given up, stopped,
-        skipped), and whether the background questions (info source, reasons) are still to
-        be asked (no answered wave yet). Raises NotFound."""
+    async def _wave_by_token(self, token: str) -> tuple[FollowupWave, FollowupEnrolment]:
+        """The wave of an opaque token and its enrolment. Raises NotFound."""
         row = (await self.session.execute(
             select(FollowupWave, FollowupEnrolment)
             .join(FollowupEnrolment, FollowupEnrolment.id == FollowupWave.enrolment_id)
             .where(FollowupWave.token == token))).first()
         if row is None:
             raise NotFound()
-        wave, enrolment = row
+        return row[0], row[1]
+
+    async def wave_state(self, token: str) -> dict[str, Any]:
+        """For the bot's Start button: whether the wave of `token` can be started ("open":
+        sent or scheduled, enrolment active) or not ("closed": answered, given up, stopped,
+        skipped), and whether the background questions (info source, reasons) are still to
+        be asked (no answered wave yet). Raises NotFound."""
+        wave, enrolment = await self._wave_by_token(token)
         is_open = enrolment.status == "active" and wave.status in OPEN_WAVE
         return {"status": "open" if is_open else "closed",
                 "background": not await self._answered_before(enrolment.id, wave.id)}
@@ -203,13 +207,7 @@ class FollowupService:
         (its `cancelled` row becomes the answer). Info source and reasons are kept from the
         first answered wave only. Raises NotFound, Conflict ("followup_stopped") or Invalid
         (unknown version, answer or question)."""
-        row = (await self.session.execute(
-            select(FollowupWave, FollowupEnrolment)
-            .join(FollowupEnrolment, FollowupEnrolment.id == FollowupWave.enrolment_id)
-            .where(FollowupWave.token == token))).first()
-        if row is None:
-            raise NotFound()
-        wave, enrolment = row
+        wave, enrolment = await self._wave_by_token(token)
         if enrolment.status == "stopped":
             raise Conflict("followup_stopped")
         if version != questionnaire.VERSION:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from referral_api.dependencies import ContextDep, SessionDep
-from referral_api.errors import Conflict, Forbidden, Invalid
+from referral_api.errors import Conflict, Forbidden, Invalid, NotFound
 from referral_api.partners.models import PARTNER_KINDS, SERVICES
 from referral_api.referrals.models import COUNSELLOR_STATUSES, REINTEGRATION_PARTNERS
 from referral_api.staff.countries import country_choices
@@ -49,6 +49,7 @@ from referral_api.web.security import STAFF_PREFIX, login_required
 from referral_api.web.texts import ERROR, NOTICE
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+STYLESHEETS = ("staff", "signals")
 LOCALE_NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}  # each in itself
 NEW_PARTNER: dict[str, object] = {"kind": "return_desk", "services": ["general"], "active": True,
                                   "verified": False, "slot_minutes": "30",
@@ -129,9 +130,12 @@ def create_router() -> APIRouter:
     router = APIRouter(prefix=STAFF_PREFIX, include_in_schema=False,
                        dependencies=[Depends(verify_csrf)])
 
-    @router.get("/static/staff.css")
-    async def stylesheet() -> FileResponse:
-        return FileResponse(STATIC_DIR / "staff.css", media_type="text/css")
+    @router.get("/static/{name}.css")
+    async def stylesheet(name: str) -> FileResponse:
+        """The staff pages' stylesheets (staff.css; signals.css for campaigns and reports)."""
+        if name not in STYLESHEETS:
+            raise NotFound()
+        return FileResponse(STATIC_DIR / f"{name}.css", media_type="text/css")
 
     @router.get("")
     @router.get("/")
@@ -401,26 +405,20 @@ def create_router() -> APIRouter:
         return _redirect(f"/admin/partners/{quote(partner_id)}", done="availability_saved")
 
     @router.post("/admin/partners/{partner_id}/counsellors")
-    async def add_counsellor(partner_id: str, admin: StaffAdminDep,
-                             telegram_user_id: Annotated[str, Form(max_length=32)] = "",
-                             ) -> Response:
-        page = f"/admin/partners/{quote(partner_id)}"
-        try:
-            await admin.add_counsellor(partner_id, telegram_user_id)
-        except (Invalid, Conflict) as exc:
-            return _redirect(page, error=exc.code)
-        return _redirect(page, done="counsellor_added")
-
     @router.post("/admin/partners/{partner_id}/counsellors/remove")
-    async def remove_counsellor(partner_id: str, admin: StaffAdminDep,
-                                telegram_user_id: Annotated[str, Form(max_length=32)] = "",
-                                ) -> Response:
+    async def change_counsellors(request: Request, partner_id: str, admin: StaffAdminDep,
+                                 telegram_user_id: Annotated[str, Form(max_length=32)] = "",
+                                 ) -> Response:
+        remove = request.url.path.endswith("/remove")
         page = f"/admin/partners/{quote(partner_id)}"
         try:
-            await admin.remove_counsellor(partner_id, telegram_user_id)
+            if remove:
+                await admin.remove_counsellor(partner_id, telegram_user_id)
+            else:
+                await admin.add_counsellor(partner_id, telegram_user_id)
         except (Invalid, Conflict) as exc:
             return _redirect(page, error=exc.code)
-        return _redirect(page, done="counsellor_removed")
+        return _redirect(page, done="counsellor_removed" if remove else "counsellor_added")
 
     @router.get("/admin/audit")
     async def audit_page(request: Request, admin: StaffAdminDep) -> Response:
