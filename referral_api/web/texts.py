@@ -119,8 +119,49 @@ FIELD_ERROR = {
     "window": N_("Choose a day, and a start time before the end time."),
     "overlap": N_("This window overlaps another window on the same day."),
 }
+# Referral cards in the partners' Telegram groups (referral_api.referrals.cards)
+CARD = {
+    "new": N_("New referral %(ref)s"),
+    "update": N_("Referral %(ref)s"),
+    "status": N_("Status"),
+    "language": N_("Language"),
+    "contact": N_("Contact"),
+    "interpreter": N_("Interpreter"),
+    "topic": N_("Topic"),
+    "flags": N_("Flags"),
+    "name": N_("Name"),
+    "reference": N_("Reference"),
+    "yes": N_("yes"),
+    "no": N_("no"),
+    "none": N_("none"),
+    "phone": N_("phone call to %(phone)s"),
+    "visit": N_("visit on %(when)s (Brussels time)"),
+    "telegram": N_("Telegram message through the bot"),
+    "withdrawn": N_("Withdrawn: the person asked us to delete their data. Please do not "
+                    "contact them about this referral, and delete any notes you made."),
+    "message": N_("Message about %(ref)s"),
+    "alert": N_("Undeliverable referral %(ref)s"),
+    "alert_text": N_("%(partner)s (%(id)s) has no notification chat. Set one, or contact "
+                     "the partner yourself."),
+}
+CARD_STATUS = {**STATUS, "cancelled": N_("Cancelled by the person")}
+CARD_BUTTON = {  # the group's buttons, in this order
+    "accepted": N_("Accept"), "contacted": N_("Contacted"),
+    "unreachable": N_("Could not reach"), "closed": N_("Closed"),
+}
+TOPIC = {
+    "information": N_("Information about voluntary return"),
+    "apply": N_("Applying for voluntary return"),
+    "travel_documents": N_("Travel documents"),
+    "reintegration": N_("Reintegration support"),
+    "medical": N_("Medical needs"),
+    "family": N_("Family"),
+    "other": N_("Other"),
+}
+
 LABELS: dict[str, dict[str, str]] = {
     "status": STATUS, "action": ACTION, "contact_mode": CONTACT_MODE, "role": ROLE,
     "reintegration_partner": REINTEGRATION_PARTNER, "kind": PARTNER_KIND, "service": SERVICE,
     "weekday": WEEKDAY, "notice": NOTICE, "error": ERROR, "field": FIELD_ERROR,
+    "card_status": CARD_STATUS, "card_button": CARD_BUTTON, "topic": TOPIC,
 }
