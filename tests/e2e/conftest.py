@@ -80,3 +80,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo')}/demo.db"
     with serving(["simulator"], env, "the demo") as url:
         yield url
+
+
+def referral_api_command(args: list[str], env: dict[str, str]) -> None:
+    """`python -m referral_api <args>` (upgrade, create-account, …) with this environment."""
+    subprocess.run([sys.executable, "-m", "referral_api", *args], cwd=PROJECT_DIR, env=env,
+                   check=True, capture_output=True, timeout=60)
+
+
+def migrated_api_env(folder: Path, **settings: str) -> dict[str, str]:
+    """The environment of `python -m referral_api` on a new, migrated SQLite database in
+    `folder` (no Redis, no bot token, demo keys; plain http on 127.0.0.1), plus `settings`."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("BOT_TOKEN", "REDIS_URL", "DATA_KEY", "STAFF_SESSION_SECRET")}
+    env.update({"DATABASE_URL": f"sqlite+aiosqlite:///{folder}/api.db",
+                "STAFF_COOKIE_SECURE": "false", **settings})
+    referral_api_command(["upgrade"], env)
+    return env

@@ -7,10 +7,7 @@ Screenshots of the report and the flyer at phone and desktop widths go to ./scre
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -18,9 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from bot.settings import PROJECT_DIR
 from bot.signals import month_of
-from tests.e2e.conftest import SCREENSHOTS, serving
+from tests.e2e.conftest import SCREENSHOTS, migrated_api_env, referral_api_command, serving
 
 SERVICE_TOKEN = "e2e-service-token"
 ADMIN_TOKEN = "e2e-admin-token"
@@ -29,23 +25,12 @@ PASSWORD = "a long staff password"
 DESKTOP = {"width": 1280, "height": 900}
 
 
-def _run(args: list[str], env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "referral_api", *args], cwd=PROJECT_DIR, env=env,
-                   check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("BOT_TOKEN", "REDIS_URL", "DATA_KEY", "STAFF_SESSION_SECRET")}
-    env.update({
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('signals')}/s.db",
-        "SERVICE_TOKEN": SERVICE_TOKEN, "ADMIN_TOKEN": ADMIN_TOKEN,
-        "STAFF_COOKIE_SECURE": "false", "BOT_USERNAME": "conex_demo_bot",
-    })
-    _run(["upgrade"], env)
-    _run(["create-account", "--email", EMAIL, "--password", PASSWORD, "--role", "coordinator",
-          "--locale", "en"], env)
+    env = migrated_api_env(tmp_path_factory.mktemp("signals"), SERVICE_TOKEN=SERVICE_TOKEN,
+                           ADMIN_TOKEN=ADMIN_TOKEN, BOT_USERNAME="conex_demo_bot")
+    referral_api_command(["create-account", "--email", EMAIL, "--password", PASSWORD,
+                          "--role", "coordinator", "--locale", "en"], env)
     with serving(["referral_api"], env, "the API") as url:
         yield url
 

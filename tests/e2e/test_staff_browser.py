@@ -5,9 +5,6 @@ accepts the referral and writes back."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,8 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from bot.settings import PROJECT_DIR
-from tests.e2e.conftest import SCREENSHOTS, serving
+from tests.e2e.conftest import SCREENSHOTS, migrated_api_env, referral_api_command, serving
 
 SERVICE_TOKEN = "e2e-service-token"
 ADMIN_TOKEN = "e2e-admin-token"
@@ -32,21 +28,10 @@ class Api:
     reference: str
 
 
-def _run(args: list[str], env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "referral_api", *args], cwd=PROJECT_DIR, env=env,
-                   check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("BOT_TOKEN", "REDIS_URL", "DATA_KEY", "STAFF_SESSION_SECRET")}
-    env.update({
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('staff')}/staff.db",
-        "SERVICE_TOKEN": SERVICE_TOKEN, "ADMIN_TOKEN": ADMIN_TOKEN,
-        "STAFF_COOKIE_SECURE": "false",  # plain http on 127.0.0.1
-    })
-    _run(["upgrade"], env)
+    env = migrated_api_env(tmp_path_factory.mktemp("staff"), SERVICE_TOKEN=SERVICE_TOKEN,
+                           ADMIN_TOKEN=ADMIN_TOKEN)
     with serving(["referral_api"], env, "the API") as url:
         yield Api(url, _prepare(url, env))
 
@@ -60,8 +45,8 @@ def _prepare(url: str, env: dict[str, str]) -> str:
         "postal_code": "9000", "notification_chat_id": -1000000001, "services": ["general"],
         "languages": ["en"]})
     assert partner.status_code == 201, partner.text
-    _run(["create-account", "--email", EMAIL, "--password", PASSWORD, "--role", "counsellor",
-          "--partner", "test-desk", "--locale", "en"], env)
+    referral_api_command(["create-account", "--email", EMAIL, "--password", PASSWORD,
+                          "--role", "counsellor", "--partner", "test-desk", "--locale", "en"], env)
     booked = httpx.post(f"{url}/v1/referrals", headers=service, json={
         "partner_id": "test-desk", "contact_mode": "phone", "phone": "0470 12 34 56",
         "name": "Amina Example", "language": "en", "interpreter": False,
