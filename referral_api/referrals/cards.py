@@ -20,13 +20,13 @@ from babel.dates import format_datetime
 
 from referral_api.partners.schedule import to_local
 from referral_api.referrals.reference import format_reference
+from referral_api.staff.models import LOCALES
 from referral_api.web.i18n import staff_gettext
 from referral_api.web.texts import CARD, CARD_BUTTON
 
 # A card is written in its partner's staff language (card_locale), with the staff app's
 # catalogue (gettext domain `staff`, texts in referral_api.web.texts), including the person's
 # language name ("Arabisch (ar)").
-CARD_LOCALES = ("nl", "fr", "en")
 # Province codes of the postcode dataset: Flanders writes in Dutch, Wallonia in French.
 _FRENCH_PROVINCES = frozenset({"WHT", "WNA", "WLG", "WLX", "WBR"})
 _DUTCH_PROVINCES = frozenset({"VAN", "VOV", "VWV", "VLI", "VBR"})
@@ -36,7 +36,7 @@ def card_locale(languages: list[str] | None, province: str | None) -> str:
     """The partner's staff language: the first of nl/fr/en it lists, else its region's."""
     for code in languages or []:
         base = code.split("_")[0].split("-")[0]
-        if base in CARD_LOCALES:
+        if base in LOCALES:
             return base
     if province in _DUTCH_PROVINCES:
         return "nl"
@@ -86,7 +86,7 @@ def partner_card(*, code: str, status: str, contact_mode: str, slot_start: datet
                  name: str | None, phone: str | None, update: bool = False,
                  locale: str = "en") -> dict[str, Any]:
     """Payload of a `partner_card` (update=False) or `card_update` outbox row, written in the
-    partner's language (`locale`, one of CARD_LOCALES)."""
+    partner's language (`locale`, one of LOCALES)."""
     t = staff_gettext(locale)
     reference = format_reference(code)
     title = t.gettext(CARD["update"] if update else CARD["new"], ref=reference)

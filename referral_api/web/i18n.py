@@ -16,9 +16,9 @@ from typing import Any
 
 from babel.support import Translations
 
+from referral_api.staff.models import LOCALES  # the staff languages (nl, fr, en)
 from referral_api.web.texts import LABELS
 
-LOCALES = ("nl", "fr", "en")
 DEFAULT_LOCALE = "en"
 DOMAIN = "staff"
 LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
