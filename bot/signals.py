@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,7 @@ def previous_months(month: int, count: int) -> Iterator[int]:
         yield (i // 12) * 100 + i % 12 + 1
 
 
+@lru_cache(maxsize=8)  # one key per month: computed once, not for every event
 def month_key(secret: bytes, month: int) -> bytes:
     return hmac.new(secret, f"conex signals month key/v1:{month:06d}".encode(),
                     hashlib.sha256).digest()
