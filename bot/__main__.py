@@ -1,12 +1,21 @@
 """python -m bot            polling (TELEGRAM_API_URL may point at any Bot API server)
-python -m bot --webhook  webhook server (aiohttp), verifying X-Telegram-Bot-Api-Secret-Token"""
+python -m bot --webhook  webhook server (aiohttp), verifying X-Telegram-Bot-Api-Secret-Token
+
+With REDIS_URL set (production), both modes put every update into the durable inbox
+(bot/inbox.py) first and handle it from there: nothing is lost when a process dies, and
+overload means waiting in the stream. Without Redis (the demo), updates are handled in place.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import hmac
 import logging
+import signal
 import sys
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
@@ -14,48 +23,149 @@ from aiohttp import web
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from bot.app import create_bot, create_dispatcher
-from bot.middlewares.dedup import UpdateDedupMiddleware
+from bot.app import create_bot, create_dispatcher, create_governor, create_redis, create_stores
+from bot.inbox import InboxConsumer, UpdateInbox
 from bot.settings import MissingToken, Settings
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header's name
+POLL_TIMEOUT = 30
+CONSUMER = web.AppKey("consumer", InboxConsumer)
+CONSUMER_TASK = web.AppKey("consumer_task", asyncio.Task[None])
+
+
+def build(settings: Settings) -> tuple[Bot, Dispatcher, Redis | None]:
+    redis = create_redis(settings)
+    governor = create_governor(settings, redis) if redis is not None else None
+    bot = create_bot(settings, governor=governor)
+    dp = create_dispatcher(settings, stores=create_stores(settings, redis))
+    return bot, dp, redis
+
+
+def workflow(dp: Dispatcher, bot: Bot) -> dict[str, Any]:
+    """What aiogram hands start-up and shut-down handlers (as in start_polling)."""
+    return {**dp.workflow_data, "dispatcher": dp, "bots": [bot], "bot": bot}
+
+
+def create_inbox(settings: Settings, redis: Redis) -> UpdateInbox:
+    return UpdateInbox(redis, settings.redis_prefix, shards=settings.inbox_shards)
+
+
+async def poll_into(inbox: UpdateInbox, bot: Bot, stop: asyncio.Event) -> None:
+    """Long-poll Telegram and put each batch into the inbox before confirming it (the next
+    getUpdates offset): a crash re-reads what was not yet in the inbox."""
+    offset: int | None = None
+    while not stop.is_set():
+        try:
+            updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("polling failed: %s; again in 1 s", type(exc).__name__)
+            await asyncio.sleep(1)
+            continue
+        if updates:
+            await inbox.put_many(
+                u.model_dump(mode="json", by_alias=True, exclude_none=True) for u in updates)
+            offset = updates[-1].update_id + 1
 
 
 async def run_polling(settings: Settings) -> None:
-    bot = create_bot(settings)
-    dp = create_dispatcher(settings)
+    bot, dp, redis = build(settings)
     try:
         await bot.delete_webhook(drop_pending_updates=False)
-        await dp.start_polling(bot)
+        if redis is None:
+            await dp.start_polling(bot)
+            return
+        inbox = create_inbox(settings, redis)
+        consumer = InboxConsumer(inbox, dp, bot, concurrency=settings.inbox_concurrency)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await dp.emit_startup(**workflow(dp, bot))
+        poller = asyncio.create_task(poll_into(inbox, bot, stop))
+        try:
+            await consumer.run(stop)
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            await dp.emit_shutdown(**workflow(dp, bot))
     finally:
         await bot.session.close()
         await dp.storage.close()
+        if redis is not None:
+            await redis.aclose()
 
 
-def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher) -> web.Application:
-    """aiohttp app: POST /webhook, refused (401) without the right secret header; each
-    update_id handled once when Redis is configured."""
+def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
+                       redis: Redis | None = None, *, consume: bool = True) -> web.Application:
+    """aiohttp app: POST /webhook, refused (401) without the right secret header.
+
+    With Redis: each update is put into the inbox and answered 200 at once (503 if Redis cannot
+    take it: Telegram sends it again); ``consume`` runs an inbox consumer in this process.
+    Without Redis: each update is handled before answering, so that a failure is retried."""
     if settings.webhook_secret is None:
         raise SystemExit("webhook mode needs WEBHOOK_SECRET")
     secret = settings.webhook_secret.get_secret_value()
     app = web.Application()
-    if settings.redis_url:
-        redis = Redis.from_url(settings.redis_url)
-        dp.update.outer_middleware(UpdateDedupMiddleware(redis, settings.redis_prefix))
+    if redis is None and settings.redis_url:
+        redis = create_redis(settings)
+    if redis is None:
+        SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret,
+                             handle_in_background=False).register(app, "/webhook")
+        setup_application(app, dp, bot=bot)
+        return app
+    inbox = create_inbox(settings, redis)
+    expected = secret.encode("utf-8")
 
-        async def close_redis(_: web.Application) -> None:
-            await redis.aclose()
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8")
+        if not hmac.compare_digest(given, expected):
+            return web.Response(status=401)
+        try:
+            update: Any = await request.json()
+        except ValueError:
+            return web.Response(status=400)
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return web.Response(status=400)
+        try:
+            await inbox.put(update)
+        except Exception as exc:  # Telegram keeps the update and sends it again
+            log.error("inbox unavailable: %s", type(exc).__name__)
+            return web.Response(status=503)
+        return web.json_response({})
 
-        app.on_cleanup.append(close_redis)
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, "/webhook")
-    setup_application(app, dp, bot=bot)
+    app.router.add_post("/webhook", receive)
+    stop = asyncio.Event()
+    consumer = InboxConsumer(inbox, dp, bot, concurrency=settings.inbox_concurrency)
+    app[CONSUMER] = consumer
+
+    async def start(_: web.Application) -> None:
+        await dp.emit_startup(**workflow(dp, bot))
+        if consume:
+            app[CONSUMER_TASK] = asyncio.create_task(consumer.run(stop))
+
+    async def finish(_: web.Application) -> None:
+        stop.set()
+        task = app.get(CONSUMER_TASK)
+        if task is not None:
+            await task
+        await dp.emit_shutdown(**workflow(dp, bot))
+        await bot.session.close()
+        await redis.aclose()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(finish)
     return app
 
 
 def run_webhook(settings: Settings) -> None:
     if settings.webhook_url is None:
         raise SystemExit("webhook mode needs WEBHOOK_URL (the public https address)")
-    bot = create_bot(settings)
-    dp = create_dispatcher(settings)
-    app = create_webhook_app(settings, bot, dp)
+    bot, dp, redis = build(settings)
+    app = create_webhook_app(settings, bot, dp, redis)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
 
     @dp.startup()

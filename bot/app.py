@@ -15,7 +15,7 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods.base import Response
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.actions import create_action_registry
 from bot.api_client import ReferralsClient
@@ -45,6 +45,8 @@ from bot.preferences import (
 from bot.settings import MissingToken, Settings
 from bot.signals import SignalBuffer
 from bot.storage import PrefetchingRedisStorage
+from governor import Governor, Limits
+from governor.session import GovernorMiddleware, RetryAfterMiddleware
 
 # pydantic keeps parametrised generics such as Response[Message] in a weak cache; aiogram builds
 # Response[T] for every API answer, so under load each one was rebuilt (~10 ms) again and
@@ -62,7 +64,25 @@ def _pin_response_types() -> None:
         _PINNED_RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[name-defined]
 
 
-def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+def create_redis(settings: Settings) -> Redis | None:
+    """The process's Redis client: a pool that waits for a free connection (up to
+    REDIS_POOL_TIMEOUT) instead of raising when all of them are busy."""
+    if not settings.redis_url:
+        return None
+    pool = BlockingConnectionPool.from_url(settings.redis_url,
+                                           max_connections=settings.redis_max_connections,
+                                           timeout=settings.redis_pool_timeout)
+    return Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
+
+
+def create_governor(settings: Settings, redis: Redis) -> Governor:
+    return Governor(redis, settings.redis_prefix, limits=Limits(bulk_rate=settings.bulk_rate))
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None, *,
+               governor: Governor | None = None) -> Bot:
+    """The Bot; every call it makes goes through the governor (shared pacing through Redis),
+    or, without one, at least waits and retries when Telegram answers 429."""
     if settings.bot_token is None or not settings.bot_token.get_secret_value():
         raise MissingToken("BOT_TOKEN is not set: put it in the environment or in .env")
     _pin_response_types()
@@ -70,6 +90,8 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
         session = AiohttpSession(
             api=TelegramAPIServer.from_base(settings.telegram_api_url)
         ) if settings.telegram_api_url else AiohttpSession()
+    session.middleware(GovernorMiddleware(governor) if governor is not None
+                       else RetryAfterMiddleware())
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
@@ -86,8 +108,8 @@ class Stores:
 
 def create_stores(settings: Settings, redis: Redis | None = None) -> Stores:
     """RedisStorage (with TTLs) when REDIS_URL is set or a client is given, else memory."""
-    if redis is None and settings.redis_url:
-        redis = Redis.from_url(settings.redis_url)
+    if redis is None:
+        redis = create_redis(settings)
     if redis is None:
         return Stores(MemoryStorage(), MemoryLanguagePreferences())
     languages = RedisLanguagePreferences(redis, settings.redis_prefix,

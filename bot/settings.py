@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     telegram_api_url: str | None = None  # any Bot API-compatible server; None = Telegram
     redis_url: str | None = None  # None = in-memory storage (demo)
     redis_prefix: str = "conex"
+    # One pool per process that waits (up to the timeout) for a free connection instead of
+    # failing when every connection is busy.
+    redis_max_connections: int = Field(default=64, ge=4, le=10_000)
+    redis_pool_timeout: float = Field(default=10.0, gt=0, le=120)
+    # The durable update inbox (bot/inbox.py): streams by chat, updates in hand per process.
+    inbox_shards: int = Field(default=8, ge=1, le=256)
+    inbox_concurrency: int = Field(default=32, ge=1, le=1000)
+    # The outbound governor (governor/): bulk messages a second, all processes together.
+    bulk_rate: float = Field(default=28.0, gt=0, le=30)
     webhook_secret: SecretStr | None = None
     webhook_url: str | None = None
     webhook_host: str = "127.0.0.1"

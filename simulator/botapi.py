@@ -21,8 +21,15 @@ from typing import Any
 
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
-# Sending limits, enforced only when FakeBotAPI.enforce_limits is set: one message a second to
+# Sending limits, enforced only when asked (FakeBotAPI(limits=...)): one message a second to
 # one chat (private or group), 20 a minute to one group (negative chat id), 30 a second overall.
+#   "strict":     every message counts against the 30 a second (the worst case);
+#   "documented": as Telegram documents it: only bulk messages count against the 30 a second;
+#                 a message to a person who wrote to the bot in the last REPLY_WINDOW seconds is
+#                 a reply, and one chat may take a short burst (PER_CHAT_BURST) before 1 a second.
+LIMIT_MODES = ("strict", "documented")
+REPLY_WINDOW = 10.0
+PER_CHAT_BURST = 3
 PER_CHAT_INTERVAL = 1.0
 GROUP_LIMIT, GROUP_WINDOW = 20, 60.0
 GLOBAL_LIMIT, GLOBAL_WINDOW = 30, 1.0
@@ -118,15 +125,24 @@ class ChatLog:
 
 class FakeBotAPI:
     def __init__(self, username: str = "conex_demo_bot", first_name: str = "CONEX info", *,
-                 enforce_limits: bool = False,
+                 enforce_limits: bool = False, limits: str | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.username = username
         self.first_name = first_name
         # Opt-in: sendMessage answers 429 (with retry_after) past Telegram's sending limits,
         # measured with `clock` (seconds; tests share a virtual clock with the sender).
-        self.enforce_limits = enforce_limits
+        # enforce_limits=True is limits="strict".
+        if limits is None and enforce_limits:
+            limits = "strict"
+        if limits is not None and limits not in LIMIT_MODES:
+            raise ValueError(f"limits must be one of {LIMIT_MODES}")
+        self.limits = limits
+        self.enforce_limits = limits is not None
         self.clock = clock
         self.too_many_requests = 0
+        self.sent_messages = 0
+        self._last_update: dict[int, float] = {}  # chat id -> when the person last wrote
+        self._chat_sent: dict[int, deque[float]] = {}
         self._last_sent: dict[int, float] = {}
         self._group_sent: dict[int, deque[float]] = {}
         self._all_sent: deque[float] = deque(maxlen=GLOBAL_LIMIT)
@@ -255,18 +271,28 @@ class FakeBotAPI:
         return {"id": self.bot_id(token), "is_bot": True, "first_name": self.first_name,
                 "username": self.username}
 
+    def _is_reply(self, chat_id: int, now: float) -> bool:
+        last = self._last_update.get(chat_id)
+        return (self.limits == "documented" and chat_id > 0 and last is not None
+                and now - last < REPLY_WINDOW)
+
     def _check_limits(self, chat_id: int) -> float:
         """Sliding windows, as Telegram counts: raise 429 if this send would go over a limit;
         otherwise return the time to record once the message is accepted."""
         now = self.clock()
         ready = -math.inf
-        last = self._last_sent.get(chat_id)
-        if last is not None:
-            ready = max(ready, last + PER_CHAT_INTERVAL)
+        if self.limits == "documented":  # a short burst, then one a second
+            sent = self._chat_sent.get(chat_id)
+            if sent is not None and len(sent) >= PER_CHAT_BURST:
+                ready = max(ready, sent[0] + PER_CHAT_BURST * PER_CHAT_INTERVAL)
+        else:
+            last = self._last_sent.get(chat_id)
+            if last is not None:
+                ready = max(ready, last + PER_CHAT_INTERVAL)
         group = self._group_sent.get(chat_id)
         if group is not None and len(group) >= GROUP_LIMIT:
             ready = max(ready, group[0] + GROUP_WINDOW)
-        if len(self._all_sent) >= GLOBAL_LIMIT:
+        if not self._is_reply(chat_id, now) and len(self._all_sent) >= GLOBAL_LIMIT:
             ready = max(ready, self._all_sent[0] + GLOBAL_WINDOW)
         if ready > now:
             self.too_many_requests += 1
@@ -277,7 +303,9 @@ class FakeBotAPI:
 
     def _record_sent(self, chat_id: int, now: float) -> None:
         self._last_sent[chat_id] = now
-        self._all_sent.append(now)
+        self._chat_sent.setdefault(chat_id, deque(maxlen=PER_CHAT_BURST)).append(now)
+        if not self._is_reply(chat_id, now):
+            self._all_sent.append(now)
         if chat_id < 0:
             self._group_sent.setdefault(chat_id, deque(maxlen=GROUP_LIMIT)).append(now)
 
@@ -288,6 +316,7 @@ class FakeBotAPI:
         markup = self._check_markup(params.get("reply_markup"))
         if sent_at is not None:
             self._record_sent(chat.chat_id, sent_at)
+        self.sent_messages += 1
         chat_info: dict[str, Any] = (
             {"id": chat.chat_id, "type": "group", "title": "Demo group"} if chat.chat_id < 0
             else {"id": chat.chat_id, "type": "private", "first_name": "Demo"})
@@ -373,7 +402,12 @@ class FakeBotAPI:
 
     # ---- the person's side -----------------------------------------------------------
     def _push(self, update: dict[str, Any]) -> dict[str, Any]:
-        if self.queue_updates:
+        if self.enforce_limits:  # the person just wrote: the bot's answers are replies
+            event = update.get("message") or update.get("callback_query", {}).get("message")
+            user = (update.get("message") or update.get("callback_query") or {}).get("from", {})
+            chat_id = (event or {}).get("chat", {}).get("id", user.get("id"))
+            if isinstance(chat_id, int):
+                self._last_update[chat_id] = self.clock()
             self.updates.append(update)
             self.new_update.set()
             self.new_update = asyncio.Event()

@@ -15,7 +15,8 @@ KINDS = ("partner_card", "card_update", "person_notice", "reminder", "relay",
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),)
+    __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),
+                      Index("ix_outbox_chat_key_id", "chat_key", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -27,7 +28,16 @@ class OutboxMessage(Base):
     chat_id_enc: Mapped[str | None] = mapped_column(Text)
     chat_kind: Mapped[str] = mapped_column(String(16))  # private | group
     payload_enc: Mapped[str] = mapped_column(Text)  # Fernet of a JSON object
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    # pending | sent | failed | held (no target yet: a partner without a group, no
+    # COORDINATOR_CHAT_ID; released to pending when a target appears, never dropped)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # HMAC of the target chat (DataVault.chat_key): one chat's messages go out in id order.
+    chat_key: Mapped[str | None] = mapped_column(String(64))
+    # A worker's lease on a row it is sending: another worker takes it only after this time,
+    # so a crash repeats at most the messages in flight.
+    claimed_until: Mapped[datetime | None]
+    # Past this time a message that still could not be delivered is failed (per-class budget).
+    give_up_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)

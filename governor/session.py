@@ -1,0 +1,72 @@
+"""The governor as an aiogram request middleware: every call a ``Bot`` makes goes through it.
+
+``bot.session.middleware(GovernorMiddleware(governor))`` (done by ``bot.app.create_bot``). Calls
+that send a message are paced by their class (``governor.current_priority``; the bot's replies by
+default); every other call to a chat only waits while Telegram has asked us to hold back; calls
+that reach no chat (getUpdates, getMe, setWebhook, …) pass straight through. A 429 is never the
+end: the call waits ``retry_after`` and is made again, as many times as Telegram asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+
+from governor import Clock, Governor, WallClock
+
+log = logging.getLogger(__name__)
+
+# Methods that put a new message in a chat: these count against Telegram's sending limits.
+SENDING = frozenset({
+    "sendMessage", "sendPhoto", "sendDocument", "sendLocation", "sendVenue", "sendContact",
+    "sendMediaGroup", "copyMessage", "copyMessages", "forwardMessage", "forwardMessages",
+    "sendSticker", "sendVoice", "sendAudio", "sendVideo", "sendAnimation", "sendVideoNote",
+    "sendPoll", "sendDice",
+})
+
+
+def _chat_id(method: TelegramMethod[Any]) -> int | None:
+    chat = getattr(method, "chat_id", None)
+    return chat if isinstance(chat, int) else None
+
+
+class GovernorMiddleware(BaseRequestMiddleware):
+    def __init__(self, governor: Governor) -> None:
+        self.governor = governor
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        name = method.__api_method__
+        chat_id = _chat_id(method)
+        pace = name in SENDING  # the context's class; other calls only honour pauses
+        if not pace and chat_id is None and name != "answerCallbackQuery":
+            return await make_request(bot, method)  # getUpdates, getMe, setWebhook, …
+        while True:
+            grant = await self.governor.acquire(chat_id, pace=pace)
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                await self.governor.pushed_back(grant, float(exc.retry_after))
+
+
+class RetryAfterMiddleware(BaseRequestMiddleware):
+    """Without Redis (the demo, the conversation tests): no pacing, but a 429 is still never
+    the end: the call waits ``retry_after`` and is made again."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or WallClock()
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        while True:
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                log.warning("telegram flood control: waiting %.0f s", float(exc.retry_after))
+                await self.clock.sleep(float(exc.retry_after))
