@@ -135,7 +135,8 @@ class InboxConsumer:
         self._release = self.redis.register_script(_RELEASE)
         self._readers: dict[int, asyncio.Task[None]] = {}
         self._leaving: set[int] = set()
-        self._chains: dict[tuple[int, int | str], asyncio.Task[None]] = {}
+        self._chains: dict[tuple[int, int | str], asyncio.Task[None]] = {}  # last per chat
+        self._tasks: set[asyncio.Task[None]] = set()  # every update in hand
         self._in_hand = 0
         self._room = asyncio.Condition()
 
@@ -199,8 +200,8 @@ class InboxConsumer:
         self._leaving.update(self._readers)
         if self._readers:
             await asyncio.gather(*self._readers.values(), return_exceptions=True)
-        if self._chains:
-            await asyncio.gather(*self._chains.values(), return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         for shard in list(self._readers):
             await self._release(keys=[self._lease_key(shard)], args=[self.name])
         self._readers.clear()
@@ -256,11 +257,13 @@ class InboxConsumer:
         self._in_hand += 1
         task = asyncio.create_task(self._after(before, stream, entry_id, update))
         self._chains[key] = task
+        self._tasks.add(task)
         task.add_done_callback(lambda t: self._done(key, t))
 
     def _done(self, key: tuple[int, int | str], task: asyncio.Task[None]) -> None:
         if self._chains.get(key) is task:
             del self._chains[key]
+        self._tasks.discard(task)
         self._in_hand -= 1
         asyncio.get_running_loop().create_task(self._notify())
 

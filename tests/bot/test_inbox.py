@@ -1,0 +1,160 @@
+"""The durable update inbox on a real Redis with the real Dispatcher: a consumer that dies
+mid-update leaves nothing behind, updates of one chat keep their order, and an update sent
+twice is answered once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher
+from redis.asyncio import Redis
+
+from bot.app import create_bot, create_dispatcher, create_stores
+from bot.inbox import InboxConsumer, UpdateInbox
+from bot.settings import Settings
+from simulator.botapi import FakeBotAPI, SimUser
+from simulator.session import InProcessSession
+
+
+def bot_texts(fake: FakeBotAPI, user: SimUser) -> list[str]:
+    chat = fake.open_chat(user)
+    return [m["text"] for m in chat.messages.values() if m["from"].get("is_bot")]
+
+
+def kind_of(text: str) -> str:
+    """Which command a reply answers (English texts)."""
+    starts = {"This bot gives free information": "help", "🔒 What we keep": "privacy",
+              "What would you like to know?": "menu"}
+    return next((kind for start, kind in starts.items() if text.startswith(start)), text)
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+class Stack:
+    def __init__(self, settings: Settings, redis: Redis, fake: FakeBotAPI) -> None:
+        self.settings, self.redis, self.fake = settings, redis, fake
+        self.inbox = UpdateInbox(redis, settings.redis_prefix, shards=2)
+
+    def consumer(self, name: str, **kwargs: Any) -> tuple[InboxConsumer, Bot, Dispatcher]:
+        bot = create_bot(self.settings, session=InProcessSession(self.fake))
+        dp = create_dispatcher(self.settings, stores=create_stores(self.settings, self.redis))
+        return InboxConsumer(self.inbox, dp, bot, name=name, lease_seconds=0.6,
+                             block_ms=100, **kwargs), bot, dp
+
+
+@pytest.fixture
+async def stack(settings: Settings, redis: Redis) -> AsyncIterator[Stack]:
+    fake = FakeBotAPI()
+    fake.queue_updates = False
+    yield Stack(settings, redis, fake)
+
+
+@contextlib.asynccontextmanager
+async def running(consumer: InboxConsumer) -> AsyncIterator[asyncio.Event]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+def hold_second_reply(fake: FakeBotAPI) -> asyncio.Event:
+    """The bot's second message hangs until the returned event is set (a consumer stuck
+    mid-update, as when its process is about to die)."""
+    release = asyncio.Event()
+    original: Callable[[str, dict[str, Any]], Awaitable[Any]] = fake._methods["sendMessage"]
+    calls = 0
+
+    async def send(token: str, params: dict[str, Any]) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2 and not release.is_set():
+            await release.wait()
+        return await original(token, params)
+
+    fake._methods["sendMessage"] = send
+    return release
+
+
+async def test_updates_of_a_dead_consumer_are_handled_by_the_next_once_and_in_order(
+        stack: Stack) -> None:
+    user = SimUser(5101)
+    release = hold_second_reply(stack.fake)
+    first, _, _ = stack.consumer("first")
+    stop = asyncio.Event()
+    task = asyncio.create_task(first.run(stop))
+    await stack.inbox.put(stack.fake.user_message(user, "/help"))
+    await until(lambda: len(bot_texts(stack.fake, user)) == 1)
+    await stack.inbox.put(stack.fake.user_message(user, "/privacy"))  # hangs in `first`
+    await stack.inbox.put(stack.fake.user_message(user, "/menu"))  # waits behind it
+    await until(lambda: first._in_hand == 2)
+
+    # The process dies: its tasks stop where they are; nothing was acknowledged.
+    for t in [*first._tasks, *first._readers.values(), task]:
+        t.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert len(bot_texts(stack.fake, user)) == 1
+    release.set()
+
+    second, _, _ = stack.consumer("second")
+    async with running(second):
+        await until(lambda: len(bot_texts(stack.fake, user)) == 3)
+        await asyncio.sleep(0.3)  # and nothing more arrives
+    texts = bot_texts(stack.fake, user)
+    # /help once (not handled again), then /privacy, then /menu, in that order
+    assert [kind_of(t) for t in texts] == ["help", "privacy", "menu"]
+    assert (first.handled, second.handled) == (1, 2)
+    assert await stack.inbox.backlog() == 0
+
+
+async def test_an_update_sent_twice_is_answered_once(stack: Stack) -> None:
+    user = SimUser(5102)
+    update = stack.fake.user_message(user, "/help")
+    consumer, _, _ = stack.consumer("only")
+    async with running(consumer):
+        for _ in range(3):  # Telegram re-sending it, or a poller restarting
+            await stack.inbox.put(update)
+        await until(lambda: len(bot_texts(stack.fake, user)) >= 1)
+        await until(lambda: consumer.handled >= 1)
+        await asyncio.sleep(0.3)
+    assert len(bot_texts(stack.fake, user)) == 1
+    assert await stack.inbox.backlog() == 0
+
+
+async def test_many_people_at_once_wait_in_the_stream_and_all_get_answers(
+        stack: Stack) -> None:
+    people = [SimUser(5200 + i) for i in range(60)]
+    consumer, _, _ = stack.consumer("busy", concurrency=4)
+    await stack.inbox.put_many(stack.fake.user_message(u, "/start") for u in people)
+    async with running(consumer):
+        await until(lambda: all(bot_texts(stack.fake, u) for u in people), seconds=30)
+    assert all(len(bot_texts(stack.fake, u)) == 1 for u in people)
+
+
+async def test_two_consumers_share_the_shards_and_keep_each_chat_in_order(
+        stack: Stack) -> None:
+    people = [SimUser(5300 + i) for i in range(8)]
+    one, _, _ = stack.consumer("one")
+    two, _, _ = stack.consumer("two")
+    async with running(one), running(two):
+        for _ in range(3):
+            await stack.inbox.put_many(
+                [stack.fake.user_message(u, t) for u in people for t in ("/help", "/privacy")])
+        await until(lambda: all(len(bot_texts(stack.fake, u)) == 6 for u in people),
+                    seconds=30)
+    for u in people:
+        texts = bot_texts(stack.fake, u)
+        assert [kind_of(t) for t in texts] == ["help", "privacy"] * 3
+    assert one.handled + two.handled == 48
