@@ -25,7 +25,6 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from redis.asyncio import Redis
-
 from telegram_world import REDIS_URL, TOKEN, World, percentile, world
 
 from governor import Governor, Priority, priority

@@ -92,8 +92,8 @@ def bot_env(api_url: str, prefix: str, port: int, extra: dict[str, str] | None =
     return env
 
 
-async def wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_http(url: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
@@ -114,7 +114,7 @@ async def world(limits: str | None, replicas: int = 1,
     server = uvicorn.Server(uvicorn.Config(create_app(fake), host="127.0.0.1", port=api_port,
                                            log_level="warning"))
     server_task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
         await asyncio.sleep(0.02)
     api_url = f"http://127.0.0.1:{api_port}"
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
@@ -160,4 +160,4 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
