@@ -24,7 +24,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from telegram_world import REDIS_URL, TOKEN, World, percentile, world
 
 from governor import Governor, Priority, priority
@@ -37,7 +37,7 @@ FIRST_NOTICE_CHAT = 6_000_000
 
 async def send_notices(w: World, count: int) -> tuple[int, float]:
     """The outbox worker's way: one task per chat, every send through the governor."""
-    redis = Redis.from_url(REDIS_URL)
+    redis = Redis.from_pool(BlockingConnectionPool.from_url(REDIS_URL, max_connections=32))
     session = AiohttpSession(api=TelegramAPIServer.from_base(w.api_url))
     session.middleware(GovernorMiddleware(Governor(redis, w.prefix)))
     bot = Bot(TOKEN, session=session)
