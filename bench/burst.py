@@ -59,7 +59,7 @@ async def send_notices(w: World, count: int) -> tuple[int, float]:
     return delivered, took
 
 
-async def burst(mode: str, people: int, seconds: float, notices: int,
+async def burst(mode: str | None, people: int, seconds: float, notices: int,
                 replicas: int) -> dict[str, Any]:
     async with world(mode, replicas=replicas) as w:
         for i in range(notices):

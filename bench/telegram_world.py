@@ -105,7 +105,8 @@ async def wait_http(url: str, seconds: float = 30.0) -> None:
 
 @contextlib.asynccontextmanager
 async def world(limits: str | None, replicas: int = 1,
-                extra_env: dict[str, str] | None = None) -> AsyncIterator[World]:
+                extra_env: dict[str, str] | None = None,
+                redis_url: str = REDIS_URL) -> AsyncIterator[World]:
     fake = FakeBotAPI(limits=limits)
     fake.queue_updates = False
     recorder = Recorder()
@@ -119,12 +120,10 @@ async def world(limits: str | None, replicas: int = 1,
     api_url = f"http://127.0.0.1:{api_port}"
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     bots, urls = [], []
+    env = {"REDIS_URL": redis_url, **(extra_env or {})}
     for _ in range(replicas):
         port = free_port()
-        bots.append(subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-            [sys.executable, "-m", "bot", "--webhook"], cwd=ROOT,
-            env=bot_env(api_url, prefix, port, extra_env),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        bots.append(start_bot(api_url, prefix, port, env))
         urls.append(f"http://127.0.0.1:{port}/webhook")
     client = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(max_connections=200))
     try:
@@ -143,13 +142,21 @@ async def world(limits: str | None, replicas: int = 1,
                 proc.kill()
         server.should_exit = True
         await server_task
-        await clean_redis(prefix)
+        await clean_redis(prefix, redis_url)
 
 
-async def clean_redis(prefix: str) -> None:
+def start_bot(api_url: str, prefix: str, port: int,
+              extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--webhook"], cwd=ROOT,
+        env=bot_env(api_url, prefix, port, extra_env),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def clean_redis(prefix: str, redis_url: str = REDIS_URL) -> None:
     from redis.asyncio import Redis
 
-    redis = Redis.from_url(REDIS_URL)
+    redis = Redis.from_url(redis_url)
     keys = [k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)]
     for i in range(0, len(keys), 500):
         await redis.delete(*keys[i:i + 500])
