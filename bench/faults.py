@@ -29,8 +29,9 @@ from simulator.botapi import SimUser
 
 async def answered(w: World, people: list[int], seconds: float = 120) -> Counter[int]:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not all(p in w.recorder.first for p in people):
-        await asyncio.sleep(0.1)  # noqa: ASYNC110 - polling the fake's record
+    while time.monotonic() < deadline and not all(  # noqa: ASYNC110 - the fake's record
+            p in w.recorder.first for p in people):
+        await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)  # and nothing more arrives
     return Counter(chat for _, chat in w.recorder.sent if chat in set(people))
 
@@ -84,8 +85,9 @@ async def restart_redis(count: int) -> None:
             errors = 0
             for person in people:
                 errors += await w.post(w.fake.user_message(SimUser(person), "/start")) != 200
-            # The receiver also handles them as they come; Redis dies right after accepting them (kill -9: no final save), comes back
-            # from its append-only file; the bot is restarted too.
+            # The receiver handles them as they come; Redis dies right after accepting the
+            # last (kill -9: no final save) and comes back from its append-only file; the bot
+            # is restarted too.
             receiver.send_signal(signal.SIGKILL)
             server.send_signal(signal.SIGKILL)
             server.wait()
