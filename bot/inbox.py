@@ -119,7 +119,7 @@ class InboxConsumer:
     """Handles the inbox's updates with ``dp`` (see the module's doc)."""
 
     def __init__(self, inbox: UpdateInbox, dp: Dispatcher, bot: Bot, *,
-                 name: str | None = None, concurrency: int = 32, lease_seconds: float = 10.0,
+                 name: str | None = None, concurrency: int = 32, lease_seconds: float = 5.0,
                  block_ms: int = 1000, done_ttl: int = DONE_TTL) -> None:
         self.inbox = inbox
         self.redis = inbox.redis
@@ -151,13 +151,12 @@ class InboxConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Take shards and handle their updates until ``stop`` is set; then finish what is
         in hand and give the shards back."""
-        for shard in range(self.inbox.shards):
-            with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
-                await self.redis.xgroup_create(self.inbox.stream(shard), GROUP, id="0",
-                                               mkstream=True)
         try:
             while not stop.is_set():
-                await self._balance()
+                try:
+                    await self._balance()
+                except Exception as exc:  # Redis away: try again; the streams keep the updates
+                    log.error("inbox: could not renew the shards: %s", type(exc).__name__)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.lease_ms / 3000)
         finally:
@@ -211,6 +210,8 @@ class InboxConsumer:
     async def _read(self, shard: int) -> None:
         stream = self.inbox.stream(shard)
         try:
+            with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
+                await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
             # What a previous owner read but did not acknowledge comes first, in order.
             cursor = "0-0"
             while True:
