@@ -34,6 +34,9 @@ from simulator.server import create_app  # noqa: E402
 TOKEN = "7777:bench-token"
 SECRET = "bench-webhook-secret"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# The checkout whose bot is measured (default: this one). Set it to a worktree of an older
+# commit to measure "before" with the same fake and the same load.
+BOT_ROOT = Path(os.environ.get("BENCH_BOT_ROOT", str(ROOT)))
 
 
 def free_port() -> int:
@@ -148,7 +151,7 @@ async def world(limits: str | None, replicas: int = 1,
 def start_bot(api_url: str, prefix: str, port: int,
               extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "--webhook"], cwd=ROOT,
+        [sys.executable, "-m", "bot", "--webhook"], cwd=BOT_ROOT,
         env=bot_env(api_url, prefix, port, extra_env),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
