@@ -60,7 +60,7 @@ async def send_notices(w: World, count: int) -> tuple[int, float]:
 
 
 async def burst(mode: str | None, people: int, seconds: float, notices: int,
-                replicas: int) -> dict[str, Any]:
+                replicas: int, patience: float = 300.0) -> dict[str, Any]:
     async with world(mode, replicas=replicas) as w:
         for i in range(notices):
             w.fake.open_chat(SimUser(FIRST_NOTICE_CHAT + i))
@@ -78,7 +78,7 @@ async def burst(mode: str | None, people: int, seconds: float, notices: int,
             statuses.append(await w.post(update, replica=i))
 
         await asyncio.gather(*(person(i) for i in range(people)))
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + patience
         while time.monotonic() < deadline:
             if sum(1 for c in posted if c in w.recorder.first) == people:
                 break
@@ -129,10 +129,13 @@ def main() -> None:
     parser.add_argument("--mode", choices=["strict", "documented", "both"], default="both")
     parser.add_argument("--notices", type=int, default=0)
     parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--patience", type=float, default=300.0,
+                        help="seconds to wait for the last answer after the burst")
     args = parser.parse_args()
     modes = ["strict", "documented"] if args.mode == "both" else [args.mode]
     for mode in modes:
-        show(asyncio.run(burst(mode, args.people, args.seconds, args.notices, args.replicas)))
+        show(asyncio.run(burst(mode, args.people, args.seconds, args.notices, args.replicas,
+                               args.patience)))
 
 
 if __name__ == "__main__":
