@@ -24,7 +24,7 @@ from referral_api.partners.service import PartnerService
 
 
 def partner_service(session: SessionDep, context: ContextDep) -> PartnerService:
-    return PartnerService(session, context.settings, context.clock)
+    return PartnerService(session, context.settings, context.clock, context.vault)
 
 
 ServiceDep = Annotated[PartnerService, Depends(partner_service)]

@@ -1,4 +1,8 @@
-"""Partner use cases: nearest search, cities, slots, admin changes and the seed upsert."""
+"""Partner use cases: nearest search, cities, slots, admin changes and the seed upsert.
+
+When a change gives a partner a Telegram group (or another one), the referral cards held for
+want of a group are released to it in the same transaction (`outbox.service.release_held`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api import geo
 from referral_api.clock import Clock
+from referral_api.crypto import DataVault
 from referral_api.errors import Conflict, Invalid, NotFound
+from referral_api.outbox.service import release_held
 from referral_api.partners.models import Partner, PartnerAvailability, PartnerCounsellor
 from referral_api.partners.schedule import Window, free_slots, to_local
 from referral_api.partners.schemas import (
@@ -63,10 +69,27 @@ def _resolve_location(postal_code: str, lat: float | None,
 
 
 class PartnerService:
-    def __init__(self, session: AsyncSession, settings: Settings, clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, settings: Settings, clock: Clock,
+                 vault: DataVault | None = None) -> None:
         self.session = session
         self.settings = settings
         self.clock = clock
+        self._vault = vault  # None: made from DATA_KEY when a held card must be released
+
+    def vault(self) -> DataVault:
+        if self._vault is None:
+            self._vault = DataVault(self.settings.resolved_data_key())
+        return self._vault
+
+    async def release_held_cards(self, partner: Partner, *, new_group: bool) -> int:
+        """Send the partner's held referral cards to its group, if it has one (for a new
+        group, also the cards that failed for want of a working chat); in the caller's
+        transaction. How many cards were released."""
+        if partner.notification_chat_id is None:
+            return 0
+        return await release_held(self.session, self.vault(), partner_id=partner.id,
+                                  chat_id=partner.notification_chat_id, now=self.clock(),
+                                  retry_failed=new_group)
 
     # --- lookups --------------------------------------------------------------------------
 
@@ -171,6 +194,17 @@ class PartnerService:
         return PartnerAdmin.model_validate(partner)
 
     async def update(self, partner_id: str, data: PartnerUpdate) -> PartnerAdmin:
+        partner, _ = await self.update_releasing(partner_id, data)
+        return PartnerAdmin.model_validate(partner)
+
+    async def update_releasing(self, partner_id: str, data: PartnerUpdate, *,
+                               resend_failed: bool = False) -> tuple[Partner, int]:
+        """Change the fields sent; commits. With a Telegram group after the change, the
+        partner's held referral cards are released to it in the same transaction (also when
+        the group did not change: a card held by a booking that raced the change goes out at
+        the next save); cards that failed for want of a working chat too when the group
+        changed or with `resend_failed`. Returns the partner and how many cards were
+        released."""
         partner = await self.get(partner_id, active_only=False)
         changes: dict[str, Any] = data.model_dump(exclude_unset=True)
         if {"postal_code", "lat", "lon"} & changes.keys():
@@ -183,11 +217,14 @@ class PartnerService:
                 lat, lon = partner.lat, partner.lon
             changes["lat"], changes["lon"], changes["province"] = _resolve_location(
                 postal_code, lat, lon)
+        old_group = partner.notification_chat_id
         for field, value in changes.items():
             setattr(partner, field, value)
         partner.updated_at = self.clock()
+        released = await self.release_held_cards(
+            partner, new_group=resend_failed or partner.notification_chat_id != old_group)
         await self.session.commit()
-        return PartnerAdmin.model_validate(partner)
+        return partner, released
 
     async def deactivate(self, partner_id: str) -> PartnerAdmin:
         partner = await self.get(partner_id, active_only=False)
@@ -263,6 +300,7 @@ class PartnerService:
         created = updated = unchanged = 0
         now = self.clock()
         windows: list[PartnerAvailability] = []
+        new_groups: list[Partner] = []  # existing partners given a (new) Telegram group
         for data in parsed:
             try:
                 lat, lon, province = _resolve_location(data.postal_code, data.lat, data.lon)
@@ -283,6 +321,9 @@ class PartnerService:
                 partners[data.id] = partner
                 created += 1
             elif any(getattr(partner, field) != value for field, value in values.items()):
+                if values.get("notification_chat_id", partner.notification_chat_id) not in (
+                        None, partner.notification_chat_id):
+                    new_groups.append(partner)
                 for field, value in values.items():
                     setattr(partner, field, value)
                 partner.updated_at = now
@@ -298,6 +339,8 @@ class PartnerService:
                 )
         await self.session.flush()  # the partners first: the windows refer to them
         self.session.add_all(windows)
+        for partner in new_groups:
+            await self.release_held_cards(partner, new_group=True)
         await self.session.commit()
         return SeedResult(created=created, updated=updated, unchanged=unchanged)
 

@@ -36,6 +36,7 @@ from referral_api.referrals.reference import format_reference, normalize_referen
 from referral_api.referrals.schemas import ReferralPublic
 from referral_api.referrals.service import ReferralService
 from referral_api.settings import Settings
+from referral_api.staff.alerts import count_waiting
 from referral_api.staff.countries import country_codes
 from referral_api.staff.models import LOCALES, ROLES, AuditRecord, StaffAccount
 from referral_api.staff.partner_forms import (
@@ -439,6 +440,13 @@ class PartnerPage:
     counsellor_ids: list[int]
     form: dict[str, Any]  # the edit form's values
     windows: list[WindowRow]  # the weekly opening windows (availability)
+    waiting: int = 0  # new referrals whose card did not reach a Telegram group (alerts)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedPartner:
+    changed: list[str]  # the names of the fields changed
+    released: int  # referral cards released to the partner's Telegram group
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,12 +464,13 @@ class StaffAdmin:
     who, what (action, partner id, names of the fields changed), when; never the values."""
 
     def __init__(self, session: AsyncSession, settings: Settings, clock: Clock,
-                 account: StaffAccount) -> None:
+                 account: StaffAccount, vault: DataVault | None = None) -> None:
         require_admin(account)
         self.session = session
         self.settings = settings
         self.clock = clock
         self.account = account
+        self.vault = vault
 
     async def partners(self) -> list[Partner]:
         return list(await self.session.scalars(select(Partner).order_by(Partner.id)))
@@ -480,7 +489,8 @@ class StaffAdmin:
         return PartnerPage(partner.id, partner.name, partner.active, list(ids),
                            form=partner_form_values(partner),
                            windows=[WindowRow(str(w.weekday), w.start.strftime("%H:%M"),
-                                              w.end.strftime("%H:%M")) for w in windows])
+                                              w.end.strftime("%H:%M")) for w in windows],
+                           waiting=await count_waiting(self.session, partner.id))
 
     async def create_partner(self, data: PartnerFormData) -> str:
         """A new partner from the browser form (the admin API's validation); audited.
@@ -498,9 +508,13 @@ class StaffAdmin:
         logger.info("partner %s created by staff account %d", created.id, self.account.id)
         return created.id
 
-    async def update_partner(self, partner_id: str, data: PartnerFormData) -> list[str]:
+    async def update_partner(self, partner_id: str, data: PartnerFormData) -> SavedPartner:
         """Save the edit form (directory data, slot length, capacity, notification chat);
-        the names of the fields changed, audited as such. Raises FormInvalid or NotFound."""
+        the names of the fields changed, audited as such, and how many referral cards went
+        to the partner's Telegram group: when it has one, the held cards and those that could
+        not be delivered are released to it in the same transaction (so saving the page
+        again, unchanged, sends the failed cards again: audited as `resend_cards`). Raises
+        FormInvalid or NotFound."""
         partner = await self.session.get(Partner, partner_id)
         if partner is None:
             raise NotFound()
@@ -516,17 +530,26 @@ class StaffAdmin:
         update = PartnerUpdate.model_validate(changes)
         changed = sorted(name for name, value in changes.items()
                          if getattr(partner, name) != value)
-        if not changed:
-            return []
+        if not changed:  # saved again as it was: the cards that did not arrive are sent again
+            released = await self._partners().release_held_cards(partner, new_group=True)
+            if released:
+                audit(self.session, self.account, "resend_cards",
+                      detail=f"{partner_id}:{released}"[:100], now=self.clock())
+                await self.session.commit()
+            return SavedPartner([], released)
         audit(self.session, self.account, "update_partner",
               detail=f"{partner_id}:{','.join(changed)}"[:100], now=self.clock())
-        try:
-            await self._partners().update(partner_id, update)  # commits the audit record too
+        try:  # commits the audit record too
+            _, released = await self._partners().update_releasing(partner_id, update,
+                                                                  resend_failed=True)
         except Invalid as exc:  # raised before the service commits: drop the audit record
             await self.session.rollback()
             await self.session.refresh(self.account)  # the page shows who is logged in
             raise FormInvalid({location_error(exc): exc.code}, data.shown()) from None
-        return changed
+        if released:
+            logger.info("partner %s: %d held referral card(s) released to its group",
+                        partner_id, released)
+        return SavedPartner(changed, released)
 
     async def set_availability(self, partner_id: str, form: AvailabilityForm) -> int:
         """Replace the weekly opening windows; their number. Raises FormInvalid (per row)."""
@@ -567,7 +590,7 @@ class StaffAdmin:
                 for record, email, code in rows]
 
     def _partners(self) -> PartnerService:
-        return PartnerService(self.session, self.settings, self.clock)
+        return PartnerService(self.session, self.settings, self.clock, self.vault)
 
 
 def _form_text(name: str, value: Any) -> Any:

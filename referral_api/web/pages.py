@@ -116,7 +116,8 @@ def render(request: Request, template: str, *, status_code: int = 200,
     texts = staff_gettext(locale)
     html = environment().get_template(template).render(
         _=texts.gettext, pgettext=texts.pgettext, label=texts.label, locale=texts.locale,
-        account=account, csrf_token=session.csrf, **values)
+        account=account, csrf_token=session.csrf,
+        alert_count=getattr(request.state, "staff_alert_count", None), **values)
     response = HTMLResponse(html, status_code=status_code)
     write_session(request, response)
     return response

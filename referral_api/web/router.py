@@ -18,6 +18,7 @@ from referral_api.dependencies import ContextDep, SessionDep
 from referral_api.errors import Conflict, Forbidden, Invalid, NotFound
 from referral_api.partners.models import PARTNER_KINDS, SERVICES
 from referral_api.referrals.models import COUNSELLOR_STATUSES, REINTEGRATION_PARTNERS
+from referral_api.staff.alerts import StaffAlerts, count_waiting, sees_alerts
 from referral_api.staff.countries import country_choices
 from referral_api.staff.models import LOCALES, ROLES, StaffAccount
 from referral_api.staff.partner_forms import (
@@ -79,6 +80,8 @@ async def staff_account(request: Request, session: SessionDep,
     if account is None:
         raise LoginRequired()
     request.state.staff_account = account
+    if request.method == "GET" and sees_alerts(account):  # the count in the navigation
+        request.state.staff_alert_count = await count_waiting(session)
     return account
 
 
@@ -94,7 +97,8 @@ StaffReferralsDep = Annotated[StaffReferrals, Depends(staff_referrals)]
 
 
 def staff_admin(account: StaffDep, session: SessionDep, context: ContextDep) -> StaffAdmin:
-    return StaffAdmin(session, context.settings, context.clock, account)  # 404 unless admin
+    return StaffAdmin(session, context.settings, context.clock, account,  # 404 unless admin
+                      context.vault)
 
 
 StaffAdminDep = Annotated[StaffAdmin, Depends(staff_admin)]
@@ -183,6 +187,13 @@ def create_router() -> APIRouter:
         items = await referrals.inbox(tab)
         return render(request, "inbox.html", tab=tab, tabs=list(TABS), items=items,
                       personal=referrals.sees_personal)
+
+    @router.get("/alerts")
+    async def alerts_page(request: Request, account: StaffDep,
+                          session: SessionDep) -> Response:
+        """New referrals whose partner was not told in Telegram (coordinators, admins)."""
+        waiting = await StaffAlerts(session, account).waiting()
+        return render(request, "alerts.html", waiting=waiting)
 
     @router.get("/referrals/{reference}")
     async def referral_page(request: Request, reference: str, referrals: StaffReferralsDep,
@@ -383,12 +394,13 @@ def create_router() -> APIRouter:
             {k: v for k, v in form.items() if isinstance(v, str)},
             [s for s in form.getlist("services") if isinstance(s, str)])
         try:
-            await admin.update_partner(partner_id, data)
+            saved = await admin.update_partner(partner_id, data)
         except FormInvalid as exc:
             return await partner_view(request, admin, partner_id, status_code=422,
                                       error="form_invalid", form=dict(exc.values),
                                       errors=exc.errors)
-        return _redirect(f"/admin/partners/{quote(partner_id)}", done="saved")
+        return _redirect(f"/admin/partners/{quote(partner_id)}",
+                         done="cards_released" if saved.released else "saved")
 
     @router.post("/admin/partners/{partner_id}/availability")
     async def set_availability(request: Request, partner_id: str,

@@ -66,6 +66,8 @@ NOTICE = {
     "counsellor_removed": N_("Counsellor removed."),
     "partner_created": N_("Partner created. Add its opening hours below."),
     "availability_saved": N_("Opening hours saved."),
+    "cards_released": N_("Saved. The referral cards that were waiting are being sent to the "
+                         "partner's Telegram group."),
     "deactivated": N_("Account deactivated. It was logged out everywhere."),
     "reactivated": N_("Account reactivated."),
     "account_updated": N_("Account saved."),
@@ -144,6 +146,11 @@ CARD = {
     "alert_text": N_("%(partner)s (%(id)s) has no notification chat. Set one, or contact "
                      "the partner yourself."),
 }
+# Why a new referral is on the Alerts page (referral_api.staff.alerts)
+ALERT_REASON = {
+    "no_group": N_("The partner has no Telegram group"),
+    "not_delivered": N_("The card could not be delivered to the partner's Telegram group"),
+}
 CARD_STATUS = {**STATUS, "cancelled": N_("Cancelled by the person")}
 CARD_BUTTON = {  # the group's buttons, in this order
     "accepted": N_("Accept"), "contacted": N_("Contacted"),
@@ -164,4 +171,5 @@ LABELS: dict[str, dict[str, str]] = {
     "reintegration_partner": REINTEGRATION_PARTNER, "kind": PARTNER_KIND, "service": SERVICE,
     "weekday": WEEKDAY, "notice": NOTICE, "error": ERROR, "field": FIELD_ERROR,
     "card_status": CARD_STATUS, "card_button": CARD_BUTTON, "topic": TOPIC,
+    "alert_reason": ALERT_REASON,
 }
