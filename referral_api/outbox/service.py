@@ -24,8 +24,11 @@ OutboxKind = Literal["partner_card", "card_update", "person_notice", "reminder",
 ChatKind = Literal["private", "group"]
 
 # Kinds held (not dropped) when they have no target chat yet.
-HELD_KINDS: tuple[OutboxKind, ...] = ("partner_card", "card_update", "coordinator_alert")
-PARTNER_KINDS: tuple[OutboxKind, ...] = ("partner_card", "card_update")
+# (A relay without a chat is a person's message to a partner without a group: relays to people
+# always have their chat.)
+HELD_KINDS: tuple[OutboxKind, ...] = ("partner_card", "card_update", "relay",
+                                      "coordinator_alert")
+PARTNER_KINDS: tuple[OutboxKind, ...] = ("partner_card", "card_update", "relay")
 # Failures that say "wrong or missing chat", not "wrong message": a partner card that failed
 # so is sent again when the partner gets a (new) group. `no_target` is what the worker wrote
 # before the `held` status existed (a card dropped for want of a group).

@@ -121,7 +121,7 @@ class ReferralService:
         await self._signal(referral, "booking_completed", value=referral.contact_mode,
                            province=partner.province)
         await self.session.commit()
-        logger.info("referral %s created for partner %s (%s)", referral.reference, partner.id,
+        logger.info("referral #%d created for partner %s (%s)", referral.id, partner.id,
                     referral.contact_mode)
         return self._public(referral, partner)
 
@@ -151,7 +151,7 @@ class ReferralService:
                                        actor="person", at=now))
         self._queue_card(partner, referral, now, update=True)
         await self.session.commit()
-        logger.info("referral %s cancelled by the person", referral.reference)
+        logger.info("referral #%d cancelled by the person", referral.id)
         return self._public(referral, partner)
 
     async def reschedule(self, reference: str, chat_id: int,
@@ -174,7 +174,7 @@ class ReferralService:
         self._queue_reminder(partner, referral, chat_id, now)
         self._queue_card(partner, referral, now, update=True)
         await self.session.commit()
-        logger.info("referral %s rescheduled", referral.reference)
+        logger.info("referral #%d rescheduled", referral.id)
         return self._public(referral, partner)
 
     async def relay_to_partner(self, chat_id: int, reference: str, text: str) -> None:
@@ -286,7 +286,7 @@ class ReferralService:
         if status in ("closed", "returned"):  # the journey has no later stage: drop the link
             referral.signal_key_enc = None  # between the referral and the anonymous signals
         await self.session.commit()
-        logger.info("referral %s set to %s by %s", referral.reference, status,
+        logger.info("referral #%d set to %s by %s", referral.id, status,
                     actor.split(":")[0])
         return self._public(referral, partner)
 
