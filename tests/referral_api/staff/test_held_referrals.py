@@ -28,6 +28,7 @@ from tests.referral_api.factories import COORDINATOR_CHAT_ID, book, make_partner
 from tests.referral_api.staff_pages import browser, csrf_of, login, make_account, token
 
 NEW_GROUP = -1009998887776
+PERSON = 987654321  # the chat id factories.book books with
 PHONE = "0470 12 34 56"
 
 
@@ -341,3 +342,19 @@ async def test_alerts_are_for_coordinators_and_admins(
         assert page.status_code == 200 and '<html lang="nl">' in page.text
         assert "Partner quiet-desk" in page.text
         assert "Alerts" not in page.text  # in Dutch
+
+
+async def test_a_persons_message_to_a_partner_without_a_group_waits_for_the_group(
+        app: FastAPI, client: httpx.AsyncClient, root: httpx.AsyncClient) -> None:
+    referral = await book(client, partner_id="quiet-desk", contact_mode="phone", phone=PHONE)
+    sent = await client.post("/v1/relay/to-partner", json={
+        "chat_id": PERSON, "reference": referral["reference"], "text": "Can I come on Monday?"})
+    assert sent.status_code == 202
+    [relay] = await rows(app, "relay")
+    assert (relay.status, relay.chat_id_enc) == ("held", None)  # held, not dropped
+
+    assert (await set_group(root, NEW_GROUP)).status_code in (200, 303)
+    [card] = await rows(app, "partner_card")
+    [relay] = await rows(app, "relay")
+    assert relay.status == "pending" and chat_of(app, relay) == NEW_GROUP
+    assert card.id < relay.id  # the card goes first, then the message about it
