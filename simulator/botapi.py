@@ -408,6 +408,7 @@ class FakeBotAPI:
             chat_id = (event or {}).get("chat", {}).get("id", user.get("id"))
             if isinstance(chat_id, int):
                 self._last_update[chat_id] = self.clock()
+        if self.queue_updates:
             self.updates.append(update)
             self.new_update.set()
             self.new_update = asyncio.Event()
