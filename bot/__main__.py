@@ -29,7 +29,7 @@ from bot.settings import MissingToken, Settings
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header's name
-POLL_TIMEOUT = 30
+POLL_TIMEOUT = 10  # aiogram start_polling's default
 CONSUMER = web.AppKey("consumer", InboxConsumer)
 CONSUMER_TASK = web.AppKey("consumer_task", asyncio.Task[None])
 

@@ -158,3 +158,23 @@ async def test_two_consumers_share_the_shards_and_keep_each_chat_in_order(
         texts = bot_texts(stack.fake, u)
         assert [kind_of(t) for t in texts] == ["help", "privacy"] * 3
     assert one.handled + two.handled == 48
+
+
+async def test_a_polling_bot_queues_what_it_reads_and_answers_everyone(stack: Stack) -> None:
+    from bot.__main__ import poll_into
+
+    stack.fake.queue_updates = True
+    people = [SimUser(5400 + i) for i in range(40)]
+    for u in people:  # waiting at Telegram while the bot was down
+        stack.fake.user_message(u, "/start")
+    consumer, bot, _ = stack.consumer("poller")
+    stop = asyncio.Event()
+    poller = asyncio.create_task(poll_into(stack.inbox, bot, stop))
+    try:
+        async with running(consumer):
+            await until(lambda: all(bot_texts(stack.fake, u) for u in people), seconds=30)
+    finally:
+        stop.set()
+        poller.cancel()
+        await asyncio.gather(poller, return_exceptions=True)
+    assert all(len(bot_texts(stack.fake, u)) == 1 for u in people)
