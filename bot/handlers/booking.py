@@ -35,7 +35,7 @@ from bot.engine.actions import HANDLED, ActionContext
 from bot.engine.conversation import Conversation
 from bot.engine.core import Engine
 from bot.engine.flows import NodeRef
-from bot.handlers.flow import show_home
+from bot.handlers.flow import show_home, show_lost
 from bot.i18n import isolate, native_name
 from bot.replies import answer_quietly, callback_place, load, present, present_screen, save
 from bot.screening import flags_from, service_for
@@ -53,9 +53,13 @@ AWAIT_LOCATION, AWAIT_POSTCODE, AWAIT_PHONE = "location", "postcode", "phone"
 SERVICE_FOR_TOPIC = {"medical": "medical", "family": "families"}
 
 
+# Presses that continue a booking in progress: without its partner in the state, they cannot.
+NEEDS_BOOKING = frozenset({"modes", "slot", "consent", "health", "followup", "retry"})
+
+
 class BookCb(CallbackData, prefix="bk"):
-    """a: partner | city | slot | consent | health | followup | retry | again; v: an id
-    (partner, city index, slot as minutes since the epoch, yes/no)."""
+    """a: partner | city | cities | slot | modes | consent | health | followup | retry | again |
+    home; v: an id (partner, city index, slot as minutes since the epoch, yes/no)."""
 
     a: str
     v: str = ""
@@ -341,20 +345,37 @@ async def book(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, local
     conv.booking.clear()
     conv.awaiting = None
     reference = isolate(f"<b>{html.escape(referral.reference)}</b>", locale)
-    lines = [_("✅ Done. {partner} has your request.").format(
+    # Only what is true now: the request is stored for the partner (their group hears of it
+    # through the outbox a little later), nobody has accepted it yet, and no answer time is
+    # promised (none is in the programme facts).
+    lines = [_("✅ Done. Your request to {partner} is registered.").format(
         partner=isolate(html.escape(referral.partner_name), locale)),
         "", _("Your reference: {reference}").format(reference=reference)]
     if referral.contact_mode == "visit" and referral.slot_start:
         lines.append(_("Your visit: {time}").format(time=slot_label(referral.slot_start,
                                                                      locale)))
         lines.append(_("We will remind you the day before."))
+        lines += ["", _("/mycontact shows, changes or cancels it.")]
     else:
-        lines.append(_("A counsellor will contact you. We will tell you here when they "
-                       "accept."))
-    lines += ["", _("/mycontact shows, changes or cancels it.")]
+        lines.append(_("A counsellor will contact you. When they accept your request, we "
+                       "will tell you here."))
+        lines += ["", no_news_text(engine, locale)]
     screen = engine.show(conv, NodeRef.parse("menu.start"), locale)
     await present(bot, chat_id, "\n".join(lines), None, edit_id)
     await present_screen(bot, chat_id, screen)
+
+
+def freephone(engine: Engine, locale: str) -> str:
+    """The free number of the programme (programme-facts §1.5), from flows/facts.yaml."""
+    fact = engine.flows.facts.facts.get("freephone")
+    return isolate(fact.value, locale) if fact else ""
+
+
+def no_news_text(engine: Engine, locale: str) -> str:
+    """What to do when nobody has answered yet. No waiting time is promised: the programme
+    facts give none."""
+    return _("If you hear nothing, send /mycontact to see or cancel your request. You can "
+             "also call the free number {phone}.").format(phone=freephone(engine, locale))
 
 
 def phone_prompt(invalid: bool = False) -> str:
@@ -434,8 +455,12 @@ def create_router() -> Router:
         conv = await load(state)
         chat_id, edit_id = callback_place(cb)
         action, value = callback_data.a, callback_data.v
-        if action == "home" or (not conv.started and action != "again"):
+        if action == "home":
             await show_home(bot, chat_id, conv, engine, locale, edit_id)
+        elif action != "again" and (not conv.started or (action in NEEDS_BOOKING
+                                                         and "partner" not in conv.booking)):
+            # The state is gone (Redis restart, TTL), or this booking was finished already.
+            await show_lost(bot, chat_id, conv, engine, locale, "booking", referrals, edit_id)
         elif action == "again":
             conv.booking.clear()
             await present_screen(bot, chat_id, engine.show(conv, FIND, locale), edit_id)

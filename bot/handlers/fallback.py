@@ -8,12 +8,49 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.api_client import ReferralsClient
+from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
+from bot.engine.conversation import Conversation
 from bot.engine.core import Engine
 from bot.engine.flows import HOME, WELCOME, NodeRef
+from bot.handlers.booking import valid_phone
 from bot.handlers.campaign import AWAITING_CODE, accept_code
-from bot.handlers.flow import on_stale
+from bot.handlers.flow import on_stale, show_home, show_lost
 from bot.replies import load, present_screen, save
+
+
+def looks_like_booking_input(text: str) -> bool:
+    """A Belgian postcode or a phone number: what the booking asks people to type."""
+    text = text.strip()
+    return (text.isdigit() and len(text) == 4) or valid_phone(text) is not None
+
+
+async def writes_to_a_counsellor(referrals: ReferralsClient | None, chat_id: int) -> bool:
+    """The person has an open contact by Telegram message, so typed text was probably meant
+    for the counsellor ("Write to the counsellor" in /mycontact)."""
+    if referrals is None:
+        return False
+    try:
+        mine = await referrals.mine(chat_id)
+    except (ApiUnavailable, ApiRefused):
+        return False
+    return any(r.contact_mode == "telegram" for r in mine)
+
+
+async def answered_lost_input(bot: Bot, chat_id: int, text: str, conv: Conversation,
+                              engine: Engine, locale: str,
+                              referrals: ReferralsClient | None) -> bool:
+    """Typed text with no conversation state at all: a new person, or a state that is gone
+    (Redis restart, TTL) while we waited for a postcode, a phone number or a message to the
+    counsellor. The latter are told in words that nothing was sent, and how to go on."""
+    if looks_like_booking_input(text):
+        await show_lost(bot, chat_id, conv, engine, locale, "booking", referrals)
+        return True
+    if await writes_to_a_counsellor(referrals, chat_id):
+        await show_home(bot, chat_id, conv, engine, locale, notice=_(
+            "Sorry, I lost track of our conversation, so your message was not sent. To "
+            "write to your counsellor, send /mycontact."))
+        return True
+    return False
 
 
 def create_router() -> Router:
@@ -29,6 +66,12 @@ def create_router() -> Router:
         text = message.text
         if text is not None and conv.awaiting == AWAITING_CODE and not text.startswith("/"):
             await accept_code(bot, chat_id, text, conv, engine, locale, referrals)
+            await save(state, conv)
+            return
+        if (text is not None and not text.startswith("/") and not conv.started
+                and conv.awaiting is None
+                and await answered_lost_input(bot, chat_id, text, conv, engine, locale,
+                                              referrals)):
             await save(state, conv)
             return
         if text is not None and text.startswith("/"):

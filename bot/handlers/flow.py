@@ -10,6 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import gettext as _
 
+from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
 from bot.engine.actions import ActionContext
 from bot.engine.callbacks import NodeCb
 from bot.engine.conversation import Conversation
@@ -20,6 +21,11 @@ from bot.screening import SENSITIVE, flags_from
 from bot.signals import current as signals
 
 SCREENING_DONE = "screening.done"
+# The conversation state is gone (Redis restart, TTL): what the person is told, by flow.
+BOOKING_FLOWS = frozenset({"booking", "screening"})  # the screening leads into the booking
+LOST_BOOKING = NodeRef("booking", "lost")  # the API says: no open booking
+LOST_BOOKING_UNSURE = NodeRef("booking", "lost_unsure")  # an open booking, or no answer
+LOST_FOLLOWUP = NodeRef("followup", "lost")
 
 
 async def show_home(
@@ -31,6 +37,43 @@ async def show_home(
     conv.awaiting = None
     screen = engine.show(conv, NodeRef.parse(HOME), locale).after(notice)
     await present_screen(bot, chat_id, screen, edit_message_id)
+
+
+def lost_notice() -> str:
+    return _("Sorry, I lost track of our conversation. Here is the main menu.")
+
+
+async def lost_booking_screen(referrals: ReferralsClient | None, chat_id: int) -> NodeRef:
+    """Which "lost track" screen a booking gets. It says "not sent" only when the API says
+    the person has no open booking; otherwise the booking may have gone through (a second
+    press on Confirm, an edit that failed): then it points to /mycontact."""
+    if referrals is None:  # no API: nothing can have been booked
+        return LOST_BOOKING
+    try:
+        mine = await referrals.mine(chat_id)
+    except (ApiUnavailable, ApiRefused):
+        return LOST_BOOKING_UNSURE
+    return LOST_BOOKING_UNSURE if mine else LOST_BOOKING
+
+
+async def show_lost(
+    bot: Bot, chat_id: int, conv: Conversation, engine: Engine, locale: str, flow: str,
+    referrals: ReferralsClient | None, edit_message_id: int | None = None,
+) -> None:
+    """A press (or an answer) whose conversation state is gone: say so in words and offer
+    the way back, never a silent menu. A booking gets a button that starts it again."""
+    conv.trail.clear()
+    conv.awaiting = None
+    if flow in BOOKING_FLOWS:
+        conv.booking.clear()
+        ref = await lost_booking_screen(referrals, chat_id)
+    elif flow == LOST_FOLLOWUP.flow:
+        ref = LOST_FOLLOWUP
+    else:
+        await show_home(bot, chat_id, conv, engine, locale, edit_message_id,
+                        notice=lost_notice())
+        return
+    await present_screen(bot, chat_id, engine.show(conv, ref, locale), edit_message_id)
 
 
 async def on_stale(
@@ -63,13 +106,11 @@ def create_router() -> Router:
             return
         conv = await load(state)
         chat_id, edit_id = callback_place(cb)
-        if not conv.started:
+        if not conv.started:  # the state is gone: Redis restart, or the TTL expired
             await answer_quietly(cb)
-            await show_home(
-                bot, chat_id, conv, engine, locale, edit_id,
-                notice=_("Sorry, I lost track of our conversation because it was quiet "
-                         "for a while. Here is the main menu."),
-            )
+            flow = "" if target == "home" else callback_data.f  # Main menu: the menu it is
+            await show_lost(bot, chat_id, conv, engine, locale, flow, deps.get("referrals"),
+                            edit_id)
             await save(state, conv)
             return
         conv.awaiting = None

@@ -31,7 +31,7 @@ from bot.engine.callbacks import NodeCb
 from bot.engine.conversation import Conversation
 from bot.engine.core import N_, Engine
 from bot.engine.flows import NodeRef
-from bot.handlers.flow import show_home
+from bot.handlers.flow import LOST_FOLLOWUP, show_home, show_lost
 from bot.replies import answer_quietly, callback_place, load, present, present_screen, save
 from bot.signals import current as signals
 
@@ -135,7 +135,11 @@ async def _submit(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, lo
                   referrals: ReferralsClient | None, edit_id: int | None) -> bool:
     """Post the answers. True when saved (or saved before); otherwise the person was told."""
     token = conv.survey.get("token")
-    if referrals is None or token is None:
+    if token is None:  # the state is gone (Redis restart, TTL): the answers are lost
+        _clear(conv)
+        await show_lost(bot, chat_id, conv, engine, locale, FLOW, referrals, edit_id)
+        return False
+    if referrals is None:
         _clear(conv)
         await show_home(bot, chat_id, conv, engine, locale, edit_id,
                         notice=closed_text())
@@ -177,6 +181,21 @@ def register_actions(registry: Any) -> None:
     registry.register("followup_reason_3b", reasons_page("q_reason_3b",
                                                          ("reason_1", "reason_2")))
     registry.register("followup_submit", submit_action)
+
+
+def lost_answers_text() -> str:
+    return _("Sorry, I lost track of our conversation. Your answers were not saved. Press "
+             "Start to answer again.")
+
+
+def lost_answers_markup(conv: Conversation, engine: Engine, locale: str,
+                        token: str) -> InlineKeyboardMarkup:
+    """Start (this wave again) above the lost screen's Main menu."""
+    screen = engine.show(conv, LOST_FOLLOWUP, locale)  # also: the conversation starts again
+    start = InlineKeyboardButton(text=_(WAVE_START),
+                                 callback_data=FollowupCb(a="start", t=token).pack())
+    rows = screen.markup.inline_keyboard if screen.markup else []
+    return InlineKeyboardMarkup(inline_keyboard=[[start], *rows])
 
 
 def stopped_text() -> str:
@@ -244,6 +263,9 @@ def create_router() -> Router:
         elif action == "retry" and conv.survey.get("token") == token:
             if await _submit(bot, chat_id, conv, engine, locale, referrals, edit_id):
                 await present_screen(bot, chat_id, engine.show(conv, THANKS, locale), edit_id)
+        elif action == "retry":  # the answers were lost with the state (Redis restart, TTL)
+            await present(bot, chat_id, lost_answers_text(),
+                          lost_answers_markup(conv, engine, locale, token), edit_id)
         else:
             await show_home(bot, chat_id, conv, engine, locale, edit_id,
                             notice=_("This button is out of date. Here is the main menu."))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot, Router
@@ -12,10 +13,14 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from babel.dates import format_datetime
 
 from bot.api_client import ApiRefused, ApiUnavailable, ReferralPublic, ReferralsClient
+from bot.engine.core import Engine
 from bot.handlers.booking import (
+    BRUSSELS,
     Awaiting,
+    freephone,
     mode_label,
     show_slots,
     slot_label,
@@ -48,19 +53,33 @@ class AwaitingRelay(Awaiting):
 
 
 def status_label(status: str) -> str:
-    return {"new": _("sent, waiting for the counsellor"), "accepted": _("accepted"),
+    return {"new": _("not accepted yet"), "accepted": _("accepted"),
             "contacted": _("the counsellor contacted you"),
             "unreachable": _("the counsellor could not reach you")}.get(status, status)
 
 
-def describe(referral: ReferralPublic, locale: str) -> str:
+def day_label(when: datetime, locale: str) -> str:
+    local = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(BRUSSELS)
+    return isolate(format_datetime(local, "d MMM", locale=locale.replace("-", "_")), locale)
+
+
+def describe(referral: ReferralPublic, locale: str, engine: Engine) -> str:
+    """The person's booked contact, saying only what is known: when it was registered, whether
+    a counsellor accepted it, and what to do when nobody answers (no waiting time is promised:
+    the programme facts give none)."""
     lines = [_("📋 Reference {reference}").format(
         reference=isolate(f"<b>{html.escape(referral.reference)}</b>", locale)),
         "📍 " + isolate(html.escape(referral.partner_name), locale),
         _("Contact: {mode}").format(mode=mode_label(referral.contact_mode))]
     if referral.slot_start:
         lines.append("🕘 " + slot_label(referral.slot_start, locale))
+    if referral.created_at:
+        lines.append(_("Registered on {day}").format(day=day_label(referral.created_at,
+                                                                    locale)))
     lines.append(_("Status: {status}").format(status=status_label(referral.status)))
+    if referral.status in ("new", "accepted") and referral.contact_mode != "visit":
+        lines += ["", _("If you hear nothing, you can cancel it below, or call the free number "
+                        "{phone}.").format(phone=freephone(engine, locale))]
     return "\n".join(lines)
 
 
@@ -81,7 +100,7 @@ def create_router() -> Router:
     router = Router(name="mycontact")
 
     @router.message(Command("mycontact"))
-    async def on_mycontact(message: Message, locale: str,
+    async def on_mycontact(message: Message, locale: str, engine: Engine,
                            referrals: ReferralsClient | None = None) -> None:
         if referrals is None:
             await message.answer(_("You have no booked contact."))
@@ -96,15 +115,20 @@ def create_router() -> Router:
                                    "\"Find help near me\"."))
             return
         for referral in mine:
-            await message.answer(describe(referral, locale), reply_markup=buttons(referral))
+            await message.answer(describe(referral, locale, engine),
+                                 reply_markup=buttons(referral))
 
     @router.callback_query(MyCb.filter())
     async def on_my(cb: CallbackQuery, callback_data: MyCb, bot: Bot, state: FSMContext,
-                    locale: str, referrals: ReferralsClient | None = None) -> None:
+                    locale: str, engine: Engine,
+                    referrals: ReferralsClient | None = None) -> None:
+        # Stateless on purpose: each button carries its reference, so it keeps working when
+        # the conversation state is gone (Redis restart, TTL).
         await answer_quietly(cb)
         chat_id, edit_id = callback_place(cb)
         ref, action = callback_data.r, callback_data.a
         if referrals is None:
+            await present(bot, chat_id, unavailable_text(), None, edit_id)
             return
         try:
             if action == "cancel":
@@ -137,8 +161,6 @@ def create_router() -> Router:
                 await present(bot, chat_id, _("Choose a new time:"),
                               InlineKeyboardMarkup(inline_keyboard=rows), edit_id)
             elif action == "slot" and callback_data.v.isdigit():
-                from datetime import UTC, datetime
-
                 slot = datetime.fromtimestamp(int(callback_data.v) * 60, tz=UTC)
                 try:
                     referral = await referrals.reschedule(ref, chat_id, slot)
@@ -150,7 +172,8 @@ def create_router() -> Router:
                                      _("Sorry, this time was just taken. Choose another "
                                        "time:"))
                     return
-                await present(bot, chat_id, _("✅ Changed.") + "\n\n" + describe(referral, locale),
+                await present(bot, chat_id,
+                              _("✅ Changed.") + "\n\n" + describe(referral, locale, engine),
                               buttons(referral), edit_id)
             elif action == "write":
                 conv = await load(state)
