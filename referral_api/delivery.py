@@ -1,17 +1,26 @@
-"""Delivery layer for the outbox worker: send messages within Telegram's limits.
+"""Delivery layer for the outbox worker: send one message, pace the worker's own sends.
 
 Telegram's limits (docs: "My bot is hitting limits"; /work/shared/DESIGN.md): about 1 message a
-second to one chat, 20 a minute to one group, 30 a second overall; a 429 answer carries
+second to one chat, 20 a minute to one group, about 30 a second overall; a 429 answer carries
 ``retry_after``, which must be honoured.
 
-- ``RateLimiter`` waits (on a ``Clock``) until a send is allowed and records it. Sliding
-  windows, exact: no burst ever goes over a limit. A chat that must wait does not hold up the
-  others: it waits for its own limits without any shared lock, then queues (FIFO) for a slot of
-  the overall limit. Sends to one chat keep their order.
-- ``Sender`` sends one ``Outgoing`` through an aiogram ``Bot`` and classifies the outcome:
-  ``sent``, ``retry`` (after ``retry_after`` seconds) or ``failed`` (permanent). The outbox
-  worker decides what to do with it; nothing here stores or re-sends.
-- ``FakeClock`` gives tests virtual time: nothing really sleeps.
+- The **governor** (``governor.Governor`` with ``governor.session.GovernorMiddleware`` on the
+  bot's session) is the one authority over every call to Telegram, shared through Redis by the
+  bot and the worker: it paces each send by its class (``governor.priority``) and, on a 429,
+  waits ``retry_after`` and sends again. With it, a send never ends in ``TelegramRetryAfter``.
+- ``ChatPacer`` spaces the worker's *own* sends in process, by the same figures (per chat, per
+  group, overall): a chat at its limit sleeps in its own task, so that the few sends that do
+  wait in the governor (``SendSlots``) are the ones that can go now. Without Redis (the SQLite
+  demo) it is the only pacing there is, and a 429 comes back as ``Outcome.RETRY`` ("flood",
+  after ``retry_after``): the worker puts the message back in its chat's queue, never counting
+  it as a failed attempt.
+- ``SendSlots`` bounds how many sends wait in the governor at once, and lets them in by
+  priority (notices before cards before follow-up waves).
+- ``Sender`` sends one ``Outgoing`` through an aiogram ``Bot`` inside ``priority(level)`` and
+  classifies the outcome: ``sent``, ``retry`` (after ``retry_after`` seconds) or ``failed``
+  (permanent). The outbox worker decides what to do with it; nothing here stores or re-sends.
+- ``FakeClock`` gives tests virtual time: nothing really sleeps. It also serves as the
+  governor's clock.
 
 Privacy: logs carry the outcome, the reason and the exception type only, never message text,
 chat ids or Telegram's description (aiogram's exception messages contain the chat id).
@@ -20,15 +29,15 @@ chat ids or Telegram's description (aiogram's exception messages contain the cha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
-import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -51,42 +60,52 @@ from aiogram.methods import SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic import ValidationError
 
+from governor import Limits, Priority, priority
+
 log = logging.getLogger(__name__)
 
-PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat (any chat)
-GROUP_LIMIT, GROUP_WINDOW = 20, 60.0  # messages per window to one group (chat id < 0)
-GLOBAL_LIMIT, GLOBAL_WINDOW = 30, 1.0  # messages per window overall
 BACKOFF_CAP = 300.0
 BACKOFF_JITTER = 0.1
 EXPECTED_FAILURES = frozenset({"forbidden", "chat_not_found", "migrated"})
+SEND_SLOTS = 8  # sends of one worker waiting in the governor at once
 
 
 # ---- clocks ------------------------------------------------------------------------------
 class Clock(Protocol):
     def now(self) -> float:
-        """Monotonic seconds."""
+        """Seconds (the governor's clock must agree across processes: wall time)."""
         ...
 
     async def sleep(self, seconds: float) -> None: ...
 
+    def hold(self) -> contextlib.AbstractContextManager[None]:
+        """Around a wait on real I/O (a database round trip): virtual time stands still."""
+        ...
+
 
 class RealClock:
     def now(self) -> float:
-        return time.monotonic()
+        return time.time()
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0))
 
+    def hold(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
 
 class FakeClock:
-    """Virtual monotonic time for tests: nothing waits in real time.
+    """Virtual time for tests: nothing waits in real time.
 
     ``sleep(s)`` yields control and returns once virtual time has moved ``s`` seconds on
     (``sleep(0)`` is ``asyncio.sleep(0)``). Alone, a sleeper sees time jump by exactly ``s`` at
     once. With several tasks, virtual time jumps to the earliest pending deadline as soon as
     the other tasks are blocked (nobody used the clock for ``settle_rounds`` loop turns), so
-    concurrent sleeps overlap as they would in real time instead of adding up. Do not
-    busy-wait on ``now()``: a task that polls the clock without sleeping keeps time still.
+    concurrent sleeps overlap as they would in real time instead of adding up. Code that waits
+    on real I/O which should take no virtual time (a database round trip) does so inside
+    ``hold()``: time does not jump meanwhile. Do not busy-wait on ``now()``: a task that polls
+    the clock without sleeping keeps time still. Any ``start`` will do (the governor only
+    compares times).
     """
 
     def __init__(self, start: float = 0.0, settle_rounds: int = 8) -> None:
@@ -95,6 +114,8 @@ class FakeClock:
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._activity = 0
+        self._holds = 0
+        self._released: asyncio.Future[None] | None = None  # wakes the advancer after a hold
         self._advancer: asyncio.Task[None] | None = None
 
     def now(self) -> float:
@@ -113,6 +134,17 @@ class FakeClock:
             self._advancer = loop.create_task(self._advance())
         await waiter
 
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            self._activity += 1
+            if not self._holds and self._released is not None and not self._released.done():
+                self._released.set_result(None)
+
     def advance(self, seconds: float) -> None:
         """Move virtual time on by hand and wake the sleepers that are due."""
         self._now += max(seconds, 0.0)
@@ -128,8 +160,11 @@ class FakeClock:
         """Background task: when the loop has gone quiet, jump to the earliest deadline."""
         idle, seen = 0, self._activity
         while True:
+            if self._holds:  # someone waits on real I/O: wait for it without spinning
+                self._released = asyncio.get_running_loop().create_future()
+                await self._released
             await asyncio.sleep(0)
-            if self._activity != seen:
+            if self._activity != seen or self._holds:
                 idle, seen = 0, self._activity
                 continue
             idle += 1
@@ -145,131 +180,106 @@ class FakeClock:
             self._wake_due()
 
 
-# ---- rate limiter ------------------------------------------------------------------------
-@dataclass
-class _ChatSlot:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
+# ---- the worker's own pacing -------------------------------------------------------------
+class ChatPacer:
+    """The worker's own sends, spaced in process by Telegram's figures (``governor.Limits``):
+    ``per_chat_interval`` between two messages to one chat, ``group_limit`` per
+    ``group_window`` to one group, and overall the governor's bucket (``bulk_rate`` a second,
+    ``bulk_burst`` at once), so that the worker's sends reach the governor about as fast as it
+    lets them through (without Redis, this is all the pacing there is).
 
-
-class RateLimiter:
-    """Telegram's sending limits as exact sliding windows.
-
-    ``acquire(chat_id)`` returns when a message to that chat may be sent now, and records it:
-    the caller must send right away. Per chat (private or group): at least
-    ``per_chat_interval`` seconds between two messages; per group (chat id < 0): at most
-    ``group_limit`` in any ``group_window``; overall: at most ``global_limit`` in any
-    ``global_window``. ``pause_chat`` / ``pause_all`` honour a 429's ``retry_after``.
-
-    Fairness: callers for one chat are served in call order (a per-chat FIFO lock); a caller
-    waits for its chat's own limits outside any shared lock, then queues (FIFO) for the overall
-    limit. So a group at its 20-a-minute limit never delays messages to other chats.
+    Chats are named by a key (the outbox's ``chat_key``): no chat id is kept. One task sends
+    to one chat at a time (the worker's per-chat queue), so ``wait_chat`` needs no lock;
+    ``wait_overall`` hands out send times in call order (a late sender does not make the
+    others lose its turn: up to ``bulk_burst`` turns are caught up).
     """
 
-    def __init__(
-        self,
-        clock: Clock | None = None,
-        *,
-        per_chat_interval: float = PER_CHAT_INTERVAL,
-        group_limit: int = GROUP_LIMIT,
-        group_window: float = GROUP_WINDOW,
-        global_limit: int = GLOBAL_LIMIT,
-        global_window: float = GLOBAL_WINDOW,
-    ) -> None:
-        if group_limit < 1 or global_limit < 1:
-            raise ValueError("limits must be at least 1")
-        self.clock: Clock = clock or RealClock()
-        self.per_chat_interval = per_chat_interval
-        self.group_limit = group_limit
-        self.group_window = group_window
-        self.global_limit = global_limit
-        self.global_window = global_window
-        self._global_lock = asyncio.Lock()
-        self._slots: dict[int, _ChatSlot] = {}
-        self._last_sent: dict[int, float] = {}
-        self._group_sent: dict[int, deque[float]] = {}
-        self._all_sent: deque[float] = deque(maxlen=global_limit)
-        self._chat_paused: dict[int, float] = {}
-        self._all_paused = -math.inf
+    def __init__(self, clock: Clock, limits: Limits | None = None) -> None:
+        self.clock = clock
+        self.limits = limits or Limits()
+        self._last: dict[str, float] = {}
+        self._groups: dict[str, deque[float]] = {}
+        self._tat = -float("inf")  # the bucket as a theoretical arrival time (GCRA)
         self._records = 0
 
-    # -- public API --
-    async def acquire(self, chat_id: int) -> None:
-        slot = self._slots.get(chat_id)
-        if slot is None:
-            slot = self._slots[chat_id] = _ChatSlot()
-        slot.users += 1
-        try:
-            async with slot.lock:
-                while True:
-                    # The chat's own limits, while other chats go on.
-                    await self._wait_until(lambda: self._chat_ready_at(chat_id))
-                    async with self._global_lock:
-                        await self._wait_until(self._global_ready_at)
-                        now = self.clock.now()
-                        if self._chat_ready_at(chat_id) <= now:
-                            self._record(chat_id, now)
-                            return
-                    # The chat was paused (a 429) while we queued: wait again, lock released.
-        finally:
-            slot.users -= 1
-            if slot.users == 0:
-                del self._slots[chat_id]
-
-    def pause_chat(self, chat_id: int, seconds: float) -> None:
-        """No message to this chat for ``seconds`` (a 429's retry_after)."""
-        if seconds > 0:
-            until = self.clock.now() + seconds
-            self._chat_paused[chat_id] = max(self._chat_paused.get(chat_id, until), until)
-
-    def pause_all(self, seconds: float) -> None:
-        """No message at all for ``seconds`` (a 429's retry_after on the overall limit)."""
-        if seconds > 0:
-            self._all_paused = max(self._all_paused, self.clock.now() + seconds)
-
-    # -- internals --
-    def _chat_ready_at(self, chat_id: int) -> float:
-        ready = self._chat_paused.get(chat_id, -math.inf)
-        last = self._last_sent.get(chat_id)
+    def ready_at(self, key: str) -> float:
+        ready = -float("inf")
+        last = self._last.get(key)
         if last is not None:
-            ready = max(ready, last + self.per_chat_interval)
-        sent = self._group_sent.get(chat_id)
-        if sent is not None and len(sent) >= self.group_limit:
-            ready = max(ready, sent[0] + self.group_window)
+            ready = last + self.limits.per_chat_interval
+        sent = self._groups.get(key)
+        if sent is not None and len(sent) >= self.limits.group_limit:
+            ready = max(ready, sent[0] + self.limits.group_window)
         return ready
 
-    def _global_ready_at(self) -> float:
-        ready = self._all_paused
-        if len(self._all_sent) >= self.global_limit:
-            ready = max(ready, self._all_sent[0] + self.global_window)
-        return ready
-
-    async def _wait_until(self, ready_at: Callable[[], float]) -> None:
+    async def wait_chat(self, key: str) -> None:
         while True:
-            ready, now = ready_at(), self.clock.now()
+            ready, now = self.ready_at(key), self.clock.now()
             if ready <= now:
                 return
             await self.clock.sleep(ready - now)
 
-    def _record(self, chat_id: int, now: float) -> None:
-        self._all_sent.append(now)
-        self._last_sent[chat_id] = now
-        if chat_id < 0:
-            sent = self._group_sent.get(chat_id)
+    async def wait_overall(self) -> None:
+        now = self.clock.now()
+        interval = 1.0 / self.limits.bulk_rate
+        tolerance = max(self.limits.bulk_burst - 1.0, 0.0) * interval
+        at = max(now, self._tat - tolerance)
+        self._tat = max(self._tat, at) + interval
+        if at > now:
+            await self.clock.sleep(at - now)
+
+    def sent(self, key: str, group: bool) -> None:
+        """A message to this chat reached Telegram now."""
+        now = self.clock.now()
+        self._last[key] = now
+        if group:
+            sent = self._groups.get(key)
             if sent is None:
-                sent = self._group_sent[chat_id] = deque(maxlen=self.group_limit)
+                sent = self._groups[key] = deque(maxlen=self.limits.group_limit)
             sent.append(now)
         self._records += 1
-        if self._records % 4096 == 0:
-            self._forget_old(now)
+        if self._records % 4096 == 0:  # memory follows the active chats only
+            self._last = {k: t for k, t in self._last.items()
+                          if t + self.limits.per_chat_interval > now}
+            self._groups = {k: s for k, s in self._groups.items()
+                            if s[-1] + self.limits.group_window > now}
 
-    def _forget_old(self, now: float) -> None:
-        """Drop what can no longer delay anything, so memory follows the active chats only."""
-        self._last_sent = {c: t for c, t in self._last_sent.items()
-                           if t + self.per_chat_interval > now}
-        self._group_sent = {c: s for c, s in self._group_sent.items()
-                            if s[-1] + self.group_window > now}
-        self._chat_paused = {c: t for c, t in self._chat_paused.items() if t > now}
+
+class SendSlots:
+    """At most ``size`` sends at once, let in by priority (lower first), then call order."""
+
+    def __init__(self, size: int = SEND_SLOTS) -> None:
+        if size < 1:
+            raise ValueError("at least one slot")
+        self._free = size
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def take(self, level: int) -> AsyncIterator[None]:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+        else:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiters, (level, next(self._seq), waiter))
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._release()  # the slot came as the wait was cancelled
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            _, _, waiter = heapq.heappop(self._waiters)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
 
 # ---- sender ------------------------------------------------------------------------------
@@ -324,25 +334,27 @@ def backoff(attempt: int, rng: random.Random | None = None) -> float:
 
 
 class Sender:
-    """Sends one ``Outgoing`` within the limits and says what happened; never raises for
-    Telegram or network errors (other exceptions are bugs and propagate)."""
+    """Sends one ``Outgoing`` and says what happened; never raises for Telegram or network
+    errors (other exceptions are bugs and propagate). The pacing is the bot session's (the
+    governor's middleware) and the caller's (``ChatPacer``), not the sender's."""
 
-    def __init__(self, bot: Bot, limiter: RateLimiter, rng: random.Random | None = None) -> None:
+    def __init__(self, bot: Bot, rng: random.Random | None = None) -> None:
         self.bot = bot
-        self.limiter = limiter
         self.rng = rng
 
-    async def send(self, msg: Outgoing, attempt: int = 0) -> SendResult:
-        """``attempt``: how many times this message failed transiently before (for backoff)."""
+    async def send(self, msg: Outgoing, attempt: int = 0,
+                   level: Priority | None = None) -> SendResult:
+        """``attempt``: how many times this message failed transiently before (for backoff).
+        ``level``: the governor's class of this message (default: the caller's context)."""
         try:
             method = self._method(msg)
         except (KeyError, TypeError, ValidationError):
             return self._failed("invalid", None)
-        await self.limiter.acquire(msg.chat_id)
         try:
-            message = await self.bot(method)
-        except TelegramRetryAfter as exc:
-            return self._flood(msg.chat_id, float(exc.retry_after))
+            with contextlib.nullcontext() if level is None else priority(level):
+                message = await self.bot(method)
+        except TelegramRetryAfter as exc:  # only without the governor, which waits itself
+            return self._flood(float(exc.retry_after))
         except TelegramMigrateToChat as exc:
             return self._failed("migrated", exc, migrate_to_chat_id=exc.migrate_to_chat_id)
         except TelegramForbiddenError as exc:  # blocked, deactivated, kicked
@@ -376,17 +388,10 @@ class Sender:
         return SendMessage(chat_id=msg.chat_id, text=msg.text, reply_markup=markup,
                            parse_mode=msg.parse_mode)
 
-    def _flood(self, chat_id: int, retry_after: float) -> SendResult:
-        # Telegram does not say which limit was hit. Groups have their own (20 a minute), so a
-        # 429 there pauses that group only. Private chats are already spaced by the limiter, so
-        # a 429 there most likely means the overall limit: pause everything.
-        self.limiter.pause_chat(chat_id, retry_after)
-        scope = "chat"
-        if chat_id > 0:
-            self.limiter.pause_all(retry_after)
-            scope = "all"
-        log.warning("delivery retry: flood control (TelegramRetryAfter), paused %s for %.0f s",
-                    scope, retry_after)
+    @staticmethod
+    def _flood(retry_after: float) -> SendResult:
+        log.warning("delivery retry: flood control (TelegramRetryAfter), again in %.0f s",
+                    retry_after)
         return SendResult(Outcome.RETRY, "flood", retry_after=retry_after)
 
     def _transient(self, reason: str, exc: BaseException, attempt: int,

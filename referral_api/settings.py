@@ -28,7 +28,9 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
+    # An empty value (`COORDINATOR_CHAT_ID=` in .env or docker-compose) means "not set".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__",
+                                      env_ignore_empty=True)
 
     database_url: str = DEFAULT_DATABASE_URL
     service_token: SecretStr | None = None  # bot ↔ API
@@ -46,7 +48,10 @@ class Settings(BaseSettings):
     reminder_hours: int = Field(default=24, ge=1, le=168)  # reminder before a visit
 
     # Staff web app (/staff).
-    redis_url: str | None = None  # login rate limits are shared through Redis when set
+    # Login rate limits and the outbound governor (shared with the bot: the same REDIS_PREFIX)
+    # go through Redis when set; the worker requires it outside the SQLite demo.
+    redis_url: str | None = None
+    redis_prefix: str = "conex"
     staff_cookie_secure: bool = True  # STAFF_COOKIE_SECURE=false only for http://localhost
     staff_session_secret: SecretStr | None = None  # signs the session cookie; derived if unset
     staff_session_hours: int = Field(default=8, ge=1, le=72)
@@ -60,6 +65,9 @@ class Settings(BaseSettings):
     followup_window_end_hour: int = Field(default=19, ge=1, le=24)  # exclusive
     followup_reminders: int = Field(default=2, ge=0, le=2)  # at most two reminders per wave
     followup_reminder_days: int = Field(default=7, ge=1, le=60)  # between two sends of a wave
+    # Outbox worker (docs/decisions.md, "An outbox that repeats at most what was in flight").
+    outbox_lease_seconds: int = Field(default=60, ge=10, le=3600)  # a claim's lease
+    outbox_chats_in_flight: int = Field(default=200, ge=1, le=10_000)  # chats sent to at once
     # Outreach campaigns (issue 7): the bot's @username for deep links t.me/<bot>?start=<code>.
     bot_username: str = Field(default="conex_return_bot", pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 
