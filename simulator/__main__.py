@@ -74,6 +74,7 @@ async def serve(host: str, port: int) -> None:
     finally:
         stop.set()
         await worker_task
+        await worker.aclose()
         await referrals.close()
         for bot in bots:
             await bot.session.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referral_api.db.base import Base, utcnow
@@ -15,8 +15,13 @@ KINDS = ("partner_card", "card_update", "person_notice", "reminder", "relay",
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),
-                      Index("ix_outbox_chat_key_id", "chat_key", "id"))
+    __table_args__ = (
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+        # The worker's claim: the head of each chat's pending queue (partial: only pending rows)
+        Index("ix_outbox_pending_chat", "chat_key", "id",
+              postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))

@@ -28,12 +28,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column("chat_key", sa.String(64), nullable=True))
         batch.add_column(sa.Column("claimed_until", UtcDateTime(), nullable=True))
         batch.add_column(sa.Column("give_up_at", UtcDateTime(), nullable=True))
-        batch.create_index("ix_outbox_chat_key_id", ["chat_key", "id"])
+    op.create_index("ix_outbox_pending_chat", "outbox", ["chat_key", "id"],
+                    postgresql_where=sa.text("status = 'pending'"),
+                    sqlite_where=sa.text("status = 'pending'"))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_pending_chat", table_name="outbox")
     with op.batch_alter_table("outbox") as batch:
-        batch.drop_index("ix_outbox_chat_key_id")
         batch.drop_column("give_up_at")
         batch.drop_column("claimed_until")
         batch.drop_column("chat_key")
