@@ -10,7 +10,9 @@ just wrote are not held to the bulk figure, yet any call may be answered 429 wit
   bucket shared through Redis (default 28 a second, a little under Telegram's 30), and per chat
   (1 a second) and per group (20 a minute). Lower classes yield to higher ones: a class that
   is waiting for the shared bucket marks itself, and every lower class steps back while the
-  mark is fresh. Priorities: replies > notices > partner cards > waves.
+  mark is fresh (a class that empties the bucket marks itself too). In one process, one waiter
+  per class asks Redis again while the others queue behind it (first come, first served, and no
+  herd of Redis calls). Priorities: replies > notices > partner cards > waves.
 - **Replies** (the bot answering a person who just acted) are not paced by us: they only take
   their share of the shared bucket (it may go into debt), so bulk yields to them.
 - **Telegram pushes back** (429): the call waits ``retry_after`` and is sent again, in order,
@@ -101,8 +103,10 @@ local pa = tonumber(redis.call('GET', KEYS[2]) or '0')
 if pa > now then wait = pa - now end
 local pc = tonumber(redis.call('GET', KEYS[3]) or '0')
 if pc > now and pc - now > wait then wait = pc - now end
-if wait > 0 then return {wait, 0} end
-if ARGV[11] == '0' then return {0, 0} end
+-- Waits are whole milliseconds, at least 1 (Redis truncates Lua numbers to integers: a wait
+-- of 0.4 ms would read as "go"). Reasons: 1 Telegram's pause, 2 the chat or group, 3 the bucket.
+if wait > 0 then return {math.ceil(wait), 0, 1} end
+if ARGV[11] == '0' then return {0, 0, 0} end
 
 -- The shared bucket, refilled to now.
 local b = redis.call('HMGET', KEYS[1], 't', 'ts')
@@ -113,8 +117,11 @@ local last = tonumber(redis.call('GET', KEYS[4]) or '-1')
 local recent = 0
 if last >= 0 and now - last < interval then recent = 1 end
 
-local function take()
+local function take(paced)
   tokens = tokens - 1
+  if paced and tokens < 1 then  -- the bucket is contended: this class keeps lower ones back
+    redis.call('SET', KEYS[7 + prio], tostring(now + yield_ms), 'PX', math.floor(yield_ms) + 60000)
+  end
   if tokens < -burst - 1000 * rate then tokens = -burst - 1000 * rate end  -- debt: 1 s at most
   redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', tostring(now))
   redis.call('PEXPIRE', KEYS[1], 60000)
@@ -123,12 +130,12 @@ local function take()
     redis.call('ZADD', KEYS[5], now, ARGV[10])
     redis.call('PEXPIRE', KEYS[5], math.floor(gwindow) + 60000)
   end
-  return {0, recent}
+  return {0, recent, 0}
 end
 
 -- 2. Replies are not paced by us (unless Telegram recently said the bot is over its limit).
 local cautious = tonumber(redis.call('GET', KEYS[6]) or '0') > now
-if prio == 0 and not cautious then return take() end
+if prio == 0 and not cautious then return take(false) end
 
 -- 3. Bulk (and cautious replies): per chat, per group, then the shared bucket.
 if last >= 0 and last + interval > now then wait = last + interval - now end
@@ -140,18 +147,18 @@ if is_group then
     if w > wait then wait = w end
   end
 end
-if wait > 0 then return {wait, 0} end
+if wait > 0 then return {math.ceil(wait), 0, 2} end
 -- A higher class is waiting for the bucket: step back.
 for p = 0, prio - 1 do
   if tonumber(redis.call('GET', KEYS[7 + p]) or '0') > now then
-    return {math.max(math.floor(1 / rate), 1), 0}
+    return {math.max(math.floor(1 / rate), 1), 0, 3}
   end
 end
 if tokens < 1 then
   redis.call('SET', KEYS[7 + prio], tostring(now + yield_ms), 'PX', math.floor(yield_ms) + 60000)
-  return {math.max(math.ceil((1 - tokens) / rate), 1), 0}
+  return {math.max(math.ceil((1 - tokens) / rate), 1), 0, 3}
 end
-return take()
+return take(true)
 """
 
 _PUSHED_BACK = """
@@ -167,6 +174,8 @@ if ARGV[2] ~= '0' then
 end
 return 1
 """
+
+BUCKET = 3  # the script's reason code: waiting for the shared bucket
 
 # The class of the calls made in this context: the bot's handlers reply (the default); the
 # outbox worker sets the class of each message it sends.
@@ -205,6 +214,7 @@ class Governor:
         self._acquire = redis.register_script(_ACQUIRE)
         self._pushed_back = redis.register_script(_PUSHED_BACK)
         self._seq = 0
+        self._gates = {level: asyncio.Lock() for level in Priority}
         self.waited_seconds = 0.0  # for benchmarks: time spent waiting on pacing or pauses
         self.pushbacks = 0
 
@@ -220,23 +230,39 @@ class Governor:
         may go now, and record it. ``pace=False``: a call that adds no message (an edit, a
         callback answer): it only waits while Telegram holds the chat or the bot back."""
         level = current_priority.get() if level is None else level
-        lim = self.limits
         keys = self._keys(chat_id)
-        is_group = chat_id is not None and chat_id < 0
         while True:
-            now_ms = self.clock.now() * 1000.0
-            self._seq += 1
-            wait_ms, recent = await self._acquire(keys=keys, args=[
-                repr(now_ms), int(level), "1" if is_group else "0", repr(lim.bulk_rate / 1000),
-                repr(lim.bulk_burst), repr(lim.per_chat_interval * 1000), lim.group_limit,
-                repr(lim.group_window * 1000), repr(lim.yield_seconds * 1000),
-                f"{now_ms}:{id(self)}:{self._seq}", "1" if pace else "0"])
-            wait = float(wait_ms) / 1000.0
+            wait, recent, reason = await self._try(keys, chat_id, level, pace)
             if wait <= 0:
-                return Grant(chat_id, bool(int(recent)))
-            wait = min(wait, lim.max_sleep)
-            self.waited_seconds += wait
-            await self.clock.sleep(wait)
+                return Grant(chat_id, recent)
+            if reason != BUCKET:
+                await self._sleep(wait)
+                continue
+            # Waiting for the shared bucket: in this process one waiter per class asks Redis
+            # again, the others queue behind it (first come, first served; no herd of calls).
+            async with self._gates[level]:
+                while reason == BUCKET:
+                    await self._sleep(wait)
+                    wait, recent, reason = await self._try(keys, chat_id, level, pace)
+                    if wait <= 0:
+                        return Grant(chat_id, recent)
+
+    async def _try(self, keys: list[str], chat_id: int | None, level: Priority,
+                   pace: bool) -> tuple[float, bool, int]:
+        lim = self.limits
+        now_ms = self.clock.now() * 1000.0
+        self._seq += 1
+        wait_ms, recent, reason = await self._acquire(keys=keys, args=[
+            repr(now_ms), int(level), "1" if chat_id is not None and chat_id < 0 else "0",
+            repr(lim.bulk_rate / 1000), repr(lim.bulk_burst), repr(lim.per_chat_interval * 1000),
+            lim.group_limit, repr(lim.group_window * 1000), repr(lim.yield_seconds * 1000),
+            f"{now_ms}:{id(self)}:{self._seq}", "1" if pace else "0"])
+        return float(wait_ms) / 1000.0, bool(int(recent)), int(reason)
+
+    async def _sleep(self, wait: float) -> None:
+        wait = min(wait, self.limits.max_sleep)
+        self.waited_seconds += wait
+        await self.clock.sleep(wait)
 
     async def pushed_back(self, grant: Grant, retry_after: float) -> None:
         """Telegram answered 429 to the send ``grant`` allowed: hold the chat, or everyone."""

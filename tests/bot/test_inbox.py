@@ -70,10 +70,10 @@ async def running(consumer: InboxConsumer) -> AsyncIterator[asyncio.Event]:
         await asyncio.wait_for(task, 10)
 
 
-def hold_second_reply(fake: FakeBotAPI) -> asyncio.Event:
-    """The bot's second message hangs until the returned event is set (a consumer stuck
-    mid-update, as when its process is about to die)."""
-    release = asyncio.Event()
+def hold_second_reply(fake: FakeBotAPI) -> tuple[asyncio.Event, asyncio.Event]:
+    """The bot's second message hangs (``reached`` is set) until ``release`` is set: a consumer
+    stuck mid-update, as when its process is about to die."""
+    reached, release = asyncio.Event(), asyncio.Event()
     original: Callable[[str, dict[str, Any]], Awaitable[Any]] = fake._methods["sendMessage"]
     calls = 0
 
@@ -81,17 +81,18 @@ def hold_second_reply(fake: FakeBotAPI) -> asyncio.Event:
         nonlocal calls
         calls += 1
         if calls == 2 and not release.is_set():
+            reached.set()
             await release.wait()
         return await original(token, params)
 
     fake._methods["sendMessage"] = send
-    return release
+    return reached, release
 
 
 async def test_updates_of_a_dead_consumer_are_handled_by_the_next_once_and_in_order(
         stack: Stack) -> None:
     user = SimUser(5101)
-    release = hold_second_reply(stack.fake)
+    reached, release = hold_second_reply(stack.fake)
     first, _, _ = stack.consumer("first")
     stop = asyncio.Event()
     task = asyncio.create_task(first.run(stop))
@@ -99,7 +100,7 @@ async def test_updates_of_a_dead_consumer_are_handled_by_the_next_once_and_in_or
     await until(lambda: len(bot_texts(stack.fake, user)) == 1)
     await stack.inbox.put(stack.fake.user_message(user, "/privacy"))  # hangs in `first`
     await stack.inbox.put(stack.fake.user_message(user, "/menu"))  # waits behind it
-    await until(lambda: first._in_hand == 2)
+    await until(lambda: first._in_hand == 2 and reached.is_set())
 
     # The process dies: its tasks stop where they are; nothing was acknowledged.
     for t in [*first._tasks, *first._readers.values(), task]:
