@@ -10,7 +10,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Generator
 
 import httpx
 import uvicorn
@@ -40,7 +42,9 @@ async def serve(host: str, port: int) -> None:
     accounts = await create_demo_accounts(api_settings) if api_settings.is_demo else []
     app = create_app(group=group)
     app.mount("/", api)  # after the simulator's routes: /docs, /v1/..., /staff/...
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # Stopping is ours (below): the bot's long poll must not hold the server for 20 s.
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                    timeout_graceful_shutdown=1))
     server_task = asyncio.create_task(server.serve())
     while not server.started:
         if server_task.done():
@@ -69,9 +73,22 @@ async def serve(host: str, port: int) -> None:
           "  The \"Partner group\" tab shows the counsellors' side (every demo partner's cards).\n"
           f"  {'Also serving real Telegram (BOT_TOKEN is set).' if len(bots) > 1 else ''}\n"
           "  Press Ctrl+C to stop.\n", flush=True)
+    quit_ = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, quit_.set)
+    polling = asyncio.create_task(dp.start_polling(*bots, handle_signals=False,
+                                                   polling_timeout=20))
+    quitting = asyncio.create_task(quit_.wait())
     try:
-        await dp.start_polling(*bots, handle_signals=False, polling_timeout=20)
+        await asyncio.wait([polling, quitting, server_task], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        quitting.cancel()
+        if not polling.done():
+            with contextlib.suppress(RuntimeError):  # not started yet
+                await dp.stop_polling()
+            polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
         stop.set()
         await worker_task
         await worker.aclose()
@@ -79,8 +96,16 @@ async def serve(host: str, port: int) -> None:
         for bot in bots:
             await bot.session.close()
         await context.aclose()
+        app.state.fake.new_update.set()  # a long poll still open answers now (no updates)
         server.should_exit = True
         await server_task
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """SIGINT and SIGTERM are handled by `serve` (polling, worker, then the server)."""
+        yield
 
 
 def main(argv: list[str] | None = None) -> int:
