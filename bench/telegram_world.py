@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -130,8 +131,11 @@ async def world(limits: str | None, replicas: int = 1,
         urls.append(f"http://127.0.0.1:{port}/webhook")
     client = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(max_connections=200))
     try:
-        for url in urls:
-            await wait_http(url)
+        for url, proc in zip(urls, bots, strict=True):
+            try:
+                await wait_http(url)
+            except RuntimeError:
+                raise RuntimeError(f"the bot did not start:\n{startup_failure(proc)}") from None
         yield World(fake, recorder, api_url, prefix, bots, urls, client)
     finally:
         await client.aclose()
@@ -150,10 +154,23 @@ async def world(limits: str | None, replicas: int = 1,
 
 def start_bot(api_url: str, prefix: str, port: int,
               extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    """A bot webhook process; its log goes to a temporary file (shown if it fails to start)."""
+    log = tempfile.NamedTemporaryFile(prefix="bench-bot-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "--webhook"], cwd=BOT_ROOT,
         env=bot_env(api_url, prefix, port, extra_env),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=log)
+    LOGS[proc.pid] = log.name
+    return proc
+
+
+LOGS: dict[int, str] = {}
+
+
+def startup_failure(proc: subprocess.Popen[bytes]) -> str:
+    path = LOGS.get(proc.pid)
+    text = Path(path).read_text(errors="replace") if path else ""
+    return "\n".join(text.splitlines()[-15:])
 
 
 async def clean_redis(prefix: str, redis_url: str = REDIS_URL) -> None:
