@@ -3,21 +3,74 @@ sends what the person chose to share, with a service token, and shows what comes
 
 In production the client talks HTTP to REFERRAL_API_URL; in the demo and in tests it talks to
 the same FastAPI app in-process through httpx.ASGITransport: the same code path, no socket.
+
+The request and response models are the API's own (`referral_api.*.schemas`: pydantic only,
+no database), so the closed lists (topics, contact modes, statuses, …) have one source. A body
+is validated before it is sent: what the API would refuse with 422 raises ApiRefused(422,
+"refused") here too, without a round trip. A response that does not fit its model is the API's
+fault, like a 5xx: ApiUnavailable. tests/contract checks the flows against the API's OpenAPI.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ValidationError
+
+from referral_api.partners.schemas import (
+    CityPartners,
+    NearestPartners,
+    PartnerNearby,
+    PartnerPublic,
+    SlotList,
+)
+from referral_api.referrals.schemas import (
+    ForgetResult,
+    PersonRequest,
+    ReferralCreate,
+    ReferralPublic,
+    ReferralStatusUpdate,
+    RelayQueued,
+    RelayToPartner,
+    RelayToPerson,
+    RescheduleRequest,
+)
+from referral_api.signals.schemas import (
+    CampaignPublic,
+    SignalBatch,
+    SignalForget,
+    SignalsForgotten,
+    SignalsRecorded,
+)
+from referral_api.surveys.schemas import (
+    FollowupAnswers,
+    FollowupSaved,
+    FollowupStop,
+    FollowupStopped,
+    FollowupWaveState,
+)
+
+__all__ = [
+    "ApiRefused",
+    "ApiUnavailable",
+    "CityPartners",
+    "FollowupWaveState",
+    "NearestPartners",
+    "PartnerNearby",
+    "PartnerPublic",
+    "ReferralCreate",
+    "ReferralPublic",
+    "ReferralsClient",
+    "checked",
+]
 
 log = logging.getLogger(__name__)
 
-TOPICS = ("information", "apply", "travel_documents", "reintegration", "medical", "family",
-          "other")
+M = TypeVar("M", bound=BaseModel)
 
 
 class ApiUnavailable(Exception):
@@ -34,47 +87,33 @@ class ApiRefused(Exception):
         self.detail = detail or {}
 
 
-class PartnerPublic(BaseModel):
-    id: str
-    name: str
-    kind: str
-    city: str
-    postal_code: str | None = None
-    address: str | None = None
-    phone: str | None = None
-    hours: str | None = None
-    languages: list[str] = Field(default_factory=list)
-    services: list[str] = Field(default_factory=list)
-    distance_km: float | None = None
+def checked(model: type[M], /, **fields: Any) -> M:
+    """A request body, validated as the API validates it. Raises ApiRefused(422, "refused"),
+    as the API would answer (its 422 detail is a list, hence no code). The errors are kept
+    without the input values, which may be personal (a phone number)."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise ApiRefused(422, "refused", {"errors": errors}) from exc
 
 
-class Origin(BaseModel):
-    label: str | None = None
-    province: str | None = None
+def _parsed(model: type[M], data: Any) -> M:
+    """The API's answer as its response model. Logged without the body or the URL (a token
+    or a reference may be in it)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        log.warning("referral API answered an unexpected %s (%d error(s))", model.__name__,
+                    exc.error_count())
+        raise ApiUnavailable("invalid_response") from exc
 
 
-class Nearest(BaseModel):
-    origin: Origin = Field(default_factory=Origin)
-    partners: list[PartnerPublic]
-
-
-class City(BaseModel):
-    city: str
-    postal_code: str | None = None
-    count: int = 0
-
-
-class ReferralPublic(BaseModel):
-    reference: str
-    partner_id: str
-    partner_name: str
-    status: str
-    contact_mode: str
-    slot_start: datetime | None = None
-    language: str
-    interpreter: bool = False
-    topic: str
-    created_at: datetime | None = None
+def _parsed_list(model: type[M], data: Any) -> list[M]:
+    if not isinstance(data, list):
+        log.warning("referral API answered an unexpected list of %s", model.__name__)
+        raise ApiUnavailable("invalid_response")
+    return [_parsed(model, item) for item in data]
 
 
 class ReferralsClient:
@@ -105,99 +144,112 @@ class ReferralsClient:
             raise ApiRefused(response.status_code, "refused")
         return response.json() if response.content else None
 
+    async def _get(self, path: str, **params: Any) -> Any:
+        return await self._call("GET", path, params=params or None)
+
+    async def _post(self, path: str, body: BaseModel) -> Any:
+        return await self._call("POST", path,
+                                json=body.model_dump(mode="json", exclude_none=True))
+
     # --- directory -------------------------------------------------------------------
     async def nearest(self, *, lat: float | None = None, lon: float | None = None,
                       postcode: str | None = None, city: str | None = None,
                       service: str | None = None, language: str | None = None,
-                      limit: int = 5) -> Nearest:
+                      limit: int = 5) -> NearestPartners:
         params = {k: v for k, v in {"lat": lat, "lon": lon, "postcode": postcode, "city": city,
                                     "service": service, "language": language,
                                     "limit": limit}.items() if v is not None}
-        return Nearest.model_validate(await self._call("GET", "/v1/partners/nearest",
-                                                       params=params))
+        return _parsed(NearestPartners, await self._get("/v1/partners/nearest", **params))
 
-    async def cities(self) -> list[City]:
-        return [City.model_validate(c) for c in await self._call("GET", "/v1/partners/cities")]
+    async def cities(self) -> list[CityPartners]:
+        return _parsed_list(CityPartners, await self._get("/v1/partners/cities"))
 
     async def partner(self, partner_id: str) -> PartnerPublic:
-        return PartnerPublic.model_validate(await self._call("GET",
-                                                             f"/v1/partners/{partner_id}"))
+        return _parsed(PartnerPublic, await self._get(f"/v1/partners/{partner_id}"))
 
     async def slots(self, partner_id: str, days: int = 14) -> list[datetime]:
-        data = await self._call("GET", f"/v1/partners/{partner_id}/slots",
-                                params={"days": days})
-        return [datetime.fromisoformat(s) for s in data["slots"]]
+        data = await self._get(f"/v1/partners/{partner_id}/slots", days=days)
+        return _parsed(SlotList, data).slots
 
     # --- referrals -------------------------------------------------------------------
-    async def create_referral(self, body: dict[str, Any]) -> ReferralPublic:
-        return ReferralPublic.model_validate(await self._call("POST", "/v1/referrals",
-                                                              json=body))
+    async def create_referral(self, body: ReferralCreate) -> ReferralPublic:
+        """Build `body` with `checked(ReferralCreate, ...)`."""
+        return _parsed(ReferralPublic, await self._post("/v1/referrals", body))
 
     async def mine(self, chat_id: int) -> list[ReferralPublic]:
-        data = await self._call("POST", "/v1/referrals/mine", json={"chat_id": chat_id})
-        return [ReferralPublic.model_validate(r) for r in data]
+        data = await self._post("/v1/referrals/mine", checked(PersonRequest, chat_id=chat_id))
+        return _parsed_list(ReferralPublic, data)
 
     async def cancel(self, reference: str, chat_id: int) -> ReferralPublic:
-        return ReferralPublic.model_validate(await self._call(
-            "POST", f"/v1/referrals/{reference}/cancel", json={"chat_id": chat_id}))
+        data = await self._post(f"/v1/referrals/{reference}/cancel",
+                                checked(PersonRequest, chat_id=chat_id))
+        return _parsed(ReferralPublic, data)
 
     async def reschedule(self, reference: str, chat_id: int, slot: datetime) -> ReferralPublic:
-        return ReferralPublic.model_validate(await self._call(
-            "POST", f"/v1/referrals/{reference}/reschedule",
-            json={"chat_id": chat_id, "slot_start": slot.isoformat()}))
+        data = await self._post(f"/v1/referrals/{reference}/reschedule",
+                                checked(RescheduleRequest, chat_id=chat_id, slot_start=slot))
+        return _parsed(ReferralPublic, data)
 
     async def set_status(self, reference: str, counsellor_id: int, status: str) -> ReferralPublic:
-        return ReferralPublic.model_validate(await self._call(
-            "POST", f"/v1/referrals/{reference}/status",
-            json={"counsellor_telegram_id": counsellor_id, "status": status}))
+        data = await self._post(f"/v1/referrals/{reference}/status",
+                                checked(ReferralStatusUpdate,
+                                        counsellor_telegram_id=counsellor_id, status=status))
+        return _parsed(ReferralPublic, data)
 
     async def relay_to_partner(self, reference: str, chat_id: int, text: str) -> None:
-        await self._call("POST", "/v1/relay/to-partner",
-                         json={"chat_id": chat_id, "reference": reference, "text": text})
+        data = await self._post("/v1/relay/to-partner",
+                                checked(RelayToPartner, chat_id=chat_id, reference=reference,
+                                        text=text))
+        _parsed(RelayQueued, data)
 
     async def relay_to_person(self, reference: str, counsellor_id: int, text: str) -> None:
-        await self._call("POST", "/v1/relay/to-person", json={
-            "counsellor_telegram_id": counsellor_id, "reference": reference, "text": text})
+        data = await self._post("/v1/relay/to-person",
+                                checked(RelayToPerson, counsellor_telegram_id=counsellor_id,
+                                        reference=reference, text=text))
+        _parsed(RelayQueued, data)
 
     # --- follow-up after return -------------------------------------------------------
     async def followup_answers(self, token: str, version: int, answers: dict[str, str]) -> str:
         """Post a completed questionnaire for the wave of `token`: "saved" or
         "already_saved". ApiRefused 409 `followup_stopped`, 404 for an unknown token."""
-        data = await self._call("POST", "/v1/followup/answers", json={
-            "token": token, "questionnaire_version": version, "answers": answers})
-        return str(data.get("status", "saved"))
+        data = await self._post("/v1/followup/answers",
+                                checked(FollowupAnswers, token=token,
+                                        questionnaire_version=version, answers=answers))
+        return _parsed(FollowupSaved, data).status
 
     async def followup_stop(self, *, chat_id: int | None = None,
                             token: str | None = None) -> int:
-        body: dict[str, Any] = {"chat_id": chat_id} if chat_id is not None else {"token": token}
-        data = await self._call("POST", "/v1/followup/stop", json=body)
-        return int(data.get("stopped", 0))
+        body = (checked(FollowupStop, chat_id=chat_id) if chat_id is not None
+                else checked(FollowupStop, token=token))
+        return _parsed(FollowupStopped, await self._post("/v1/followup/stop", body)).stopped
 
-    async def followup_wave(self, token: str) -> dict[str, Any]:
-        """The state of the wave of `token`: {"status": "open"|"closed", "background": bool}.
-        ApiRefused 404 for an unknown token."""
-        data = await self._call("GET", f"/v1/followup/waves/{token}")
-        return dict(data or {})
+    async def followup_wave(self, token: str) -> FollowupWaveState:
+        """The state of the wave of `token`: open or closed, and whether the background
+        questions (info source, reasons) are still to be asked. ApiRefused 404 for an
+        unknown token."""
+        return _parsed(FollowupWaveState, await self._get(f"/v1/followup/waves/{token}"))
 
     # --- signals and campaigns (docs/signals.md) ------------------------------------------
-    async def record_signals(self, events: list[dict[str, Any]]) -> None:
+    async def record_signals(self, events: Sequence[Mapping[str, Any]]) -> None:
         """A batch of anonymous events (the signal buffer calls this in the background)."""
-        await self._call("POST", "/v1/signals", json={"events": events})
+        data = await self._post("/v1/signals", checked(SignalBatch, events=events))
+        _parsed(SignalsRecorded, data)
 
     async def forget_signals(self, pseudonyms: list[str]) -> int:
-        data = await self._call("POST", "/v1/signals/forget", json={"pseudonyms": pseudonyms})
-        return int(data.get("deleted_events", 0))
+        data = await self._post("/v1/signals/forget",
+                                checked(SignalForget, pseudonyms=pseudonyms))
+        return _parsed(SignalsForgotten, data).deleted_events
 
     async def campaign(self, code: str) -> str | None:
         """The stored code of an active campaign (codes are case-insensitive), or None."""
         try:
-            data = await self._call("GET", f"/v1/campaigns/{code}")
+            data = await self._get(f"/v1/campaigns/{code}")
         except ApiRefused as exc:
             if exc.status == 404:
                 return None
             raise
-        return str(data["code"])
+        return _parsed(CampaignPublic, data).code
 
     async def forget(self, chat_id: int) -> int:
-        data = await self._call("POST", "/v1/forget", json={"chat_id": chat_id})
-        return int(data.get("deleted_referrals", 0))
+        data = await self._post("/v1/forget", checked(PersonRequest, chat_id=chat_id))
+        return _parsed(ForgetResult, data).deleted_referrals

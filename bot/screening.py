@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from referral_api.signals.schemas import SCREENING_FLAGS
+
 RULES: tuple[tuple[str, tuple[str, ...], str, str | None], ...] = (
     ("scr_minor", ("yes",), "minor", "minors"),
     ("scr_safety", ("yes",), "trafficking", "trafficking"),
@@ -34,7 +36,9 @@ DETAIL = {
                        "age_13_17": "children_13_17", "mixed": "children_mixed_ages"},
 }
 # Flags that are health data (GDPR art. 9) or as sensitive; all of ours are treated alike.
-SENSITIVE = frozenset({"minor", "trafficking", "medical", "pregnant", "children", "older_65"})
+# They are the main flags (not the details), counted as `screening_flag` signals: the API's
+# closed list. tests/contract checks that every RULES flag is in it.
+SENSITIVE = frozenset(SCREENING_FLAGS)
 
 
 def flags_from(answers: Mapping[str, str]) -> list[str]:

@@ -28,12 +28,14 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from referral_api.signals.schemas import TOPICS as SIGNAL_TOPICS
+
 log = logging.getLogger(__name__)
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 FORGET_MONTHS = 13  # /forget deletes the signals of this many months back (and this one)
-TOPIC_FLOWS = frozenset({"return_info", "support", "steps", "tailored", "faq", "contact",
-                         "screening"})
+# The flows whose opening is `topic_viewed`: the API's closed list of topic values.
+TOPIC_FLOWS = frozenset(SIGNAL_TOPICS)
 
 Send = Callable[[list[dict[str, Any]]], Awaitable[None]]
 Clock = Callable[[], datetime]

@@ -30,7 +30,14 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_datetime
 
-from bot.api_client import ApiRefused, ApiUnavailable, Nearest, ReferralsClient
+from bot.api_client import (
+    ApiRefused,
+    ApiUnavailable,
+    NearestPartners,
+    ReferralCreate,
+    ReferralsClient,
+    checked,
+)
 from bot.engine.actions import HANDLED, ActionContext
 from bot.engine.conversation import Conversation
 from bot.engine.core import Engine
@@ -233,7 +240,7 @@ async def show_slots(bot: Bot, chat_id: int, slots: list[datetime], locale: str,
     await present(bot, chat_id, title, _kb(rows), edit_id)
 
 
-def partners_text(result: Nearest, locale: str) -> str:
+def partners_text(result: NearestPartners, locale: str) -> str:
     lines = [_("These places are nearest to {place}:").format(
         place=isolate(html.escape(result.origin.label or ""), locale)) if result.origin.label
         else _("These places are nearest:"), ""]
@@ -254,7 +261,7 @@ def partners_text(result: Nearest, locale: str) -> str:
     return "\n".join(lines)
 
 
-async def show_partners(bot: Bot, chat_id: int, result: Nearest, locale: str,
+async def show_partners(bot: Bot, chat_id: int, result: NearestPartners, locale: str,
                         edit_id: int | None, engine: Engine) -> None:
     rows: list[list[tuple[str, str]]] = []
     for i, p in enumerate(result.partners, start=1):
@@ -301,12 +308,13 @@ async def search(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, loc
     await show_partners(bot, chat_id, result, locale, edit_id, engine)
 
 
-async def book(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, locale: str,
-               referrals: ReferralsClient, edit_id: int | None = None,
-               phone: str | None = None) -> None:
-    """Ask the API to store the referral. Success is claimed only after the API confirmed."""
+def referral_fields(conv: Conversation, chat_id: int, locale: str,
+                    phone: str | None = None) -> dict[str, Any]:
+    """The fields of a ReferralCreate, from the answers (choice ids of flows/booking.yaml and
+    flows/screening.yaml) and the ids of the booking. tests/contract checks them against the
+    API's OpenAPI schema for every choice of every flow."""
     answers = conv.answers
-    body: dict[str, Any] = {
+    return {
         "partner_id": conv.booking.get("partner"),
         "contact_mode": answers.get("mode", "telegram"),
         "slot_start": conv.booking.get("slot"),
@@ -319,10 +327,15 @@ async def book(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, local
         "consent_version": CONSENT_VERSION,
         "followup_consent": conv.booking.get("followup") == "yes",
     }
-    signal = signals().ref()  # the anonymous journey: later status changes count in it
-    if signal is not None:
-        body["signal"] = signal
+
+
+async def book(bot: Bot, chat_id: int, conv: Conversation, engine: Engine, locale: str,
+               referrals: ReferralsClient, edit_id: int | None = None,
+               phone: str | None = None) -> None:
+    """Ask the API to store the referral. Success is claimed only after the API confirmed."""
     try:
+        body = checked(ReferralCreate, **referral_fields(conv, chat_id, locale, phone),
+                       signal=signals().ref())  # the anonymous journey: status changes count
         referral = await referrals.create_referral(body)
     except ApiUnavailable:
         await present(bot, chat_id, unavailable_text(),

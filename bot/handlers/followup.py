@@ -25,7 +25,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
+from bot.api_client import ApiRefused, ApiUnavailable, FollowupWaveState, ReferralsClient
 from bot.engine.actions import HANDLED, ActionContext, ActionHook
 from bot.engine.callbacks import NodeCb
 from bot.engine.conversation import Conversation
@@ -112,13 +112,13 @@ def collected(conv: Conversation) -> dict[str, str]:
     return answers
 
 
-async def wave_state(referrals: ReferralsClient, token: str) -> dict[str, Any]:
-    """The wave's state ({"status": "open"|"closed", "background": bool}); an unknown token
-    is closed. Raises ApiUnavailable."""
+async def wave_state(referrals: ReferralsClient, token: str) -> FollowupWaveState:
+    """The wave's state (open or closed; background questions to ask); an unknown token is
+    closed. Raises ApiUnavailable."""
     try:
         return await referrals.followup_wave(token)
     except ApiRefused:
-        return {"status": "closed", "background": False}
+        return FollowupWaveState(status="closed", background=False)
 
 
 def closed_text() -> str:
@@ -231,12 +231,12 @@ def create_router() -> Router:
         await answer_quietly(cb)
         conv = await load(state)
         if action == "start":
-            state_of_wave: dict[str, Any] = {"status": "open", "background": True}
+            state_of_wave = FollowupWaveState(status="open", background=True)
             if referrals is not None:
                 # API down: ask everything; the API keeps the background answers once only
                 with contextlib.suppress(ApiUnavailable):
                     state_of_wave = await wave_state(referrals, token)
-            if state_of_wave.get("status") != "open":
+            if state_of_wave.status != "open":
                 if conv.survey.get("token") == token:
                     _clear(conv)
                 await present(bot, chat_id, closed_text(), None, edit_id)  # no buttons left
@@ -246,7 +246,7 @@ def create_router() -> Router:
             conv.survey = {"token": token}
             conv.trail.clear()
             conv.awaiting = None
-            first = FIRST if state_of_wave.get("background", True) else LATER_WAVE
+            first = FIRST if state_of_wave.background else LATER_WAVE
             await present_screen(bot, chat_id, engine.show(conv, first, locale))
         elif action == "stop" and referrals is not None:
             try:

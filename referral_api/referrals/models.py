@@ -26,8 +26,7 @@ FINISHED_STATUSES = ("closed", "cancelled")
 COUNSELLOR_STATUSES = ("accepted", "contacted", "unreachable", "closed")
 CONTACT_MODES = ("telegram", "phone", "visit")
 REINTEGRATION_PARTNERS = ("caritas", "iom")
-TOPICS = ("information", "apply", "travel_documents", "reintegration", "medical", "family",
-          "other")
+# Booking topics: the `Topic` literal of referrals/schemas.py (the API contract), nowhere else.
 
 
 class Referral(Base):

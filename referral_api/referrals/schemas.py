@@ -1,5 +1,11 @@
 """Referral schemas: ReferralCreate, ReferralPublic, ReferralStatusUpdate and the bodies of the
-person's and counsellors' requests. Chat ids and phones travel in bodies, never in URLs."""
+person's and counsellors' requests. Chat ids and phones travel in bodies, never in URLs.
+
+The closed lists below (`ContactMode`, `Topic`, `CounsellorStatus`) are the contract: the bot
+imports these models to build its requests (bot/api_client.py) and tests/contract checks the
+flows' choice ids against the OpenAPI enums made from them. This module imports pydantic and
+other schema modules only, never the database.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,9 @@ Topic = Literal["information", "apply", "travel_documents", "reintegration", "me
 CounsellorStatus = Literal["accepted", "contacted", "unreachable", "closed"]
 ChatId = Annotated[int, Field(ge=-(10**15), le=10**15)]
 TelegramUserId = Annotated[int, Field(gt=0, le=10**15)]
+# Referral flags are an open set of ids (the screening's flags, bot/screening.py, are checked
+# against this pattern by tests/contract); the closed list of *signalled* screening flags is
+# signals/catalogue.py SCREENING_FLAGS.
 FlagId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
 ReferenceText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                  max_length=16)]

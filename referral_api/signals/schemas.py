@@ -1,10 +1,20 @@
-"""Signal and campaign schemas of the bot's API (service token)."""
+"""Signal and campaign schemas of the bot's API (service token).
+
+The closed lists of events and values live in catalogue.py; they are re-exported here for the
+bot (which imports schema modules only) and shown in the OpenAPI schema of `SignalIn` as
+`x-values-by-event`. They are checked per event, not by the schema: an event outside them is
+dropped and counted in `rejected`, so that one bad event never loses a batch.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from referral_api.signals.catalogue import EVENTS
+from referral_api.signals.catalogue import SCREENING_FLAGS as SCREENING_FLAGS
+from referral_api.signals.catalogue import TOPICS as TOPICS
 
 Pseudonym = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Month = Annotated[int, Field(ge=202001, le=210012)]
@@ -13,11 +23,17 @@ LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2
 MAX_BATCH = 500
 
 
+def _closed_lists(schema: dict[str, Any]) -> None:
+    """OpenAPI: each event with the values it may carry ([] = no value)."""
+    schema["x-values-by-event"] = {event: list(values or ()) for event, (values, _stage)
+                                   in EVENTS.items()}
+
+
 class SignalIn(BaseModel):
     """One anonymous event. Values come from the closed lists of catalogue.py; any other
     field (a chat id, a name, a text) is refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_closed_lists)
 
     month: Month
     pseudonym: Pseudonym
