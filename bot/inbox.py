@@ -138,6 +138,7 @@ class InboxConsumer:
         self._chains: dict[tuple[int, int | str], asyncio.Task[None]] = {}  # last per chat
         self._tasks: set[asyncio.Task[None]] = set()  # every update in hand
         self._in_hand = 0
+        self._reserved = 0  # room taken by readers for the entries they are reading
         self._room = asyncio.Condition()
 
     def _lease_key(self, shard: int) -> str:
@@ -224,12 +225,16 @@ class InboxConsumer:
                 if cursor in (b"0-0", "0-0"):
                     break
             while shard not in self._leaving:
-                room = await self._wait_for_room()
-                answer: Any = await self.redis.xreadgroup(GROUP, self.name, {stream: ">"},
-                                                     count=min(room, 100), block=self.block_ms)
-                for _, batch in answer or []:
-                    for entry_id, fields in batch:
-                        await self._take(shard, stream, entry_id, fields)
+                room = await self._reserve()
+                try:
+                    answer: Any = await self.redis.xreadgroup(
+                        GROUP, self.name, {stream: ">"}, count=room, block=self.block_ms)
+                    for _, batch in answer or []:
+                        for entry_id, fields in batch:
+                            await self._take(shard, stream, entry_id, fields)
+                finally:
+                    self._reserved -= room
+                    await self._notify()
             # Leaving: the entries in hand are finished before the lease goes.
             pending = [t for (s, _), t in self._chains.items() if s == shard]
             if pending:
@@ -240,10 +245,17 @@ class InboxConsumer:
         except Exception as exc:  # Redis gone: the lease runs out, another consumer goes on
             log.error("inbox: reader of shard %d stopped: %s", shard, type(exc).__name__)
 
-    async def _wait_for_room(self) -> int:
+    async def _reserve(self) -> int:
+        """Room for how many updates this reader may read now: every reader of this process
+        reserves before it reads, so that together they never hold more than ``concurrency``
+        (each at most its share, so that a reader waiting on a quiet shard blocks nobody)."""
         async with self._room:
-            await self._room.wait_for(lambda: self._in_hand < self.concurrency)
-            return self.concurrency - self._in_hand
+            await self._room.wait_for(
+                lambda: self._in_hand + self._reserved < self.concurrency)
+            share = max(1, math.ceil(self.concurrency / max(len(self._readers), 1)))
+            room = min(share, self.concurrency - self._in_hand - self._reserved)
+            self._reserved += room
+            return room
 
     async def _take(self, shard: int, stream: str, entry_id: Any, fields: Any) -> None:
         try:

@@ -137,11 +137,26 @@ async def test_an_update_sent_twice_is_answered_once(stack: Stack) -> None:
 async def test_many_people_at_once_wait_in_the_stream_and_all_get_answers(
         stack: Stack) -> None:
     people = [SimUser(5200 + i) for i in range(60)]
+    original = stack.fake._methods["sendMessage"]
+    busy = most = 0
+
+    async def slow_send(token: str, params: dict[str, Any]) -> Any:
+        nonlocal busy, most
+        busy += 1
+        most = max(most, busy)
+        try:
+            await asyncio.sleep(0.01)
+            return await original(token, params)
+        finally:
+            busy -= 1
+
+    stack.fake._methods["sendMessage"] = slow_send
     consumer, _, _ = stack.consumer("busy", concurrency=4)
     await stack.inbox.put_many(stack.fake.user_message(u, "/start") for u in people)
     async with running(consumer):
         await until(lambda: all(bot_texts(stack.fake, u) for u in people), seconds=30)
     assert all(len(bot_texts(stack.fake, u)) == 1 for u in people)
+    assert 1 < most <= 4  # updates handled at once, never more than the bound (2 shards)
 
 
 async def test_two_consumers_share_the_shards_and_keep_each_chat_in_order(
