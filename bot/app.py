@@ -15,6 +15,7 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods.base import Response
+from aiogram.utils.i18n import I18n
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.actions import create_action_registry
@@ -147,11 +148,14 @@ def create_dispatcher(
     stores: Stores | None = None,
     flows: FlowSet | None = None,
     referrals: ReferralsClient | None = None,
+    *,
+    i18n: I18n | None = None,
     **deps: Any,
 ) -> Dispatcher:
     stores = stores or create_stores(settings)
     flows = flows or load_flows(settings.flows_dir)
-    i18n = create_i18n(settings.locales_dir, settings.default_locale)
+    if i18n is None:
+        i18n = create_i18n(settings.locales_dir, settings.default_locale)
     available = [c for c in shipped_locales(settings.locales_dir)
                  if c == "en" or c in i18n.available_locales]
     engine = Engine(flows, create_action_registry(), lambda m, loc: i18n.gettext(m, locale=loc))

@@ -34,7 +34,7 @@ from referral_api.partners.schemas import SeedResult
 from referral_api.partners.service import PartnerService
 from referral_api.settings import Settings
 from referral_api.staff.models import LOCALES, ROLES
-from referral_api.staff.service import AccountService
+from referral_api.staff.service import AccountService, password_hasher
 from referral_api.surveys.importer import ImportFailed, ImportResult, import_responses
 from referral_api.surveys.report import Report, load_rows, render_csv, render_text
 from referral_api.surveys.report import build as build_report
@@ -65,7 +65,8 @@ async def create_account(settings: Settings, *, email: str, password: str, role:
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            account = await AccountService(session, system_clock).create(
+            account = await AccountService(session, system_clock,
+                                           hasher=password_hasher(settings)).create(
                 email=email, password=password, role=role, partner_id=partner_id,
                 locale=locale)
             return account.id

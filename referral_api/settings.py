@@ -13,7 +13,8 @@ import base64
 import hashlib
 import logging
 
-from pydantic import Field, SecretStr
+import argon2
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ class Settings(BaseSettings):
     staff_session_hours: int = Field(default=8, ge=1, le=72)
     staff_login_max_failures: int = Field(default=5, ge=1, le=100)
     staff_login_window_minutes: int = Field(default=15, ge=1, le=1440)
+    # Staff password hashing (argon2id). The defaults are argon2-cffi's (RFC 9106, low memory:
+    # 3 passes over 64 MiB, 4 lanes); only tests lower them.
+    argon2_time_cost: int = Field(default=argon2.DEFAULT_TIME_COST, ge=1, le=100)
+    argon2_memory_cost: int = Field(default=argon2.DEFAULT_MEMORY_COST, ge=8,
+                                    le=4 * 1024 * 1024)  # KiB
+    argon2_parallelism: int = Field(default=argon2.DEFAULT_PARALLELISM, ge=1, le=64)
 
     # Follow-up after return (issue 8; docs/followup.md).
     followup_wave_months: list[int] = Field(default_factory=lambda: [3, 6, 12],
@@ -70,6 +77,13 @@ class Settings(BaseSettings):
     outbox_chats_in_flight: int = Field(default=200, ge=1, le=10_000)  # chats sent to at once
     # Outreach campaigns (issue 7): the bot's @username for deep links t.me/<bot>?start=<code>.
     bot_username: str = Field(default="conex_return_bot", pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+
+    @model_validator(mode="after")
+    def _argon2_memory_for_lanes(self) -> Settings:
+        if self.argon2_memory_cost < 8 * self.argon2_parallelism:
+            raise ValueError("ARGON2_MEMORY_COST must be at least 8 KiB per lane "
+                             "(8 × ARGON2_PARALLELISM)")
+        return self
 
     @property
     def is_demo(self) -> bool:

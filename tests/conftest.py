@@ -4,17 +4,20 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from bot.app import create_bot, create_dispatcher, create_stores
+from bot.app import create_bot, create_stores
 from bot.settings import PROJECT_DIR, Settings
+from referral_api.settings import Settings as ApiSettings
+from referral_api.staff import service as staff_service
 from simulator.botapi import FakeBotAPI
 from simulator.session import InProcessSession
-from tests.harness import Harness
+from tests.harness import Harness, dispatcher_for
+from tests.referral_api.factories import CHEAP_ARGON2
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_TOKEN = "4242:test-token"
@@ -27,6 +30,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
          "-D", "messages"],
         cwd=PROJECT_DIR, check=True, capture_output=True,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Staff accounts made or logged in during tests hash at the test settings' argon2 cost
+    (CHEAP_ARGON2), wherever the app builds an AccountService without a hasher; production
+    keeps argon2-cffi's defaults."""
+    hasher = staff_service.password_hasher(ApiSettings(_env_file=None, **CHEAP_ARGON2))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(staff_service, "default_password_hasher", lambda: hasher)
+        yield
 
 
 @pytest.fixture
@@ -56,7 +70,7 @@ async def harness(settings: Settings, redis: Redis, prefix: str) -> AsyncIterato
     fake = FakeBotAPI()
     fake.queue_updates = False
     bot = create_bot(settings, session=InProcessSession(fake))
-    dp = create_dispatcher(settings, stores=create_stores(settings, redis))
+    dp = dispatcher_for(settings, stores=create_stores(settings, redis))
     yield Harness(fake, bot, dp)
     keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
     if keys:

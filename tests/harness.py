@@ -4,12 +4,44 @@ the bot's replies. The fake sits at the Bot API edge (simulator.botapi), never i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
+from aiogram.utils.i18n import I18n
 
+from bot.app import create_dispatcher
+from bot.engine.flows import FlowSet, load_flows
+from bot.i18n import create_i18n
+from bot.settings import Settings
 from simulator.botapi import FakeBotAPI, SimUser
+
+# Every shipped language, in the order of the language picker.
+LANGS = ["nl", "fr", "en", "pt_BR", "es", "ro", "ru", "uk", "ka", "hy", "tr", "ar", "fa", "ps",
+         "ckb", "mn", "sq", "am"]
+
+
+@cache
+def flows_at(directory: Path) -> FlowSet:
+    """The flows of a directory, parsed once per test session (a FlowSet is immutable)."""
+    return load_flows(directory)
+
+
+@cache
+def catalogues_at(locales_dir: Path, default_locale: str) -> I18n:
+    """The compiled gettext catalogues, loaded once per test session (conftest compiles them
+    before any test runs)."""
+    return create_i18n(locales_dir, default_locale)
+
+
+def dispatcher_for(settings: Settings, **kwargs: Any) -> Dispatcher:
+    """``create_dispatcher`` with the flows and catalogues of ``settings`` parsed once per
+    session instead of once per test; everything else is built fresh."""
+    return create_dispatcher(settings, flows=flows_at(settings.flows_dir),
+                             i18n=catalogues_at(settings.locales_dir, settings.default_locale),
+                             **kwargs)
 
 
 @dataclass

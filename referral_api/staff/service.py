@@ -11,9 +11,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import (
+    DEFAULT_MEMORY_COST,
+    DEFAULT_PARALLELISM,
+    DEFAULT_TIME_COST,
+    PasswordHasher,
+)
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,8 +68,30 @@ TABS: dict[str, tuple[str, ...]] = {
     "closed": ("returned", "closed", "cancelled"),
 }
 
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not a password of anyone")  # equal work for unknown e-mails
+
+@cache
+def _argon2(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    """The argon2id hasher with the cost in ARGON2_TIME_COST, ARGON2_MEMORY_COST and
+    ARGON2_PARALLELISM (argon2-cffi's defaults unless set); one per cost, built when first
+    asked for."""
+    return _argon2(settings.argon2_time_cost, settings.argon2_memory_cost,
+                   settings.argon2_parallelism)
+
+
+def default_password_hasher() -> PasswordHasher:
+    """The hasher of an AccountService given none: argon2-cffi's default cost."""
+    return _argon2(DEFAULT_TIME_COST, DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM)
+
+
+@cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash of nobody's password at the hasher's cost: an unknown e-mail costs a login as
+    much work as a known one."""
+    return hasher.hash("not a password of anyone")
 
 
 def normalize_email(email: str) -> str:
@@ -76,10 +104,10 @@ def staff_actor(account: StaffAccount) -> str:
 
 class AccountService:
     def __init__(self, session: AsyncSession, clock: Clock,
-                 hasher: PasswordHasher = _hasher) -> None:
+                 hasher: PasswordHasher | None = None) -> None:
         self.session = session
         self.clock = clock
-        self.hasher = hasher
+        self.hasher = hasher if hasher is not None else default_password_hasher()
 
     async def create(self, *, email: str, password: str, role: str,
                      partner_id: str | None = None, locale: str = "nl",
@@ -123,10 +151,11 @@ class AccountService:
     async def authenticate(self, email: str, password: str) -> StaffAccount | None:
         """The active account with this e-mail and password, else None (same work either way).
         A successful login is audited; commits."""
+        dummy = _dummy_hash(self.hasher)  # made before the lookup: the first login pays it too
         account = await self.session.scalar(
             select(StaffAccount).where(StaffAccount.email == normalize_email(email)))
         try:
-            self.hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+            self.hasher.verify(account.password_hash if account else dummy, password)
         except (VerificationError, InvalidHashError):
             return None
         if account is None or not account.active:

@@ -35,6 +35,7 @@ from referral_api.staff.service import (
     StaffAdmin,
     StaffReferrals,
     normalize_email,
+    password_hasher,
     require_admin,
 )
 from referral_api.web.pages import (
@@ -75,7 +76,7 @@ async def staff_account(request: Request, session: SessionDep,
     staff_session = load_session(request)
     if staff_session.account_id is None:
         raise LoginRequired()
-    account = await AccountService(session, context.clock).active(staff_session.account_id,
+    account = await accounts(session, context).active(staff_session.account_id,
                                                                   staff_session.epoch)
     if account is None:
         raise LoginRequired()
@@ -86,6 +87,11 @@ async def staff_account(request: Request, session: SessionDep,
 
 
 StaffDep = Annotated[StaffAccount, Depends(staff_account)]
+
+
+def accounts(session: SessionDep, context: ContextDep) -> AccountService:
+    """The account service with the password hasher of the settings (ARGON2_*)."""
+    return AccountService(session, context.clock, hasher=password_hasher(context.settings))
 
 
 def staff_referrals(account: StaffDep, session: SessionDep,
@@ -161,7 +167,7 @@ def create_router() -> APIRouter:
         if await limiter.blocked(keys):
             return render(request, "login.html", status_code=429, email=email,
                           login_error="too_many")
-        account = await AccountService(session, context.clock).authenticate(email, password)
+        account = await accounts(session, context).authenticate(email, password)
         if account is None:
             await limiter.failed(keys)
             return render(request, "login.html", status_code=401, email=email,
@@ -175,7 +181,7 @@ def create_router() -> APIRouter:
     @router.post("/logout")
     async def logout(request: Request, account: StaffDep, session: SessionDep,
                      context: ContextDep) -> Response:
-        await AccountService(session, context.clock).logout(account)
+        await accounts(session, context).logout(account)
         replace_session(request, StaffSession.new())
         response = _redirect("/login")
         write_session(request, response)
@@ -244,7 +250,7 @@ def create_router() -> APIRouter:
     async def accounts_page(request: Request, account: StaffDep, session: SessionDep,
                             context: ContextDep, done: str = "",
                             error: str = "") -> Response:
-        service = AccountService(session, context.clock)
+        service = accounts(session, context)
         return render(request, "accounts.html", accounts=await service.all_accounts(account),
                       partners=await service.partner_ids(), roles=ROLES, locales=LOCALES,
                       notice=_notice(done), error=_error(error), errors={}, form={})
@@ -259,11 +265,11 @@ def create_router() -> APIRouter:
                              partner_id: Annotated[str, Form(max_length=64)] = "") -> Response:
         require_admin(account)
         try:
-            await AccountService(session, context.clock).create(
+            await accounts(session, context).create(
                 email=email, password=password, role=role, partner_id=partner_id or None,
                 locale=locale, by=account)
         except (Invalid, Conflict) as exc:  # the form again, the error next to its field
-            service = AccountService(session, context.clock)
+            service = accounts(session, context)
             return render(
                 request, "accounts.html", status_code=422,
                 accounts=await service.all_accounts(account),
@@ -277,10 +283,10 @@ def create_router() -> APIRouter:
     async def account_page(request: Request, account_id: int, account: StaffDep,
                            session: SessionDep, context: ContextDep, done: str = "",
                            error: str = "") -> Response:
-        target = await AccountService(session, context.clock).get_for_admin(account_id, account)
+        target = await accounts(session, context).get_for_admin(account_id, account)
         return render(request, "account.html", target=target, locale_names=LOCALE_NAMES,
                       roles=ROLES, locales=LOCALES,
-                      partners=await AccountService(session, context.clock).partner_ids(),
+                      partners=await accounts(session, context).partner_ids(),
                       notice=_notice(done), error=_error(error))
 
     @router.post("/admin/accounts/{account_id}")
@@ -291,7 +297,7 @@ def create_router() -> APIRouter:
                              partner_id: Annotated[str, Form(max_length=64)] = "") -> Response:
         page = f"/admin/accounts/{account_id}"
         try:
-            await AccountService(session, context.clock).update(
+            await accounts(session, context).update(
                 account_id, role=role, partner_id=partner_id or None, locale=locale, by=account)
         except (Invalid, Forbidden) as exc:
             return _redirect(page, error=exc.code)
@@ -306,7 +312,7 @@ def create_router() -> APIRouter:
                               current: Annotated[str, Form(max_length=1024)] = "",
                               new: Annotated[str, Form(max_length=1024)] = "") -> Response:
         try:
-            await AccountService(session, context.clock).change_own_password(account, current,
+            await accounts(session, context).change_own_password(account, current,
                                                                               new)
         except Invalid as exc:
             return _redirect("/password", error=exc.code)
@@ -319,7 +325,7 @@ def create_router() -> APIRouter:
         active = request.url.path.endswith("/reactivate")
         page = f"/admin/accounts/{account_id}"
         try:
-            await AccountService(session, context.clock).set_active(account_id, active,
+            await accounts(session, context).set_active(account_id, active,
                                                                     by=account)
         except Forbidden as exc:
             return _redirect(page, error=exc.code)
@@ -331,7 +337,7 @@ def create_router() -> APIRouter:
                              password: Annotated[str, Form(max_length=1024)] = "") -> Response:
         page = f"/admin/accounts/{account_id}"
         try:
-            await AccountService(session, context.clock).reset_password(account_id, password,
+            await accounts(session, context).reset_password(account_id, password,
                                                                         by=account)
         except Invalid as exc:
             return _redirect(page, error=exc.code)

@@ -14,13 +14,13 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.api_client import ReferralsClient
-from bot.app import create_bot, create_dispatcher, create_stores
+from bot.app import create_bot, create_stores
 from bot.settings import Settings
 from referral_api.referrals.models import Referral
 from referral_api.worker import OutboxWorker, create_worker
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
-from tests.harness import Harness
+from tests.harness import Harness, dispatcher_for
 from tests.referral_api.factories import SERVICE_TOKEN, make_partner
 
 GROUP = -1000000001
@@ -78,7 +78,7 @@ async def booking(app: FastAPI, admin: httpx.AsyncClient, redis: Redis, prefix: 
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
     referrals = ReferralsClient(http, SERVICE_TOKEN)
     bot = create_bot(settings, session=InProcessSession(fake))
-    dp = create_dispatcher(settings, stores=create_stores(settings, redis), referrals=referrals)
+    dp = dispatcher_for(settings, stores=create_stores(settings, redis), referrals=referrals)
     context = app.state.context
     worker = create_worker(context.settings, bot, context.sessionmaker, context.vault)
     yield Booking(Harness(fake, bot, dp), app, worker)

@@ -10,14 +10,13 @@ import httpx
 from babel.support import Translations
 from sqlalchemy import select
 
-from bot.engine.flows import load_flows
 from bot.notices import FOLLOWUP_WAVE
 from bot.settings import DEFAULT_FLOWS_DIR, DEFAULT_LOCALES_DIR
 from referral_api.referrals.service import ReferralService
 from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
-from tests.harness import Harness, Person
+from tests.harness import Harness, Person, flows_at
 
 
 async def book_and_return(booking: Booking, person: Person, followup: str) -> None:
@@ -185,7 +184,7 @@ async def test_a_georgian_returnee_answers_a_wave_in_georgian(booking: Booking,
     """The whole path in the person's own language (Telegram app in Georgian): the booking's
     follow-up question, the wave message and its buttons, every question, the thanks."""
     ka = Translations.load(str(DEFAULT_LOCALES_DIR), ["ka"], "messages").gettext
-    thanks_node = load_flows(DEFAULT_FLOWS_DIR).flows["followup"].nodes["thanks"]
+    thanks_node = flows_at(DEFAULT_FLOWS_DIR).flows["followup"].nodes["thanks"]
     thanks = str(getattr(thanks_node, "say", ""))
     person = booking.h.person(7111, "ka")
     await find_by_postcode(person)

@@ -8,11 +8,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from bot.__main__ import create_webhook_app
-from bot.app import create_bot, create_dispatcher
+from bot.app import create_bot
 from bot.settings import Settings
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
 from tests.conftest import REDIS_URL, TEST_TOKEN
+from tests.harness import dispatcher_for
 
 SECRET = "s3cret-header-value"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -35,7 +36,7 @@ async def test_webhook_checks_the_secret_and_handles_each_update_once(prefix: st
     fake = FakeBotAPI()
     fake.queue_updates = False
     bot = create_bot(settings, session=InProcessSession(fake))
-    dp = create_dispatcher(settings)
+    dp = dispatcher_for(settings)
     app = create_webhook_app(settings, bot, dp)
     user = SimUser(8001)
     async with TestClient(TestServer(app)) as client:

@@ -3,15 +3,15 @@ saves is one the API knows, every answer id maps to a stored id, and the version
 
 from __future__ import annotations
 
-from bot.engine.flows import load_flows
 from bot.engine.schema import QuestionNode
 from bot.handlers.followup import ANSWER_KEYS, PAGE_BUTTONS
 from bot.settings import PROJECT_DIR
 from referral_api.surveys import questionnaire as q
+from tests.harness import flows_at
 
 
 def test_flow_ids_are_the_questionnaires() -> None:
-    flow = load_flows(PROJECT_DIR / "flows").flows["followup"]
+    flow = flows_at(PROJECT_DIR / "flows").flows["followup"]
     assert flow.version == q.VERSION
     saved: dict[str, set[str]] = {}
     for node in flow.nodes.values():

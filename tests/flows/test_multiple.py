@@ -14,6 +14,7 @@ from bot.engine.core import TOGGLE, Engine
 from bot.engine.flows import FlowError, NodeRef, load_flows
 from bot.settings import DEFAULT_FLOWS_DIR
 from tests.flows.test_static import domain, edit, flows_copy  # noqa: F401 - fixtures
+from tests.harness import flows_at
 
 ASK = NodeRef("obstacles", "ask")
 
@@ -23,7 +24,7 @@ def cb(choice: str) -> NodeCb:
 
 
 def test_ticks_toggle_in_catalogue_order_and_done_goes_on() -> None:
-    flows = load_flows(DEFAULT_FLOWS_DIR)
+    flows = flows_at(DEFAULT_FLOWS_DIR)
     engine = Engine(flows, create_action_registry(), lambda msgid, locale: msgid)
     conv = Conversation()
     for choice in ("debts", "no_money", "health", "health"):

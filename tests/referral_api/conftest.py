@@ -27,6 +27,7 @@ from referral_api.settings import Settings
 from tests.referral_api.databases import empty_tables, temporary_database
 from tests.referral_api.factories import (
     ADMIN_TOKEN,
+    CHEAP_ARGON2,
     COORDINATOR_CHAT_ID,
     DATA_KEY,
     SEED_FILE,
@@ -50,6 +51,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "admin_token": SecretStr(ADMIN_TOKEN),
         "data_key": SecretStr(DATA_KEY),
         "coordinator_chat_id": COORDINATOR_CHAT_ID,
+        **CHEAP_ARGON2,
         **overrides,
     }
     return Settings(_env_file=None, **values)

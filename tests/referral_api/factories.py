@@ -21,6 +21,10 @@ SERVICE_TOKEN = "test-service-token"
 ADMIN_TOKEN = "test-admin-token"
 DATA_KEY = generate_data_key()
 COORDINATOR_CHAT_ID = -1009990001
+# Staff passwords at argon2's lowest cost (~0.1 ms a hash instead of ~130 ms): tests check
+# who may log in, not how hard a hash is to crack.
+CHEAP_ARGON2: dict[str, int] = {"argon2_time_cost": 1, "argon2_memory_cost": 8,
+                                "argon2_parallelism": 1}
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 

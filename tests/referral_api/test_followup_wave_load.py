@@ -12,7 +12,6 @@ from aiogram import Bot
 from fastapi import FastAPI
 from sqlalchemy import func, insert, select, text
 
-from bot.i18n import create_i18n
 from bot.notices import render_notice, render_notice_buttons
 from bot.settings import DEFAULT_LOCALES_DIR
 from governor import Governor
@@ -25,6 +24,7 @@ from referral_api.worker import OutboxWorker
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
 from tests.conftest import REDIS_URL
+from tests.harness import catalogues_at
 from tests.referral_api.virtual_time import held_redis
 
 PEOPLE = 10_000
@@ -63,7 +63,7 @@ async def test_a_wave_of_ten_thousand_stays_within_telegrams_limits(app: FastAPI
     session = InProcessSession(fake)
     session.middleware(GovernorMiddleware(Governor(redis, prefix, clock=clock)))
     bot = Bot(token="1:x", session=session)
-    i18n = create_i18n(DEFAULT_LOCALES_DIR)
+    i18n = catalogues_at(DEFAULT_LOCALES_DIR, "en")
     available = ["en", "ru"]
     worker = OutboxWorker(
         context.sessionmaker, vault, Sender(bot),

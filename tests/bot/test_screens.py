@@ -1,0 +1,458 @@
+"""Every screen of every flow, as a person sees it.
+
+1. Rendered by the real engine in every shipped language (no updates fed): the text is there,
+   fits one Telegram message, has every fact filled in (isolated in right-to-left text), is
+   not left in English; every button fits Telegram's 64 bytes and names its own screen; Back
+   sits where the reading direction puts it.
+2. Walked in English over the real Dispatcher: every button of every screen lands on the
+   screen the flows say (through branches and actions), and Back returns where it should.
+3. What the flows' actions show themselves (pickers, prompts, the consent text) is in the
+   person's language.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from redis.asyncio import Redis
+
+from bot.engine.callbacks import NodeCb
+from bot.engine.conversation import Conversation
+from bot.engine.core import DONE, TICK, Engine, Screen
+from bot.engine.flows import HOME, WELCOME, FlowSet, NodeRef
+from bot.engine.schema import PLACEHOLDER, ActionNode, BranchNode, MessageNode, QuestionNode
+from bot.handlers.booking import FIND, MODE
+from bot.handlers.commands import HELP
+from bot.handlers.flow import LOST_BOOKING, LOST_BOOKING_UNSURE, LOST_FOLLOWUP
+from bot.handlers.followup import FIRST, THANKS, WAVE_START, wave_buttons
+from bot.i18n import FSI, PDI, is_rtl, isolate
+from bot.replies import present_screen
+from bot.settings import Settings
+from simulator.botapi import MAX_CALLBACK_DATA, MAX_TEXT, visible_text
+from tests.harness import LANGS, Harness, Person, dispatcher_for
+
+TOKEN = "walk-wave-token"
+
+
+def shown(screen: Screen) -> str:
+    """The screen's text as the person reads it (Telegram HTML parsed)."""
+    return visible_text(screen.text, "HTML")
+
+
+def is_back(data: str) -> bool:
+    return data.startswith(NodeCb.__prefix__ + ":") and NodeCb.unpack(data).c == "back"
+
+
+def keyboard(markup: InlineKeyboardMarkup | None) -> list[InlineKeyboardButton]:
+    return [b for row in (markup.inline_keyboard if markup else []) for b in row]
+
+
+def options(node: MessageNode | QuestionNode) -> list[str]:
+    return [o.id for o in (node.buttons if isinstance(node, MessageNode) else node.choices)]
+
+
+def msgids(node: MessageNode | QuestionNode) -> list[str]:
+    if isinstance(node, MessageNode):
+        return [node.say]
+    return [node.ask, *([node.why] if node.why else [])]
+
+
+# ---- 1. every screen, rendered in every language ----------------------------------------
+def screen_problems(engine: Engine, ref: NodeRef, node: MessageNode | QuestionNode, lang: str,
+                    screen: Screen, *, can_go_back: bool, ticked: frozenset[str],
+                    english: set[str]) -> list[str]:
+    where = f"{lang} {ref} (back={can_go_back}, ticked={len(ticked)})"
+    problems = []
+    text = shown(screen)
+    if not text.strip():
+        problems.append(f"{where}: empty text")
+    if len(text) > MAX_TEXT:
+        problems.append(f"{where}: {len(text)} characters, more than one message holds")
+    if PLACEHOLDER.search(screen.text) or "{" in text or "}" in text:
+        problems.append(f"{where}: a placeholder is not filled in: {text[:80]!r}")
+    for name in {name for msgid in msgids(node) for name in PLACEHOLDER.findall(msgid)}:
+        fact = engine.flows.facts.facts[name]
+        value = engine.translate(fact.value, lang) if fact.translate else fact.value
+        if isolate(html.escape(value, quote=False), lang) not in screen.text:
+            problems.append(f"{where}: fact {name} is not shown"
+                            + (" between Unicode isolates" if is_rtl(lang) else ""))
+    if not is_rtl(lang) and (FSI in screen.text or PDI in screen.text):
+        problems.append(f"{where}: Unicode isolates in left-to-right text")
+    if lang != "en" and screen.text in english:
+        problems.append(f"{where}: left in English")
+
+    buttons = keyboard(screen.markup)
+    version = engine.flows.flows[ref.flow].version
+    pressed: list[str] = []
+    for button in buttons:
+        data = button.callback_data or ""
+        if not button.text.strip() or "{" in button.text or "}" in button.text:
+            problems.append(f"{where}: a button labelled {button.text!r}")
+        if not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
+            problems.append(f"{where}: callback data of {len(data.encode())} bytes: {data!r}")
+            continue
+        cb = NodeCb.unpack(data)
+        if (cb.f, cb.n, cb.v) != (ref.flow, ref.node, version):
+            problems.append(f"{where}: button {button.text!r} names another screen: {data}")
+        pressed.append(cb.c)
+        if cb.c in ticked and not button.text.startswith(TICK):
+            problems.append(f"{where}: ticked {cb.c} does not show {TICK!r}")
+    multiple = isinstance(node, QuestionNode) and node.multiple
+    expected = [*options(node), *([DONE] if multiple else [])]
+    if node.nav:
+        expected += [*(["back"] if can_go_back else []), *(["home"] if str(ref) != HOME else [])]
+    if sorted(pressed) != sorted(expected):
+        problems.append(f"{where}: buttons {pressed}, expected {expected}")
+    if node.nav and can_go_back and buttons:
+        nav = screen.markup.inline_keyboard[-1] if screen.markup else []
+        back = nav[-1] if is_rtl(lang) else nav[0]  # read first in the reading direction
+        arrow = "➡️" if is_rtl(lang) else "⬅️"
+        if NodeCb.unpack(back.callback_data or "").c != "back" or not back.text.startswith(arrow):
+            problems.append(f"{where}: Back is not {'right' if is_rtl(lang) else 'left'} "
+                            f"with {arrow}: {[b.text for b in nav]}")
+    return problems
+
+
+def test_tests_parse_the_flows_and_catalogues_once(settings: Settings) -> None:
+    first, second = dispatcher_for(settings), dispatcher_for(settings)
+    assert first["engine"].flows is second["engine"].flows
+    assert first["i18n"] is second["i18n"]
+    assert first["engine"] is not second["engine"]  # the rest is built afresh
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_screen_renders_in_every_language(settings: Settings, lang: str) -> None:
+    dp = dispatcher_for(settings)
+    assert dp["available_locales"] == LANGS
+    engine: Engine = dp["engine"]
+    english = {engine.render(ref, "en", can_go_back=False).text
+               for ref, _ in engine.flows.display_nodes()}
+    problems: list[str] = []
+    for ref, node in engine.flows.display_nodes():
+        tick_variants = [frozenset[str]()]
+        if isinstance(node, QuestionNode) and node.multiple:
+            tick_variants.append(frozenset(options(node)))  # the longest labels
+        for can_go_back in (False, True):
+            for ticked in tick_variants:
+                screen = engine.render(ref, lang, can_go_back=can_go_back, ticked=ticked)
+                problems += screen_problems(engine, ref, node, lang, screen,
+                                            can_go_back=can_go_back, ticked=ticked,
+                                            english=english)
+    assert problems == []
+
+
+# ---- 2. every press, walked in English --------------------------------------------------
+NEXT = "→ next"  # the action goes on to its node's `next`
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The action shows its own message; the conversation stays on the screen pressed."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class HomeWith:
+    """The action shows the main menu under a notice."""
+
+    notice: str
+
+
+# What each action does in this harness, where no referral API is configured. A new action
+# must say here where it leads (the walk fails until it does).
+WITHOUT_API: dict[str, str | Prompt | HomeWith] = {
+    "choose_language": Prompt("🌐 Choose your language"),
+    "ask_campaign_code": Prompt("Type the code you were given, for example on a flyer."),
+    "ask_location": Prompt("📍 Your location is used once, to find the nearest places, and "
+                           "then forgotten."),
+    "ask_postcode": Prompt("Type a Belgian postcode, for example 1000 or 9000."),
+    "pick_city": "contact",  # no list of cities without the API: the ways to talk to someone
+    "pick_slot": "find",  # no place chosen that has times: find a place first
+    "show_consent": Prompt("Before we share anything, please read this."),
+    "followup_reason_2a": NEXT,  # the reasons page, without the reasons chosen before
+    "followup_reason_2b": NEXT,
+    "followup_reason_3a": NEXT,
+    "followup_reason_3b": NEXT,
+    "followup_submit": HomeWith("These questions are closed. Thank you."),  # nobody to save to
+    "record_obstacles": NEXT,
+}
+
+
+@dataclass(frozen=True)
+class Lands:
+    """Where a press leaves the person."""
+
+    at: NodeRef  # the conversation's screen afterwards
+    prompt: str | None = None  # an action's own message, shown instead of a screen
+    notice: str | None = None  # shown on top of the screen
+    ticked: str | None = None  # a tick in a question with several answers
+    branch: BranchNode | None = None  # the first branch on the way (it read an answer)
+
+
+def landing(flows: FlowSet, here: NodeRef, choice: str, answers: dict[str, str],
+            back_to: NodeRef | None) -> Lands:
+    """Where pressing ``choice`` on ``here`` must land, read from the flow files."""
+    node = flows.get(here)
+    assert isinstance(node, MessageNode | QuestionNode)
+    if choice == "home":
+        return Lands(NodeRef.parse(HOME))
+    if choice == "back":
+        assert back_to is not None, f"{here} shows Back with nowhere to go"
+        return Lands(back_to)
+    if isinstance(node, QuestionNode) and node.multiple:
+        if choice != DONE:
+            return Lands(here, ticked=choice)
+        target = node.next or "home"
+    else:
+        choices = node.buttons if isinstance(node, MessageNode) else node.choices
+        target = next(o.go for o in choices if o.id == choice) or "home"
+        if isinstance(node, QuestionNode):
+            answers = {**answers, node.save_as: choice}
+    flow = here.flow
+    branch: BranchNode | None = None
+    for _ in range(12):
+        if target == "back":
+            assert back_to is not None
+            return Lands(back_to, branch=branch)
+        ref = flows.resolve(target, flow)
+        step = flows.get(ref)
+        flow = ref.flow
+        if isinstance(step, BranchNode):
+            branch = branch or step
+            target = step.cases.get(answers.get(step.branch, ""), step.default)
+        elif isinstance(step, ActionNode):
+            does = WITHOUT_API[step.action]
+            if isinstance(does, Prompt):
+                return Lands(here, prompt=does.text, branch=branch)
+            if isinstance(does, HomeWith):
+                return Lands(NodeRef.parse(HOME), notice=does.notice, branch=branch)
+            target = (step.next or "home") if does == NEXT else does
+        else:
+            assert step is not None, f"{here}.{choice} leads to {ref}, which does not exist"
+            return Lands(ref, branch=branch)
+    raise AssertionError(f"{here}.{choice} loops through branches and actions")
+
+
+def answered_otherwise(flows: FlowSet, presses: tuple[str, ...], branch: BranchNode,
+                       case: str | None) -> tuple[str, ...] | None:
+    """The same presses, with the last question that saves the branch's answer answered so
+    that the branch takes ``case`` (None: its default); None when no press answers it."""
+    for i in reversed(range(len(presses))):
+        cb = NodeCb.unpack(presses[i])
+        node = flows.get(NodeRef(cb.f, cb.n))
+        if isinstance(node, QuestionNode) and node.save_as == branch.branch:
+            for choice in node.choices:
+                if choice.id == case or (case is None and choice.id not in branch.cases):
+                    changed = NodeCb(f=cb.f, n=cb.n, c=choice.id, v=cb.v).pack()
+                    return (*presses[:i], changed, *presses[i + 1:])
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a fresh conversation gets to a screen: an opener, then buttons pressed."""
+
+    opener: str
+    presses: tuple[str, ...] = ()
+    back_to: NodeRef | None = None  # where Back leads from the end of the route
+
+
+class Walker:
+    def __init__(self, harness: Harness, redis: Redis, prefix: str) -> None:
+        self.h = harness
+        self.redis = redis
+        self.prefix = prefix
+        self.engine: Engine = harness.dp["engine"]
+        self.person: Person = harness.person(7777, "en")
+        uid = self.person.user.id
+        self.state = harness.dp.fsm.get_context(harness.bot, chat_id=uid, user_id=uid)
+        # Screens a person reaches without the referral API, and those only code opens
+        # (after the API found a place, when a state was lost): opened as that code does.
+        self.openers: dict[str, tuple[NodeRef, Callable[[], Awaitable[None]],
+                                      NodeRef | None]] = {
+            "/start": (WELCOME, self.start, None),
+            "/help": (HELP, self.help, None),
+            "wave Start": (FIRST, self.wave, None),
+            "place chosen": (MODE, lambda: self.by_code(MODE, Conversation(
+                trail=[str(FIND)], booking={"partner": "test-desk",
+                                            "partner_name": "Ghent return desk"})), FIND),
+            "booking lost": (LOST_BOOKING, lambda: self.by_code(LOST_BOOKING), None),
+            "booking lost, unsure": (LOST_BOOKING_UNSURE,
+                                     lambda: self.by_code(LOST_BOOKING_UNSURE), None),
+            "answers lost": (LOST_FOLLOWUP, lambda: self.by_code(LOST_FOLLOWUP), None),
+            "answers saved": (THANKS, lambda: self.by_code(THANKS), None),
+        }
+
+    async def start(self) -> None:
+        await self.person.send("/start")
+
+    async def help(self) -> None:
+        await self.person.send("/start")
+        await self.person.send("/help")
+
+    async def wave(self) -> None:
+        """The follow-up wave message, as the worker sends it, and its Start pressed."""
+        await self.person.send("/start")
+        rows = [[InlineKeyboardButton(**b) for b in row] for row in wave_buttons(TOKEN, str)]
+        await self.h.bot.send_message(self.person.user.id, "A few questions after your return",
+                                      reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+        await self.person.press(WAVE_START)
+
+    async def by_code(self, ref: NodeRef, conv: Conversation | None = None) -> None:
+        await self.person.send("/start")
+        conv = conv or Conversation()
+        await present_screen(self.h.bot, self.person.user.id,
+                             self.engine.show(conv, ref, "en"))
+        await self.state.set_data(conv.to_data())
+
+    async def conversation(self) -> Conversation:
+        uid = self.person.user.id
+        raw = await self.redis.get(f"{self.prefix}:fsm:{self.h.bot.id}:{uid}:{uid}:data")
+        return Conversation.from_data(json.loads(raw) if raw else {})
+
+    def on_screen(self) -> tuple[int, list[tuple[str, str]]]:
+        """The message the person looks at (the newest) and its buttons."""
+        message = self.person.bot_messages()[-1]
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        return int(message["message_id"]), [(b["text"], b["callback_data"])
+                                            for row in rows for b in row]
+
+    async def press(self, data: str) -> None:
+        message_id, _ = self.on_screen()
+        await self.person.press_data(data, message_id=message_id)
+
+    async def open(self, route: Route) -> None:
+        _, opener, _ = self.openers[route.opener]
+        await opener()
+        for data in route.presses:
+            await self.press(data)
+
+    async def check(self, lands: Lands, where: str) -> Conversation:
+        conv = await self.conversation()
+        assert conv.at == str(lands.at), where
+        if lands.prompt is not None:
+            assert lands.prompt in self.person.text, where
+            return conv
+        node = self.engine.flows.get(lands.at)
+        ticked = frozenset[str]()
+        if isinstance(node, QuestionNode) and node.multiple:
+            ticked = node.ticked(conv.answers.get(node.save_as))
+            assert lands.ticked is None or lands.ticked in ticked, where
+        screen = self.engine.render(lands.at, "en", can_go_back=bool(conv.trail),
+                                    ticked=ticked).after(lands.notice)
+        assert self.person.text == shown(screen), where
+        _, buttons = self.on_screen()
+        rendered = [(b.text, b.callback_data) for b in keyboard(screen.markup)]
+        # every button the person sees is the landing screen's (a reasons page hides some)
+        assert (buttons and set(buttons) <= set(rendered)) or buttons == rendered == [], where
+        return conv
+
+
+async def test_every_press_in_english_lands_where_the_flows_say(
+    harness: Harness, redis: Redis, prefix: str
+) -> None:
+    walker = Walker(harness, redis, prefix)
+    flows = walker.engine.flows
+    assert set(WITHOUT_API) == walker.engine.actions.names()
+    routes: dict[NodeRef, Route] = {}
+    pressed: set[tuple[NodeRef, str]] = set()
+    for name, (seed, _, seed_back) in walker.openers.items():
+        queue = deque([(seed, Route(name, back_to=seed_back))])
+        while queue:  # breadth first from each opener, so routes stay short
+            here, route = queue.popleft()
+            if here in routes:
+                continue
+            routes[here] = route
+            await walker.open(route)
+            conv = await walker.check(Lands(here), f"{route} should open {here}")
+            on_here = True
+            for button in keyboard(walker.engine.render(here, "en",
+                                                        can_go_back=bool(conv.trail)).markup):
+                data = button.callback_data or ""
+                choice = NodeCb.unpack(data).c
+                where = f"{here} [{button.text}]"
+                if not on_here:
+                    await walker.open(route)  # back on `here`, as the route leaves it
+                before = await walker.conversation()
+                lands = landing(flows, here, choice, before.answers, route.back_to)
+                await walker.press(data)
+                after = await walker.check(lands, where)
+                pressed.add((here, choice))
+                on_here = lands.at == here and lands.prompt is None  # a tick
+                back_to = here if after.trail else None
+                if lands.prompt is None and lands.at not in routes:
+                    queue.append((lands.at, Route(name, (*route.presses, data), back_to)))
+                branch = lands.branch
+                for case in [*branch.cases, None] if branch else []:
+                    # the other ways the branch goes: the same route, answered otherwise
+                    other = landing(flows, here, choice,
+                                    {**before.answers, branch.branch: case or ""}, back_to)
+                    presses = answered_otherwise(flows, route.presses, branch, case)
+                    if other.at not in routes and other.prompt is None and presses is not None:
+                        queue.append((other.at, Route(name, (*presses, data), back_to)))
+                back = [d for _, d in walker.on_screen()[1] if is_back(d)]
+                if not on_here and lands.prompt is None and choice != "back" and back:
+                    await walker.press(back[0])  # Back from where the press landed: here
+                    await walker.check(Lands(here), f"Back after {where}")
+                    on_here = True
+
+    assert set(routes) == {ref for ref, _ in flows.display_nodes()}  # every screen was seen
+    every_button = {(ref, choice) for ref, node in flows.display_nodes()
+                    for choice in [*options(node), *(
+                        [DONE] if isinstance(node, QuestionNode) and node.multiple else []),
+                        *(["home"] if node.nav and str(ref) != HOME else [])]}
+    assert every_button <= pressed, sorted(map(str, every_button - pressed))
+
+
+# ---- 3. what actions show, in every language --------------------------------------------
+def action_presses(flows: FlowSet) -> dict[str, NodeCb]:
+    """Buttons that lead straight to an action: every one whose action shows its own message
+    (the text may depend on the answer, as the consent text names the topic), one for each
+    other action (which shows a screen, rendered in every language above)."""
+    presses: dict[str, NodeCb] = {}
+    for ref, node in flows.display_nodes():
+        flow = flows.flows[ref.flow]
+        targets = ([(DONE, node.next)] if isinstance(node, QuestionNode) and node.multiple
+                   else [(o.id, o.go) for o in (node.buttons if isinstance(node, MessageNode)
+                                                else node.choices)])
+        for choice, target in targets:
+            step = flows.get(flows.resolve(target or "home", ref.flow))
+            if not isinstance(step, ActionNode):
+                continue
+            own = isinstance(WITHOUT_API[step.action], Prompt)
+            key = f"{step.action} from {ref} [{choice}]" if own else step.action
+            presses.setdefault(key, NodeCb(f=ref.flow, n=ref.node, c=choice, v=flow.version))
+    return presses
+
+
+async def replies_to(person: Person, presses: dict[str, NodeCb]) -> dict[str, str]:
+    await person.send("/start")
+    seen = {}
+    for action, cb in presses.items():
+        message_id = int(person.bot_messages()[-1]["message_id"])
+        await person.press_data(cb.pack(), message_id=message_id)
+        seen[action] = person.text
+    return seen
+
+
+@pytest.mark.parametrize("lang", [code for code in LANGS if code != "en"])
+async def test_what_actions_show_is_in_the_persons_language(harness: Harness,
+                                                           lang: str) -> None:
+    presses = action_presses(harness.dp["engine"].flows)
+    assert {key.split()[0] for key in presses} == set(WITHOUT_API)
+    english = await replies_to(harness.person(7001, "en"), presses)
+    translated = await replies_to(harness.person(7002, lang), presses)
+    for key, text in translated.items():
+        assert text.strip() and "{" not in text and "}" not in text, (key, text)
+        if key.startswith("choose_language"):  # the picker's title: every language at once
+            assert text == english[key]
+        else:
+            assert text != english[key], (key, text)
