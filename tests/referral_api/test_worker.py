@@ -45,6 +45,13 @@ async def book(client: httpx.AsyncClient, admin: httpx.AsyncClient) -> None:
     assert created.status_code == 201, created.text
 
 
+def partner_group() -> FakeBotAPI:
+    """A fake Bot API where the bot is a member of the partner's group."""
+    fake = FakeBotAPI()
+    fake.open_group(GROUP)
+    return fake
+
+
 def worker_for(app: FastAPI, fake: FakeBotAPI, bot: Bot | None = None) -> OutboxWorker:
     bot = bot or create_bot(BotSettings(_env_file=None, bot_token="77:worker"),
                             session=InProcessSession(fake))
@@ -61,8 +68,7 @@ def later(worker: OutboxWorker, row: OutboxMessage) -> None:
 async def test_card_delivered_and_marked_sent(app: FastAPI, client: httpx.AsyncClient,
                                               admin: httpx.AsyncClient) -> None:
     await book(client, admin)
-    fake = FakeBotAPI()
-    fake.open_group(GROUP)
+    fake = partner_group()
     result = await worker_for(app, fake).drain_once()
     assert result.sent == 1
     [row] = await rows(app)
@@ -76,8 +82,7 @@ async def test_card_delivered_and_marked_sent(app: FastAPI, client: httpx.AsyncC
 async def test_a_429_comes_back_later_and_is_no_attempt_a_5xx_is_one(
         app: FastAPI, client: httpx.AsyncClient, admin: httpx.AsyncClient) -> None:
     await book(client, admin)
-    fake = FakeBotAPI()
-    fake.open_group(GROUP)
+    fake = partner_group()
     # A bare session (no governor, no RetryAfterMiddleware): the 429 reaches the worker,
     # which puts the message back in its chat's queue instead of waiting in place.
     worker = worker_for(app, fake, Bot(token="77:worker", session=InProcessSession(fake)))
@@ -101,8 +106,7 @@ async def test_a_429_comes_back_later_and_is_no_attempt_a_5xx_is_one(
 async def test_a_blocked_bot_fails_for_good(app: FastAPI, client: httpx.AsyncClient,
                                             admin: httpx.AsyncClient) -> None:
     await book(client, admin)
-    fake = FakeBotAPI()
-    fake.open_group(GROUP)
+    fake = partner_group()
     fake.failures.append(("sendMessage", ApiError(403, "Forbidden: bot was kicked from the "
                                                        "group chat")))
     assert (await worker_for(app, fake).drain_once()).failed == 1
@@ -113,8 +117,7 @@ async def test_a_blocked_bot_fails_for_good(app: FastAPI, client: httpx.AsyncCli
 async def test_a_transient_failure_is_final_only_past_the_budget(
         app: FastAPI, client: httpx.AsyncClient, admin: httpx.AsyncClient) -> None:
     await book(client, admin)
-    fake = FakeBotAPI()
-    fake.open_group(GROUP)
+    fake = partner_group()
     worker = worker_for(app, fake, Bot(token="77:worker", session=InProcessSession(fake)))
     [row] = await rows(app)
     # 47 hours of failures: still pending.
@@ -224,8 +227,7 @@ async def test_the_worker_on_the_sqlite_demo(tmp_path: Path) -> None:
                           chat_id=4242, now=context.clock())
             old.chat_key = None  # queued before migration 0007
             await session.commit()
-        fake = FakeBotAPI()
-        fake.open_group(GROUP)
+        fake = partner_group()
         fake.open_chat(SimUser(4242))
         bot = create_bot(BotSettings(_env_file=None, bot_token="77:worker"),
                          session=InProcessSession(fake))
