@@ -1,4 +1,5 @@
-"""The action hooks flows may name. Later features register theirs here."""
+"""Everything flows may name (actions, getters, conditions, readers), registered by the
+features that provide them."""
 
 from __future__ import annotations
 
@@ -19,16 +20,15 @@ async def record_obstacles_action(ctx: ActionContext) -> str | None:
 
 
 def create_action_registry() -> ActionRegistry:
-    from bot.handlers import booking, campaign, followup, language
+    from bot import booking
+    from bot.handlers import campaign, followup, language
 
     registry = ActionRegistry()
-    registry.register("choose_language", language.choose_language_action)
-    registry.register("ask_campaign_code", campaign.ask_campaign_code_action)
-    registry.register("ask_location", booking.ask_location_action)
-    registry.register("ask_postcode", booking.ask_postcode_action)
-    registry.register("pick_city", booking.pick_city_action)
-    registry.register("pick_slot", booking.pick_slot_action)
-    registry.register("show_consent", booking.show_consent_action)
+    registry.register("set_language", language.set_language)
+    registry.getter("languages", language.languages, language.languages_sample,
+                    fields=("name",), id_bytes=8)
+    registry.reader("campaign_code", campaign.read_code)
+    booking.register(registry)
     followup.register_actions(registry)
     registry.register("record_obstacles", record_obstacles_action)
     return registry

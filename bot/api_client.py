@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from referral_api.partners.schemas import (
     CityPartners,
     NearestPartners,
+    Origin,
     PartnerNearby,
     PartnerPublic,
     SlotList,
@@ -60,6 +61,7 @@ __all__ = [
     "CityPartners",
     "FollowupWaveState",
     "NearestPartners",
+    "Origin",
     "PartnerNearby",
     "PartnerPublic",
     "ReferralCreate",
@@ -117,14 +119,29 @@ def _parsed_list(model: type[M], data: Any) -> list[M]:
 
 
 class ReferralsClient:
-    def __init__(self, http: httpx.AsyncClient, service_token: str) -> None:
+    """The bot's client of the referral API. Always present: without REFERRAL_API_URL it is
+    :meth:`unconfigured` and every call raises ApiUnavailable, which every caller already
+    handles (no ``ReferralsClient | None`` anywhere)."""
+
+    def __init__(self, http: httpx.AsyncClient | None, service_token: str) -> None:
         self.http = http
         self.headers = {"Authorization": f"Bearer {service_token}"}
 
+    @classmethod
+    def unconfigured(cls) -> ReferralsClient:
+        return cls(None, "")
+
+    @property
+    def configured(self) -> bool:
+        return self.http is not None
+
     async def close(self) -> None:
-        await self.http.aclose()
+        if self.http is not None:
+            await self.http.aclose()
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self.http is None:
+            raise ApiUnavailable("not_configured")
         try:
             response = await self.http.request(method, path, headers=self.headers, **kwargs)
         except httpx.HTTPError as exc:

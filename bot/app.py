@@ -23,7 +23,6 @@ from bot.api_client import ReferralsClient
 from bot.engine.core import Engine
 from bot.engine.flows import FlowSet, load_flows
 from bot.handlers import (
-    booking,
     campaign,
     commands,
     errors,
@@ -36,6 +35,7 @@ from bot.handlers import (
 )
 from bot.handlers.partner_group import InPrivate
 from bot.i18n import create_i18n, shipped_locales
+from bot.middlewares.conversation import ConversationMiddleware
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.signals import SignalsMiddleware
 from bot.preferences import (
@@ -125,19 +125,20 @@ def create_stores(settings: Settings, redis: Redis | None = None) -> Stores:
     return Stores(storage, languages)
 
 
-def create_referrals_client(settings: Settings) -> ReferralsClient | None:
-    """HTTP client of the referral API, or None when REFERRAL_API_URL is not set."""
+def create_referrals_client(settings: Settings) -> ReferralsClient:
+    """HTTP client of the referral API; without REFERRAL_API_URL, one that answers
+    "unavailable" to every call."""
     if not settings.referral_api_url:
-        return None
+        return ReferralsClient.unconfigured()
     token = settings.service_token.get_secret_value() if settings.service_token else ""
     http = httpx.AsyncClient(base_url=settings.referral_api_url, timeout=10.0)
     return ReferralsClient(http, token)
 
 
 def create_signal_buffer(settings: Settings,
-                         referrals: ReferralsClient | None) -> SignalBuffer | None:
+                         referrals: ReferralsClient) -> SignalBuffer | None:
     """The background sender of anonymous signals; None without the API or PSEUDONYM_KEY."""
-    if referrals is None or settings.resolved_pseudonym_key() is None:
+    if not referrals.configured or settings.resolved_pseudonym_key() is None:
         return None
     return SignalBuffer(referrals.record_signals, max_batch=settings.signals_batch_size,
                         interval=settings.signals_interval_seconds)
@@ -181,13 +182,15 @@ def create_dispatcher(
     private = Router(name="private")
     private.message.filter(InPrivate())
     private.callback_query.filter(InPrivate())
+    # One conversation context per update, for the handlers and their filters.
+    private.message.outer_middleware(ConversationMiddleware())
+    private.callback_query.outer_middleware(ConversationMiddleware())
     private.include_routers(
         flow.create_router(),  # first: most updates are flow buttons (NodeCb, no other router)
         commands.create_router(),
         language.create_router(),
         campaign.create_router(),
         mycontact.create_router(),
-        booking.create_router(),
         followup.create_router(),
         fallback.create_router(),  # last: takes whatever the others did not
     )

@@ -5,14 +5,15 @@ text for the person, only keys and values."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from aiogram.utils.i18n import I18n
 
+from bot.engine.callbacks import FollowupCb
 from bot.engine.core import N_
-from bot.handlers.booking import slot_label
-from bot.handlers.followup import wave_buttons
+from bot.formats import slot_label
 from bot.i18n import isolate
 
 ACCEPTED = N_("✅ Good news: {partner} accepted your request {reference}. A counsellor will "
@@ -37,6 +38,20 @@ FOLLOWUP_WAVE = N_("👋 Hello again. When you booked a contact, you agreed that
 FOLLOWUP_REMINDER = N_("🔔 A reminder: we would be glad to know how things are going since "
                        "your return. A few short questions, about 3 minutes. Send /stop to "
                        "stop these questions.")
+
+
+WAVE_START = N_("▶️ Start")
+WAVE_LATER = N_("Later")
+WAVE_STOP = N_("Stop these questions")
+
+
+def wave_buttons(token: str, translate: Callable[[str], str]) -> list[list[dict[str, str]]]:
+    """The wave message's buttons, as the worker's Outgoing rows."""
+    def button(label: str, action: str) -> dict[str, str]:
+        return {"text": translate(label), "callback_data": FollowupCb(a=action, t=token).pack()}
+
+    return [[button(WAVE_START, "start"), button(WAVE_LATER, "later")],
+            [button(WAVE_STOP, "stop")]]
 
 
 def render_notice_buttons(payload: dict[str, Any], i18n: I18n,

@@ -6,11 +6,7 @@ import logging
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup
-
-from bot.engine.conversation import Conversation
-from bot.engine.core import Screen
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, ReplyKeyboardMarkup
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +15,7 @@ async def present(
     bot: Bot,
     chat_id: int,
     text: str,
-    markup: InlineKeyboardMarkup | None = None,
+    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None,
     edit_message_id: int | None = None,
 ) -> None:
     """Edit ``edit_message_id`` in place when given, else send a new message.
@@ -27,7 +23,7 @@ async def present(
     Editing keeps the chat short on a small phone; when the edit is refused (message too old,
     deleted), a new message is sent so the person always sees an answer.
     """
-    if edit_message_id is not None:
+    if edit_message_id is not None and not isinstance(markup, ReplyKeyboardMarkup):
         try:
             await bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=edit_message_id, reply_markup=markup
@@ -55,17 +51,3 @@ async def answer_quietly(cb: CallbackQuery, text: str | None = None) -> None:
         await cb.answer(text)
     except TelegramBadRequest:
         log.info("callback answer refused (query too old)")
-
-
-async def present_screen(
-    bot: Bot, chat_id: int, screen: Screen, edit_message_id: int | None = None
-) -> None:
-    await present(bot, chat_id, screen.text, screen.markup, edit_message_id)
-
-
-async def load(state: FSMContext) -> Conversation:
-    return Conversation.from_data(await state.get_data())
-
-
-async def save(state: FSMContext, conv: Conversation) -> None:
-    await state.set_data(conv.to_data())

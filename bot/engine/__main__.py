@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FlowError, OSError) as exc:
         print(f"flow check failed: {exc}", file=sys.stderr)
         return 1
-    problems = check_flows(flows, domain, create_action_registry().names())
+    problems = check_flows(flows, domain, create_action_registry())
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

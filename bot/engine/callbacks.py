@@ -14,3 +14,11 @@ class NodeCb(CallbackData, prefix="n"):
 
 class LangCb(CallbackData, prefix="lang"):
     code: str
+
+
+class FollowupCb(CallbackData, prefix="fu"):
+    """A button of a follow-up wave message, sent by the worker when no conversation may
+    exist: a: start | later | stop | retry; t: the wave's opaque token (never a chat id)."""
+
+    a: str
+    t: str

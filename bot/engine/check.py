@@ -10,12 +10,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.engine.actions import ActionRegistry
 from bot.engine.callbacks import NodeCb
 from bot.engine.flows import HOME, FlowSet, NodeRef
 from bot.engine.schema import (
     PLACEHOLDER,
-    ActionNode,
     BranchNode,
+    InputNode,
+    ListNode,
     MessageNode,
     QuestionNode,
 )
@@ -74,6 +76,8 @@ def reachable(flows: FlowSet) -> set[NodeRef]:
     todo = [NodeRef.parse(HOME)]
     for flow in flows.flows.values():
         todo.extend(NodeRef(flow.id, entry) for entry in flow.entries)
+        if flow.lost:
+            todo.append(flows.resolve(flow.lost, flow.id))
     seen: set[NodeRef] = set()
     while todo:
         ref = todo.pop()
@@ -93,11 +97,47 @@ def _callback_bytes(flow: str, node: str, choice: str, version: int) -> int:
     return len(sep.join([NodeCb.__prefix__, cb.f, cb.n, cb.c, str(cb.v)]).encode())
 
 
+def _registered(where: str, node: object, registry: ActionRegistry) -> list[str]:
+    """Every getter, condition, reader and action a node names is registered."""
+    problems = []
+    names: list[tuple[str, str | None, Iterable[str]]] = [
+        ("getter", getattr(node, "data", None), registry.getters),
+        ("condition", getattr(node, "when", None), registry.conditions),
+        ("reader", getattr(node, "input", None), registry.readers),
+        ("action", getattr(node, "action", None), registry.names()),
+    ]
+    if isinstance(node, ListNode):
+        names.append(("getter", node.list, registry.getters))
+    for button in [*getattr(node, "buttons", ()), *getattr(node, "choices", ())]:
+        names.append(("condition", button.when, registry.conditions))
+    for kind, name, known in names:
+        if name is not None and name not in known:
+            problems.append(f"{where}: {kind} {name!r} is not registered")
+    return problems
+
+
+def _list_problems(where: str, flow_id: str, node_id: str, version: int, node: ListNode,
+                   registry: ActionRegistry) -> list[str]:
+    """A list's item labels name only the getter's fields; its longest item id and its page
+    turns fit the callback data."""
+    getter = registry.getters.get(node.list)
+    if getter is None:
+        return []
+    problems = [f"{where}: item label names {{{name}}}, which {node.list!r} does not give"
+                for name in sorted(_placeholders(node.item.label) - getter.fields)]
+    if getter.id_bytes <= 0:
+        problems.append(f"{where}: getter {node.list!r} does not say how long its ids are")
+    for choice in ("x" * getter.id_bytes, "_p99"):
+        if _callback_bytes(flow_id, node_id, choice, version) > MAX_CALLBACK_BYTES:
+            problems.append(f"{where}: callback data for an item of {len(choice)} bytes "
+                            "exceeds 64 bytes")
+    return problems
+
+
 def check_flows(
-    flows: FlowSet, domain: DomainIndex, actions: Iterable[str]
+    flows: FlowSet, domain: DomainIndex, registry: ActionRegistry
 ) -> list[str]:
     problems: list[str] = []
-    known_actions = set(actions)
     saved_keys = {
         node.save_as
         for flow in flows.flows.values()
@@ -113,19 +153,26 @@ def check_flows(
                 ref = flows.resolve(target, flow.id)
                 if flows.get(ref) is None:
                     problems.append(f"{where}: target {target!r} does not exist")
-            if isinstance(node, ActionNode) and node.action not in known_actions:
-                problems.append(f"{where}: action {node.action!r} is not registered")
+            problems += _registered(where, node, registry)
             if isinstance(node, BranchNode) and node.branch not in saved_keys:
                 problems.append(f"{where}: branch on {node.branch!r}, which no question saves")
             for bad in domain.unresolved(node.source):
                 problems.append(f"{where}: source {bad!r} does not resolve")
-            if not isinstance(node, MessageNode | QuestionNode):
+            if not isinstance(node, MessageNode | QuestionNode | ListNode | InputNode):
                 continue
-            text = node.say if isinstance(node, MessageNode) else node.ask
+            text = node.ask if isinstance(node, QuestionNode) else node.say
             why = node.why if isinstance(node, QuestionNode) else None
-            used = _placeholders(text, why)
-            for name in used - set(node.facts):
-                problems.append(f"{where}: placeholder {{{name}}} not listed in facts:")
+            footer = node.footer if isinstance(node, ListNode) else None
+            used = _placeholders(text, why, footer)
+            getter_name = node.list if isinstance(node, ListNode) else node.data
+            getter = registry.getters.get(getter_name) if getter_name else None
+            given = getter.provides if getter else frozenset()
+            for name in used - set(node.facts) - given:
+                problems.append(f"{where}: placeholder {{{name}}} is neither in facts: nor "
+                                "given by its getter")
+            if isinstance(node, ListNode):
+                problems += _list_problems(where, flow.id, node_id, flow.version, node,
+                                           registry)
             for name in set(node.facts) - used:
                 problems.append(f"{where}: fact {name!r} listed but not used")
             for name in node.facts:
@@ -133,9 +180,9 @@ def check_flows(
                     problems.append(f"{where}: fact {name!r} is not in facts.yaml")
             if node.source.strip() == "ui" and node.facts:
                 problems.append(f"{where}: states facts but has source 'ui'")
-            if len(text) + len(why or "") > MAX_MESSAGE_CHARS:
+            if len(text) + len(why or "") + len(footer or "") > MAX_MESSAGE_CHARS:
                 problems.append(f"{where}: text longer than {MAX_MESSAGE_CHARS} characters")
-            buttons = node.buttons if isinstance(node, MessageNode) else node.choices
+            buttons = node.choices if isinstance(node, QuestionNode) else node.buttons
             multiple = isinstance(node, QuestionNode) and node.multiple
             limit = MAX_TICK_BUTTONS if multiple else MAX_BUTTONS
             if len(buttons) > limit:
@@ -154,7 +201,8 @@ def check_flows(
         for node_id in flow.nodes:
             if NodeRef(flow.id, node_id) not in live:
                 problems.append(f"{flow.id}.{node_id}: unreachable from the menu or any entry")
-    used_facts = {name for _, node in flows.display_nodes() for name in node.facts}
+    used_facts = {name for flow in flows.flows.values() for node in flow.nodes.values()
+                  for name in getattr(node, "facts", ())}
     for name in set(flows.facts.facts) - used_facts:
         problems.append(f"facts.yaml: {name!r} is never used")
     for name, fact in flows.facts.facts.items():

@@ -1,6 +1,9 @@
 """Where a person is in the flows, kept in FSM data (Redis, with a TTL).
 
 Holds choice ids and navigation only: no text the person typed, no name, no Telegram id.
+Ids picked from lists (a partner, a visit time, a contact's reference) are answers too. What
+a person types or sends (a postcode, a location, a phone number, a message) is read on an
+input screen and passed on in the same update; it is never written here.
 """
 
 from __future__ import annotations
@@ -18,9 +21,6 @@ class Conversation:
     trail: list[str] = field(default_factory=list)  # screens to go Back to
     answers: dict[str, str] = field(default_factory=dict)  # save_as -> choice id
     campaign: str | None = None  # outreach campaign code from the /start link or typed
-    awaiting: str | None = None  # free text we expect next ("campaign_code"), else buttons
-    # Choices made on dynamic screens of the booking (partner id, slot): ids, never free text.
-    booking: dict[str, str] = field(default_factory=dict)
     # A follow-up questionnaire in progress: the wave's opaque token only (bot/handlers/followup).
     survey: dict[str, str] = field(default_factory=dict)
 
@@ -32,8 +32,6 @@ class Conversation:
             trail=list(data.get("trail", [])),
             answers=dict(data.get("answers", {})),
             campaign=data.get("campaign"),
-            awaiting=data.get("awaiting"),
-            booking=dict(data.get("booking", {})),
             survey=dict(data.get("survey", {})),
         )
 
@@ -45,10 +43,6 @@ class Conversation:
             data["answers"] = self.answers
         if self.campaign:
             data["campaign"] = self.campaign
-        if self.awaiting:
-            data["awaiting"] = self.awaiting
-        if self.booking:
-            data["booking"] = self.booking
         if self.survey:
             data["survey"] = self.survey
         return data

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import yaml
 
-TEXT_KEYS = frozenset({"say", "ask", "why", "label"})
+TEXT_KEYS = frozenset({"say", "ask", "why", "label", "footer"})
 
 
 def _walk(node: yaml.Node, path: tuple[str, ...]) -> Iterator[tuple[int, str, str]]:

@@ -8,7 +8,16 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from bot.engine.schema import Facts, Flow, MessageNode, Node, QuestionNode
+from bot.engine.schema import (
+    Facts,
+    Flow,
+    InputNode,
+    ListNode,
+    MessageNode,
+    Node,
+    QuestionNode,
+    Screenish,
+)
 
 HOME = "menu.start"
 FACTS_FILE = "facts.yaml"
@@ -58,12 +67,13 @@ class FlowSet:
             return NodeRef(target, self.flows[target].start)
         return NodeRef(current_flow, target)
 
-    def display_nodes(self) -> list[tuple[NodeRef, MessageNode | QuestionNode]]:
+    def display_nodes(self) -> list[tuple[NodeRef, Screenish]]:
+        """Every screen a person can see."""
         return [
             (NodeRef(flow.id, node_id), node)
             for flow in self.flows.values()
             for node_id, node in flow.nodes.items()
-            if isinstance(node, MessageNode | QuestionNode)
+            if isinstance(node, MessageNode | QuestionNode | ListNode | InputNode)
         ]
 
 

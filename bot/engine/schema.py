@@ -7,7 +7,17 @@ A flow is a graph of nodes with stable slug ids. A node is exactly one of:
              with ``multiple: true`` several choices can be ticked (✅) and a Done button
              goes on to ``next``; the answer is then the ticked ids joined by commas;
 * ``branch`` a jump chosen by an earlier answer;
-* ``action`` a named Python callable registered in :mod:`bot.engine.actions`.
+* ``action`` a named Python callable registered in :mod:`bot.engine.actions`;
+* ``list``   a list that comes from code at run time (places near you, free times, the
+             person's contacts): a registered getter gives the items, the node's ``item``
+             template labels their buttons; pages of ``page_size`` with ◀ ▶;
+* ``input``  a screen that waits for something typed or sent (a postcode, a phone number, a
+             location, a message to the counsellor), read by a registered reader.
+
+Any screen may name a ``data`` getter (values for its placeholders, buttons to hide), a
+``when`` condition (otherwise the walk goes on to ``otherwise``), and ``outcomes``: where to
+go when a getter, action or reader ends with a named outcome (``unavailable``, ``taken``…).
+A button may have a ``when`` condition too: it is shown only when the condition holds.
 
 A target (``go``, ``next``, a branch case) is a node id in the same flow, ``flow.node`` in
 another flow, or one of the reserved words ``back`` and ``home``.
@@ -39,6 +49,7 @@ class Choice(_Strict):
     id: Slug
     label: Annotated[str, Field(min_length=1, max_length=40)]
     go: Target | None = None  # required, except in a `multiple` question (which has `next`)
+    when: Slug | None = None  # a registered condition: the button shows only when it holds
 
     @model_validator(mode="after")
     def _not_reserved(self) -> Choice:
@@ -52,12 +63,26 @@ class _NodeBase(_Strict):
     facts: tuple[Slug, ...] = ()
     nav: bool = True  # add the Back / Main menu row
     columns: Annotated[int, Field(ge=1, le=3)] | None = None
+    data: Slug | None = None  # a registered getter: placeholder values, buttons to hide
+    when: Slug | None = None  # a registered condition; when it does not hold, go `otherwise`
+    otherwise: Target | None = None
+    outcomes: dict[Slug, Target] = {}  # an outcome of a getter or reader -> where to go
+    revisit: bool = True  # False: Back skips this screen (it was built from a one-time input)
+
+    @model_validator(mode="after")
+    def _when_otherwise(self) -> _NodeBase:
+        if (self.when is None) != (self.otherwise is None):
+            raise ValueError("`when` and `otherwise` go together")
+        return self
 
 
 class MessageNode(_NodeBase):
     kind: Literal["message"] = "message"
     say: Annotated[str, Field(min_length=1)]
     buttons: tuple[Choice, ...] = ()
+    # Stays in the chat (a confirmation with a reference): `then` is shown below it as a
+    # new message, instead of buttons that would edit it away.
+    then: Target | None = None
 
     @model_validator(mode="after")
     def _buttons_go(self) -> MessageNode:
@@ -90,6 +115,51 @@ class QuestionNode(_NodeBase):
         return frozenset(x for x in (answer or "").split(",") if x in ids)
 
 
+class ItemTemplate(_Strict):
+    """The button of each item of a list node: ``label`` is an English msgid whose
+    placeholders are the getter's item fields; the pressed item's id is saved as ``save_as``."""
+
+    label: Annotated[str, Field(min_length=1, max_length=60)]
+    go: Target
+
+
+class ListNode(_NodeBase):
+    kind: Literal["list"] = "list"
+    say: Annotated[str, Field(min_length=1)]
+    footer: str | None = None  # a text after the items' blocks
+    list: Slug  # the registered getter of the items
+    item: ItemTemplate
+    save_as: Slug
+    buttons: tuple[Choice, ...] = ()  # fixed buttons after the items
+    page_size: Annotated[int, Field(ge=1, le=12)] = 6
+    empty: Target | None = None  # where to go when the list is empty
+    single: bool = False  # one item only: pick it at once, without showing the list
+
+    @model_validator(mode="after")
+    def _buttons_go(self) -> ListNode:
+        if any(b.go is None for b in self.buttons):
+            raise ValueError("every button needs `go`")
+        return self
+
+
+class InputNode(_NodeBase):
+    kind: Literal["input"] = "input"
+    say: Annotated[str, Field(min_length=1)]
+    input: Slug  # the registered reader of what the person sends
+    keyboard: Literal["location"] | None = None  # a reply keyboard that sends the location
+    buttons: tuple[Choice, ...] = ()  # other ways on (a city list instead of a postcode)
+    next: Target | None = None  # where to go once the reader accepted the input
+
+    @model_validator(mode="after")
+    def _buttons_go(self) -> InputNode:
+        if any(b.go is None for b in self.buttons):
+            raise ValueError("every button needs `go`")
+        return self
+
+
+Screenish = MessageNode | QuestionNode | ListNode | InputNode
+
+
 class BranchNode(_Strict):
     kind: Literal["branch"] = "branch"
     branch: Slug  # the save_as key of an earlier question
@@ -103,14 +173,15 @@ class ActionNode(_Strict):
     action: Slug
     next: Target | None = None
     source: str = "ui"
+    outcomes: dict[Slug, Target] = {}
 
 
 def _node_kind(value: Any) -> str:
     if isinstance(value, BaseModel):
         return str(getattr(value, "kind", ""))
     if isinstance(value, dict):
-        for key, kind in (("say", "message"), ("ask", "question"),
-                          ("branch", "branch"), ("action", "action")):
+        for key, kind in (("list", "list"), ("input", "input"), ("say", "message"),
+                          ("ask", "question"), ("branch", "branch"), ("action", "action")):
             if key in value:
                 return kind
     return "message"
@@ -120,7 +191,9 @@ Node = Annotated[
     Annotated[MessageNode, Tag("message")]
     | Annotated[QuestionNode, Tag("question")]
     | Annotated[BranchNode, Tag("branch")]
-    | Annotated[ActionNode, Tag("action")],
+    | Annotated[ActionNode, Tag("action")]
+    | Annotated[ListNode, Tag("list")]
+    | Annotated[InputNode, Tag("input")],
     Discriminator(_node_kind),
 ]
 
@@ -130,6 +203,8 @@ class Flow(_Strict):
     version: Annotated[int, Field(ge=1)]
     start: Slug
     entries: tuple[Slug, ...] = ()  # nodes that code opens directly (commands, action hooks)
+    outcomes: dict[Slug, Target] = {}  # outcomes any node of the flow may end with
+    lost: Target | None = None  # where a press lands when the conversation state is gone
     nodes: dict[Slug, Node]
 
     @model_validator(mode="after")
@@ -141,8 +216,20 @@ class Flow(_Strict):
     def targets(self, node_id: str) -> list[str]:
         """Every target a node can lead to (for the static graph checks)."""
         node = self.nodes[node_id]
-        if isinstance(node, MessageNode):
-            return [b.go for b in node.buttons if b.go is not None]
+        extra = list(node.outcomes.values()) if isinstance(node, _NodeBase | ActionNode) else []
+        if isinstance(node, _NodeBase) and node.otherwise:
+            extra.append(node.otherwise)
+        return self._targets(node) + extra + list(self.outcomes.values())
+
+    def _targets(self, node: Node) -> list[str]:
+        if isinstance(node, MessageNode | InputNode):
+            nexts = [node.next] if isinstance(node, InputNode) and node.next else []
+            if isinstance(node, MessageNode) and node.then:
+                nexts.append(node.then)
+            return [b.go for b in node.buttons if b.go is not None] + nexts
+        if isinstance(node, ListNode):
+            return ([node.item.go, *(b.go for b in node.buttons if b.go is not None)]
+                    + ([node.empty] if node.empty else []))
         if isinstance(node, QuestionNode):
             if node.multiple:
                 return [node.next] if node.next else []

@@ -9,24 +9,21 @@ from __future__ import annotations
 import logging
 import re
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
-from bot.engine.actions import HANDLED, ActionContext
-from bot.engine.conversation import Conversation
-from bot.engine.core import Engine
-from bot.handlers.flow import show_home
-from bot.replies import load, present, save
+from bot.engine.actions import Outcome, Turn
+from bot.engine.flows import HOME, NodeRef
+from bot.handlers.flow import go, show_home
 from bot.signals import current as signals
 
 log = logging.getLogger(__name__)
 
 CAMPAIGN_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-AWAITING_CODE = "campaign_code"
+CODE = NodeRef("menu", "code")
 
 
 def valid_code(text: str | None) -> str | None:
@@ -34,11 +31,9 @@ def valid_code(text: str | None) -> str | None:
     return text if CAMPAIGN_CODE.fullmatch(text) else None
 
 
-async def known_code(code: str, referrals: ReferralsClient | None) -> str | None:
+async def known_code(code: str, referrals: ReferralsClient) -> str | None:
     """The campaign's stored code, None when the API does not know it, or `code` itself when
     it cannot be checked (no API, or the API is unavailable)."""
-    if referrals is None:
-        return code
     try:
         return await referrals.campaign(code)
     except ApiUnavailable:
@@ -52,59 +47,44 @@ def unknown_link_notice() -> str:
              "have a code from a flyer, send /code.")
 
 
-def prompt() -> str:
-    return _("Type the code you were given, for example on a flyer. "
-             "It has only letters, numbers, - and _.")
+async def read_code(turn: Turn, message: Message) -> str | None:
+    """The person typed a code on the code screen (menu.code)."""
+    return await accept(turn, message.text)
 
 
-async def ask_campaign_code_action(ctx: ActionContext) -> str | None:
-    conv: Conversation = ctx.conversation
-    conv.awaiting = AWAITING_CODE
-    await present(ctx.bot, ctx.chat_id, prompt(), None, ctx.message_id)
-    return HANDLED
-
-
-async def accept_code(
-    bot: Bot, chat_id: int, text: str | None, conv: Conversation, engine: Engine, locale: str,
-    referrals: ReferralsClient | None = None,
-) -> None:
-    """The person typed a code after we asked for one."""
+async def accept(turn: Turn, text: str | None) -> str | None:
     code = valid_code(text)
     if code is None:
-        conv.awaiting = AWAITING_CODE
-        await present(bot, chat_id, _("This is not a valid code. A code has only letters, "
-                                      "numbers, - and _ (at most 64). Try again, or use "
-                                      "/menu."))
-        return
-    known = await known_code(code, referrals)
+        raise Outcome("invalid")
+    known = await known_code(code, turn.referrals)
     if known is None:
-        conv.awaiting = AWAITING_CODE
-        await present(bot, chat_id, _("We do not know this code. Please check it and try "
-                                      "again, or use /menu."))
-        return
-    conv.campaign = known
+        raise Outcome("unknown")
+    turn.conversation.campaign = known
     signals().emit("conversation_started", campaign=known)
     log.info("campaign code typed")
-    await show_home(bot, chat_id, conv, engine, locale, notice=_("✅ Thank you, the code is "
-                                                                  "saved."))
+    turn.notice = _("✅ Thank you, the code is saved.")
+    return None
+
+
+async def on_code(message: Message, command: CommandObject, turn: Turn) -> None:
+    """/code ABC saves the code at once; /code alone opens the code screen."""
+    here = NodeRef.parse(turn.conversation.at or HOME)
+    if command.args:
+        try:
+            await accept(turn, command.args)
+        except Outcome as outcome:
+            await go(turn, turn.engine.outcome_target(CODE, outcome.code), here, edit=False)
+            return
+        await show_home(turn, edit=False)
+        return
+    await go(turn, str(CODE), here, edit=False)
+
+
+def setup(router: Router) -> None:
+    router.message.register(on_code, Command("code"))
 
 
 def create_router() -> Router:
     router = Router(name="campaign")
-
-    @router.message(Command("code"))
-    async def on_code(
-        message: Message, command: CommandObject, bot: Bot, state: FSMContext, engine: Engine,
-        locale: str, referrals: ReferralsClient | None = None,
-    ) -> None:
-        conv = await load(state)
-        if command.args:
-            conv.awaiting = None
-            await accept_code(bot, message.chat.id, command.args, conv, engine, locale,
-                              referrals)
-        else:
-            conv.awaiting = AWAITING_CODE
-            await message.answer(prompt())
-        await save(state, conv)
-
+    setup(router)
     return router

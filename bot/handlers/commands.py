@@ -7,7 +7,6 @@ import logging
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     BotCommand,
     BotCommandScopeDefault,
@@ -19,15 +18,16 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
+from bot.api_client import ApiRefused, ApiUnavailable
+from bot.engine.actions import Turn
 from bot.engine.conversation import Conversation
-from bot.engine.core import N_, Engine
+from bot.engine.core import N_
 from bot.engine.flows import WELCOME, NodeRef
 from bot.handlers.campaign import known_code, unknown_link_notice, valid_code
-from bot.handlers.flow import show_home
-from bot.handlers.language import picker
+from bot.handlers.flow import go, present_screen, show_home
+from bot.handlers.language import PICKER
 from bot.preferences import LanguagePreferences
-from bot.replies import answer_quietly, callback_place, load, present, present_screen, save
+from bot.replies import answer_quietly, present
 from bot.settings import Settings
 from bot.signals import current as signals
 
@@ -83,115 +83,93 @@ def privacy_text(settings: Settings) -> str:
                    "who you are. /forget deletes them too.")))
 
 
+async def on_start(message: Message, command: CommandObject, turn: Turn,
+                   locale_known: bool) -> None:
+    code = valid_code(command.args)
+    notice = None
+    if command.args and code is None:
+        log.info("ignored an invalid /start payload")
+    if code is not None:
+        code = await known_code(code, turn.referrals)
+        if code is None:
+            log.info("ignored an unknown campaign code")
+            notice = unknown_link_notice()
+    conv = turn.conversation = Conversation(campaign=code or turn.conversation.campaign)
+    signals().emit("conversation_started", campaign=conv.campaign)
+    if not locale_known:  # the picker first; it leads on to the welcome question
+        if notice:
+            await message.answer(notice)
+        await go(turn, str(PICKER), WELCOME, edit=False)
+        conv.trail.clear()
+    else:
+        turn.notice = notice
+        await present_screen(turn, turn.engine.show(conv, WELCOME, turn.locale), edit=False)
+
+
+async def on_menu(message: Message, turn: Turn) -> None:
+    await show_home(turn, edit=False)
+
+
+async def on_help(message: Message, turn: Turn) -> None:
+    turn.conversation.trail.clear()
+    await present_screen(turn, turn.engine.show(turn.conversation, HELP, turn.locale),
+                         edit=False)
+
+
+async def on_privacy(message: Message, settings: Settings) -> None:
+    await message.answer(privacy_text(settings))
+
+
+async def on_forget(message: Message) -> None:
+    markup = InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text=_("Yes, delete"), callback_data=ForgetCb(yes=True).pack()),
+        InlineKeyboardButton(text=_("No, keep"), callback_data=ForgetCb(yes=False).pack()),
+    ]])
+    await message.answer(
+        _("Delete everything we keep about you: your language, where you are in this "
+          "conversation, and any contact you booked with its messages? This cannot be "
+          "undone."),
+        reply_markup=markup,
+    )
+
+
+async def on_forget_answer(cb: CallbackQuery, callback_data: ForgetCb, turn: Turn,
+                           language_preferences: LanguagePreferences) -> None:
+    """Works without any conversation state: deleting must never depend on it."""
+    await answer_quietly(cb)
+    if not callback_data.yes:
+        await show_home(turn, _("Nothing was deleted."))
+        return
+    if turn.referrals.configured:
+        try:
+            pseudonyms = await signals().forget()  # waiting events dropped too
+            if pseudonyms:  # first: a failure here leaves everything as it was
+                await turn.referrals.forget_signals(pseudonyms)
+            await turn.referrals.forget(turn.chat_id)
+        except (ApiUnavailable, ApiRefused):
+            # Say so, keep nothing half-done: the person can press again.
+            await present(turn.bot, turn.chat_id, _(
+                "Sorry, we could not delete your booked contacts right now. Nothing was "
+                "deleted. Please try /forget again in a moment."), None, turn.message_id)
+            return
+    turn.forgotten = True
+    await language_preferences.delete(turn.bot.id, cb.from_user.id)
+    log.info("forget: referrals, conversation state and language deleted")
+    await present(turn.bot, turn.chat_id, _("✅ Done. We deleted everything we kept about "
+                                            "you. Send /start to begin again."), None,
+                  turn.message_id)
+
+
+def setup(router: Router) -> None:
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_menu, Command("menu"))
+    router.message.register(on_help, Command("help"))
+    router.message.register(on_privacy, Command("privacy"))
+    router.message.register(on_forget, Command("forget"))
+    router.callback_query.register(on_forget_answer, ForgetCb.filter())
+
+
 def create_router() -> Router:
     router = Router(name="commands")
-
-    @router.message(CommandStart())
-    async def on_start(
-        message: Message,
-        command: CommandObject,
-        bot: Bot,
-        state: FSMContext,
-        engine: Engine,
-        locale: str,
-        locale_known: bool,
-        i18n: I18n,
-        available_locales: list[str],
-        referrals: ReferralsClient | None = None,
-    ) -> None:
-        previous = await load(state)
-        code = valid_code(command.args)
-        notice = None
-        if command.args and code is None:
-            log.info("ignored an invalid /start payload")
-        if code is not None:
-            code = await known_code(code, referrals)
-            if code is None:
-                log.info("ignored an unknown campaign code")
-                notice = unknown_link_notice()
-        conv = Conversation(campaign=code or previous.campaign)
-        signals().emit("conversation_started", campaign=conv.campaign)
-        if not locale_known:
-            if notice:
-                await message.answer(notice)
-            text, markup = picker(i18n, available_locales)
-            conv.at = str(WELCOME)  # the picker leads on to the welcome question
-            await message.answer(text, reply_markup=markup)
-        else:
-            await present_screen(bot, message.chat.id,
-                                 engine.show(conv, WELCOME, locale).after(notice))
-        await save(state, conv)
-
-    @router.message(Command("menu"))
-    async def on_menu(
-        message: Message, bot: Bot, state: FSMContext, engine: Engine, locale: str
-    ) -> None:
-        conv = await load(state)
-        await show_home(bot, message.chat.id, conv, engine, locale)
-        await save(state, conv)
-
-    @router.message(Command("help"))
-    async def on_help(
-        message: Message, bot: Bot, state: FSMContext, engine: Engine, locale: str
-    ) -> None:
-        conv = await load(state)
-        conv.trail.clear()
-        await present_screen(bot, message.chat.id, engine.show(conv, HELP, locale))
-        await save(state, conv)
-
-    @router.message(Command("privacy"))
-    async def on_privacy(message: Message, settings: Settings) -> None:
-        await message.answer(privacy_text(settings))
-
-    @router.message(Command("forget"))
-    async def on_forget(message: Message) -> None:
-        markup = InlineKeyboardMarkup(inline_keyboard=[[
-            InlineKeyboardButton(text=_("Yes, delete"),
-                                 callback_data=ForgetCb(yes=True).pack()),
-            InlineKeyboardButton(text=_("No, keep"), callback_data=ForgetCb(yes=False).pack()),
-        ]])
-        await message.answer(
-            _("Delete everything we keep about you: your language, where you are in this "
-              "conversation, and any contact you booked with its messages? This cannot be "
-              "undone."),
-            reply_markup=markup,
-        )
-
-    @router.callback_query(ForgetCb.filter())
-    async def on_forget_answer(
-        cb: CallbackQuery,
-        callback_data: ForgetCb,
-        bot: Bot,
-        state: FSMContext,
-        engine: Engine,
-        locale: str,
-        language_preferences: LanguagePreferences,
-        referrals: ReferralsClient | None = None,
-    ) -> None:
-        await answer_quietly(cb)
-        chat_id, edit_id = callback_place(cb)
-        if not callback_data.yes:
-            conv = await load(state)
-            await show_home(bot, chat_id, conv, engine, locale, edit_id,
-                            notice=_("Nothing was deleted."))
-            await save(state, conv)
-            return
-        if referrals is not None:
-            try:
-                pseudonyms = await signals().forget()  # waiting events dropped too
-                if pseudonyms:  # first: a failure here leaves everything as it was
-                    await referrals.forget_signals(pseudonyms)
-                await referrals.forget(chat_id)
-            except (ApiUnavailable, ApiRefused):
-                # Say so, keep nothing half-done: the person can press again.
-                await present(bot, chat_id, _("Sorry, we could not delete your booked "
-                                              "contacts right now. Nothing was deleted. Please "
-                                              "try /forget again in a moment."), None, edit_id)
-                return
-        await state.clear()
-        await language_preferences.delete(bot.id, cb.from_user.id)
-        log.info("forget: referrals, conversation state and language deleted")
-        await present(bot, chat_id, _("✅ Done. We deleted everything we kept about you. "
-                                      "Send /start to begin again."), None, edit_id)
-
+    setup(router)
     return router

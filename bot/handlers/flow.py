@@ -1,154 +1,165 @@
-"""One callback handler serves every flow button."""
+"""One callback handler serves every flow button, and one message handler every input
+screen (a postcode, a phone number, a location, a message to the counsellor)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from aiogram import Bot, Router
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery
+from aiogram import Router
+from aiogram.filters import Filter
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
-from bot.engine.actions import ActionContext
+from bot.engine.actions import HANDLED, Outcome, Turn
 from bot.engine.callbacks import NodeCb
-from bot.engine.conversation import Conversation
-from bot.engine.core import TOGGLE, Engine
+from bot.engine.core import ITEM, PAGE, TOGGLE, Screen
 from bot.engine.flows import HOME, NodeRef
-from bot.replies import answer_quietly, callback_place, load, present_screen, save
+from bot.engine.schema import InputNode, MessageNode
+from bot.replies import answer_quietly, present
 from bot.screening import SENSITIVE, flags_from
 from bot.signals import current as signals
 
 SCREENING_DONE = "screening.done"
-# The conversation state is gone (Redis restart, TTL): what the person is told, by flow.
-BOOKING_FLOWS = frozenset({"booking", "screening"})  # the screening leads into the booking
-LOST_BOOKING = NodeRef("booking", "lost")  # the API says: no open booking
-LOST_BOOKING_UNSURE = NodeRef("booking", "lost_unsure")  # an open booking, or no answer
-LOST_FOLLOWUP = NodeRef("followup", "lost")
 
 
-async def show_home(
-    bot: Bot, chat_id: int, conv: Conversation, engine: Engine, locale: str,
-    edit_message_id: int | None = None, notice: str | None = None,
-) -> None:
+async def present_screen(turn: Turn, screen: Screen, *, edit: bool = True) -> None:
+    """Show a screen (under the turn's notice, if any): edit the pressed message, or send a
+    new one (always for a reply keyboard, which an edit cannot carry)."""
+    screen = screen.after(turn.notice)
+    turn.notice = None
+    edit_id = turn.message_id if edit else None
+    if isinstance(screen.markup, ReplyKeyboardMarkup):
+        edit_id = None
+    await present(turn.bot, turn.chat_id, screen.text, screen.markup, edit_id)
+
+
+async def show_home(turn: Turn, notice: str | None = None, *, edit: bool = True) -> None:
     """Show the main menu, optionally under a short notice, and reset the Back trail."""
-    conv.trail.clear()
-    conv.awaiting = None
-    screen = engine.show(conv, NodeRef.parse(HOME), locale).after(notice)
-    await present_screen(bot, chat_id, screen, edit_message_id)
+    turn.conversation.trail.clear()
+    if notice:
+        turn.notice = notice
+    await present_screen(turn, turn.engine.show(turn.conversation, NodeRef.parse(HOME),
+                                                turn.locale), edit=edit)
 
 
 def lost_notice() -> str:
     return _("Sorry, I lost track of our conversation. Here is the main menu.")
 
 
-async def lost_booking_screen(referrals: ReferralsClient | None, chat_id: int) -> NodeRef:
-    """Which "lost track" screen a booking gets. It says "not sent" only when the API says
-    the person has no open booking; otherwise the booking may have gone through (a second
-    press on Confirm, an edit that failed): then it points to /mycontact."""
-    if referrals is None:  # no API: nothing can have been booked
-        return LOST_BOOKING
-    try:
-        mine = await referrals.mine(chat_id)
-    except (ApiUnavailable, ApiRefused):
-        return LOST_BOOKING_UNSURE
-    return LOST_BOOKING_UNSURE if mine else LOST_BOOKING
-
-
-async def show_lost(
-    bot: Bot, chat_id: int, conv: Conversation, engine: Engine, locale: str, flow: str,
-    referrals: ReferralsClient | None, edit_message_id: int | None = None,
-) -> None:
+async def show_lost(turn: Turn, flow: str, *, edit: bool = True) -> None:
     """A press (or an answer) whose conversation state is gone: say so in words and offer
-    the way back, never a silent menu. A booking gets a button that starts it again."""
+    the way back, never a silent menu. A flow names its own "lost" screen (`lost:`)."""
+    conv = turn.conversation
     conv.trail.clear()
-    conv.awaiting = None
-    if flow in BOOKING_FLOWS:
-        conv.booking.clear()
-        ref = await lost_booking_screen(referrals, chat_id)
-    elif flow == LOST_FOLLOWUP.flow:
-        ref = LOST_FOLLOWUP
-    else:
-        await show_home(bot, chat_id, conv, engine, locale, edit_message_id,
-                        notice=lost_notice())
+    lost = turn.engine.flows.flows[flow].lost if flow in turn.engine.flows.flows else None
+    if lost is None:
+        await show_home(turn, lost_notice(), edit=edit)
         return
-    await present_screen(bot, chat_id, engine.show(conv, ref, locale), edit_message_id)
+    conv.at = HOME  # the walk starts from somewhere known
+    screen = await turn.engine.arrive(turn, lost, flow)
+    if screen is not None:
+        await present_screen(turn, screen, edit=edit)
 
 
-async def on_stale(
-    cb: CallbackQuery, bot: Bot, state: FSMContext, engine: Engine, locale: str
-) -> None:
+async def on_stale(cb: CallbackQuery, turn: Turn) -> None:
     """A button whose data we do not recognise: forged, or from an older version."""
     await answer_quietly(cb, _("This button is out of date. Here is the main menu."))
-    conv = await load(state)
-    chat_id, edit_id = callback_place(cb)
-    await show_home(bot, chat_id, conv, engine, locale, edit_id)
-    await save(state, conv)
+    await show_home(turn)
+
+
+async def go(turn: Turn, target: str, here: NodeRef, *, edit: bool = True,
+             answering: CallbackQuery | None = None) -> None:
+    """Walk from ``here`` to ``target``, record the screen change, show the screen."""
+    conv = turn.conversation
+    before = conv.at
+    if target != "back":
+        turn.engine.push_trail(conv, here)
+    screen = await turn.engine.arrive(turn, target, here.flow)
+    if screen is not None and str(screen.ref) == HOME:
+        conv.trail.clear()
+    if screen is not None:
+        recorder = signals()
+        recorder.screen(before, str(screen.ref), conv.campaign)
+        if str(screen.ref) == SCREENING_DONE and before != SCREENING_DONE:
+            for flag in flags_from(conv.answers):
+                if flag in SENSITIVE:  # the main flags, not the details
+                    recorder.emit("screening_flag", flag, campaign=conv.campaign)
+    # The callback answer and the new screen travel together: one network wait.
+    await asyncio.gather(answer_quietly(answering) if answering else asyncio.sleep(0),
+                         present_screen(turn, screen, edit=edit) if screen else
+                         asyncio.sleep(0))
+    node = turn.engine.flows.get(screen.ref) if screen else None
+    if screen is not None and isinstance(node, MessageNode) and node.then:
+        conv.trail.clear()  # the kept screen is not a step to go back to
+        after = await turn.engine.arrive(turn, node.then, screen.ref.flow)
+        if after is not None:
+            await present_screen(turn, after, edit=False)
+
+
+async def on_press(cb: CallbackQuery, callback_data: NodeCb, turn: Turn) -> None:
+    engine = turn.engine
+    target = engine.lookup_press(callback_data)
+    if target is None:
+        await on_stale(cb, turn)
+        return
+    conv = turn.conversation
+    if not conv.started:  # the state is gone: Redis restart, or the TTL expired
+        await answer_quietly(cb)
+        await show_lost(turn, "" if target == "home" else callback_data.f)
+        return
+    engine.record_answer(conv, callback_data)
+    here = NodeRef(callback_data.f, callback_data.n)
+    if target == TOGGLE or target.startswith(PAGE):  # the same screen, updated
+        page = int(target.removeprefix(PAGE)) if target.startswith(PAGE) else 0
+        try:
+            screen = await engine.screen(turn, here, page)
+        except Outcome as outcome:
+            await go(turn, engine.outcome_target(here, outcome.code), here, answering=cb)
+            return
+        await asyncio.gather(answer_quietly(cb), present_screen(turn, screen))
+        return
+    await go(turn, target.removeprefix(ITEM), here, answering=cb)
+
+
+class AtInput(Filter):
+    """The current screen waits for typed text, a location or a contact (not a command)."""
+
+    async def __call__(self, message: Message, turn: Turn | None = None) -> bool | dict[str, Any]:
+        if turn is None or turn.conversation.at is None:
+            return False
+        if (message.text or "").startswith("/"):
+            return False
+        ref = NodeRef.parse(turn.conversation.at)
+        node = turn.engine.flows.get(ref)
+        version = turn.engine.flows.flows[ref.flow].version if node else None
+        if not isinstance(node, InputNode) or turn.conversation.version != version:
+            return False
+        return {"input_ref": ref}
+
+
+async def on_input(message: Message, turn: Turn, input_ref: NodeRef) -> None:
+    engine = turn.engine
+    node = engine.flows.get(input_ref)
+    assert isinstance(node, InputNode)
+    reader = engine.actions.readers.get(node.input)
+    if reader is None:
+        raise RuntimeError(f"reader {node.input!r} is not registered")
+    try:
+        target = await reader(turn, message)
+    except Outcome as outcome:
+        target = engine.outcome_target(input_ref, outcome.code)
+    if target == HANDLED:
+        return
+    await go(turn, target or node.next or "home", input_ref, edit=False)
+
+
+def setup(router: Router) -> None:
+    router.callback_query.register(on_press, NodeCb.filter())
+    router.message.register(on_input, AtInput())
 
 
 def create_router() -> Router:
     router = Router(name="flow")
-
-    @router.callback_query(NodeCb.filter())
-    async def on_press(
-        cb: CallbackQuery,
-        callback_data: NodeCb,
-        bot: Bot,
-        state: FSMContext,
-        engine: Engine,
-        locale: str,
-        **deps: Any,
-    ) -> None:
-        target = engine.lookup_press(callback_data)
-        if target is None:
-            await on_stale(cb, bot, state, engine, locale)
-            return
-        conv = await load(state)
-        chat_id, edit_id = callback_place(cb)
-        if not conv.started:  # the state is gone: Redis restart, or the TTL expired
-            await answer_quietly(cb)
-            flow = "" if target == "home" else callback_data.f  # Main menu: the menu it is
-            await show_lost(bot, chat_id, conv, engine, locale, flow, deps.get("referrals"),
-                            edit_id)
-            await save(state, conv)
-            return
-        conv.awaiting = None
-        engine.record_answer(conv, callback_data)
-        here = NodeRef(callback_data.f, callback_data.n)
-        if target == TOGGLE:  # a tick in a multiple question: the same screen, updated
-            screen = engine.show(conv, here, locale)
-            await asyncio.gather(answer_quietly(cb),
-                                 present_screen(bot, chat_id, screen, edit_id))
-            await save(state, conv)
-            return
-        before = conv.at
-        if target == "back":
-            ref: NodeRef | None = engine.go_back(conv)
-        else:
-            context = ActionContext(
-                bot=bot, chat_id=chat_id, user_id=cb.from_user.id, locale=locale,
-                state=state, conversation=conv, message_id=edit_id,
-                extra={**deps, "engine": engine},
-            )
-            engine.push_trail(conv, here)
-            ref = await engine.walk(target, here.flow, conv, context)
-            if ref is not None and str(ref) == HOME:
-                conv.trail.clear()
-        if ref is not None:
-            recorder = signals()
-            recorder.screen(before, str(ref), conv.campaign)
-            if str(ref) == SCREENING_DONE and before != SCREENING_DONE:
-                for flag in flags_from(conv.answers):
-                    if flag in SENSITIVE:  # the main flags, not the details
-                        recorder.emit("screening_flag", flag, campaign=conv.campaign)
-        if ref is None:  # an action answered the person itself
-            await answer_quietly(cb)
-        else:
-            # The callback answer and the new screen travel together: one network wait.
-            screen = engine.show(conv, ref, locale)
-            await asyncio.gather(answer_quietly(cb),
-                                 present_screen(bot, chat_id, screen, edit_id))
-        await save(state, conv)
-
+    setup(router)
     return router

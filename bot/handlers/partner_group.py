@@ -8,7 +8,7 @@ import logging
 import re
 from typing import Any
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
@@ -40,57 +40,61 @@ class InPrivate(Filter):
         return message is None or message.chat.type == "private"
 
 
-def create_router() -> Router:
-    router = Router(name="partner_group")
+async def on_status(cb: CallbackQuery, callback_data: RefCb, referrals: ReferralsClient) -> None:
+    if callback_data.status not in STATUS_TEXT:
+        await answer_quietly(cb)
+        return
+    try:
+        referral = await referrals.set_status(callback_data.reference, cb.from_user.id,
+                                              callback_data.status)
+    except ApiUnavailable:
+        await cb.answer("The service is not reachable. Try again in a moment.",
+                        show_alert=True)
+        return
+    except ApiRefused as exc:
+        text = ("Only registered counsellors of this partner can do this."
+                if exc.status == 403 else "This referral no longer exists.")
+        await cb.answer(text, show_alert=True)
+        return
+    await cb.answer(STATUS_TEXT[referral.status])
+    log.info("referral status changed by a counsellor")
+
+
+async def on_other_button(cb: CallbackQuery) -> None:
+    await answer_quietly(cb)
+
+
+async def on_group_message(message: Message, referrals: ReferralsClient) -> None:
+    """A counsellor's reply to a card or a relayed message goes to the person."""
+    replied = message.reply_to_message
+    if replied is None or message.from_user is None:
+        return  # ordinary group chatter: the bot stays silent
+    found = REFERENCE.search(replied.text or "")
+    text = (message.text or "").strip()
+    if found is None or not text:
+        return
+    try:
+        await referrals.relay_to_person(found.group(1), message.from_user.id, text[:2000])
+    except ApiUnavailable:
+        await message.reply("Not sent: the service is not reachable. Try again.")
+        return
+    except ApiRefused as exc:
+        await message.reply("Not sent: only registered counsellors of this partner can "
+                            "write to the person." if exc.status == 403 else
+                            "Not sent: this referral no longer exists.")
+        return
+    await message.reply(f"✅ Sent to the person ({html.escape(found.group(1))}).")
+
+
+def setup(router: Router) -> None:
     router.message.filter(InGroup())
     router.callback_query.filter(InGroup())
+    router.callback_query.register(on_status, RefCb.filter())
+    router.callback_query.register(on_other_button)
+    router.message.register(on_group_message)
 
-    @router.callback_query(RefCb.filter())
-    async def on_status(cb: CallbackQuery, callback_data: RefCb, bot: Bot,
-                        referrals: ReferralsClient | None = None) -> None:
-        if referrals is None or callback_data.status not in STATUS_TEXT:
-            await answer_quietly(cb)
-            return
-        try:
-            referral = await referrals.set_status(callback_data.reference, cb.from_user.id,
-                                                  callback_data.status)
-        except ApiUnavailable:
-            await cb.answer("The service is not reachable. Try again in a moment.",
-                            show_alert=True)
-            return
-        except ApiRefused as exc:
-            text = ("Only registered counsellors of this partner can do this."
-                    if exc.status == 403 else "This referral no longer exists.")
-            await cb.answer(text, show_alert=True)
-            return
-        await cb.answer(STATUS_TEXT[referral.status])
-        log.info("referral status changed by a counsellor")
 
-    @router.callback_query()
-    async def on_other_button(cb: CallbackQuery) -> None:
-        await answer_quietly(cb)
-
-    @router.message()
-    async def on_group_message(message: Message,
-                               referrals: ReferralsClient | None = None) -> None:
-        """A counsellor's reply to a card or a relayed message goes to the person."""
-        replied = message.reply_to_message
-        if replied is None or referrals is None or message.from_user is None:
-            return  # ordinary group chatter: the bot stays silent
-        found = REFERENCE.search(replied.text or "")
-        text = (message.text or "").strip()
-        if found is None or not text:
-            return
-        try:
-            await referrals.relay_to_person(found.group(1), message.from_user.id, text[:2000])
-        except ApiUnavailable:
-            await message.reply("Not sent: the service is not reachable. Try again.")
-            return
-        except ApiRefused as exc:
-            await message.reply("Not sent: only registered counsellors of this partner can "
-                                "write to the person." if exc.status == 403 else
-                                "Not sent: this referral no longer exists.")
-            return
-        await message.reply(f"✅ Sent to the person ({html.escape(found.group(1))}).")
-
+def create_router() -> Router:
+    router = Router(name="partner_group")
+    setup(router)
     return router

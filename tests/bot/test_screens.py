@@ -19,20 +19,31 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup
+from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 
+from bot.api_client import ReferralsClient
+from bot.engine.actions import Turn, View
 from bot.engine.callbacks import NodeCb
 from bot.engine.conversation import Conversation
-from bot.engine.core import DONE, TICK, Engine, Screen
+from bot.engine.core import DONE, ITEM_ID, NAV_IDS, PAGE_PREFIX, TICK, Engine, Screen
 from bot.engine.flows import HOME, WELCOME, FlowSet, NodeRef
-from bot.engine.schema import PLACEHOLDER, ActionNode, BranchNode, MessageNode, QuestionNode
-from bot.handlers.booking import FIND, MODE
+from bot.engine.schema import (
+    PLACEHOLDER,
+    ActionNode,
+    BranchNode,
+    InputNode,
+    ListNode,
+    MessageNode,
+    QuestionNode,
+    Screenish,
+)
 from bot.handlers.commands import HELP
-from bot.handlers.flow import LOST_BOOKING, LOST_BOOKING_UNSURE, LOST_FOLLOWUP
-from bot.handlers.followup import FIRST, THANKS, WAVE_START, wave_buttons
+from bot.handlers.followup import FIRST, THANKS
 from bot.i18n import FSI, PDI, is_rtl, isolate
-from bot.replies import present_screen
+from bot.notices import WAVE_START, wave_buttons
+from bot.replies import present
 from bot.settings import Settings
 from simulator.botapi import MAX_CALLBACK_DATA, MAX_TEXT, visible_text
 from tests.harness import LANGS, Harness, Person, dispatcher_for
@@ -53,20 +64,43 @@ def keyboard(markup: InlineKeyboardMarkup | None) -> list[InlineKeyboardButton]:
     return [b for row in (markup.inline_keyboard if markup else []) for b in row]
 
 
-def options(node: MessageNode | QuestionNode) -> list[str]:
-    return [o.id for o in (node.buttons if isinstance(node, MessageNode) else node.choices)]
+def options(node: Screenish) -> list[str]:
+    return [o.id for o in (node.choices if isinstance(node, QuestionNode) else node.buttons)]
 
 
-def msgids(node: MessageNode | QuestionNode) -> list[str]:
-    if isinstance(node, MessageNode):
-        return [node.say]
-    return [node.ask, *([node.why] if node.why else [])]
+def msgids(node: Screenish) -> list[str]:
+    if isinstance(node, QuestionNode):
+        return [node.ask, *([node.why] if node.why else [])]
+    return [node.say, *([node.footer] if isinstance(node, ListNode) and node.footer else [])]
+
+
+LOST_BOOKING = NodeRef("booking", "lost")
+LOST_BOOKING_UNSURE = NodeRef("booking", "lost_unsure")
+LOST_FOLLOWUP = NodeRef("followup", "lost")
+
+
+def sample_view(engine: Engine, i18n: I18n, ref: NodeRef, lang: str) -> View | None:
+    """What the node's getter would give, made up by the getter itself (in ``lang``)."""
+    node = engine.flows.get(ref)
+    name = node.list if isinstance(node, ListNode) else getattr(node, "data", None)
+    if name is None:
+        return None
+    with i18n.context(), i18n.use_locale(lang):
+        return engine.actions.getters[name].sample(engine, lang)
+
+
+def render_any(engine: Engine, i18n: I18n, ref: NodeRef, lang: str, *, can_go_back: bool,
+               ticked: frozenset[str] = frozenset()) -> Screen:
+    view = sample_view(engine, i18n, ref, lang)
+    if view is None and not engine.is_dynamic(engine.flows.get(ref)):  # type: ignore[arg-type]
+        return engine.render(ref, lang, can_go_back=can_go_back, ticked=ticked)
+    return engine.compose(ref, lang, can_go_back=can_go_back, ticked=ticked, view=view)
 
 
 # ---- 1. every screen, rendered in every language ----------------------------------------
-def screen_problems(engine: Engine, ref: NodeRef, node: MessageNode | QuestionNode, lang: str,
+def screen_problems(engine: Engine, ref: NodeRef, node: Screenish, lang: str,
                     screen: Screen, *, can_go_back: bool, ticked: frozenset[str],
-                    english: set[str]) -> list[str]:
+                    english: set[str], view: View | None) -> list[str]:
     where = f"{lang} {ref} (back={can_go_back}, ticked={len(ticked)})"
     problems = []
     text = shown(screen)
@@ -77,6 +111,8 @@ def screen_problems(engine: Engine, ref: NodeRef, node: MessageNode | QuestionNo
     if PLACEHOLDER.search(screen.text) or "{" in text or "}" in text:
         problems.append(f"{where}: a placeholder is not filled in: {text[:80]!r}")
     for name in {name for msgid in msgids(node) for name in PLACEHOLDER.findall(msgid)}:
+        if name not in node.facts:
+            continue  # a getter's value
         fact = engine.flows.facts.facts[name]
         value = engine.translate(fact.value, lang) if fact.translate else fact.value
         if isolate(html.escape(value, quote=False), lang) not in screen.text:
@@ -87,6 +123,12 @@ def screen_problems(engine: Engine, ref: NodeRef, node: MessageNode | QuestionNo
     if lang != "en" and screen.text in english:
         problems.append(f"{where}: left in English")
 
+    if isinstance(screen.markup, ReplyKeyboardMarkup):  # a location to send, or Cancel
+        labels = [b.text for row in screen.markup.keyboard for b in row]
+        if lang != "en" and labels == [b.text for row in engine.compose(
+                ref, "en", can_go_back=False).markup.keyboard for b in row]:  # type: ignore[union-attr]
+            problems.append(f"{where}: reply keyboard left in English")
+        return problems
     buttons = keyboard(screen.markup)
     version = engine.flows.flows[ref.flow].version
     pressed: list[str] = []
@@ -104,7 +146,12 @@ def screen_problems(engine: Engine, ref: NodeRef, node: MessageNode | QuestionNo
         if cb.c in ticked and not button.text.startswith(TICK):
             problems.append(f"{where}: ticked {cb.c} does not show {TICK!r}")
     multiple = isinstance(node, QuestionNode) and node.multiple
-    expected = [*options(node), *([DONE] if multiple else [])]
+    hidden = view.hide if view else frozenset()
+    expected = [*(o for o in options(node) if o not in hidden), *([DONE] if multiple else [])]
+    if isinstance(node, ListNode) and view is not None:
+        expected += [item.id for item in view.items[:node.page_size]]
+        if len(view.items) > node.page_size:
+            expected += [f"{PAGE_PREFIX}0", f"{PAGE_PREFIX}1"]
     if node.nav:
         expected += [*(["back"] if can_go_back else []), *(["home"] if str(ref) != HOME else [])]
     if sorted(pressed) != sorted(expected):
@@ -128,10 +175,13 @@ def test_tests_parse_the_flows_and_catalogues_once(settings: Settings) -> None:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_screen_renders_in_every_language(settings: Settings, lang: str) -> None:
+    """Every screen, dynamic ones with their getter's sample data (lists, the consent
+    summary, a contact's details) rendered in the language too."""
     dp = dispatcher_for(settings)
     assert dp["available_locales"] == LANGS
     engine: Engine = dp["engine"]
-    english = {engine.render(ref, "en", can_go_back=False).text
+    i18n: I18n = dp["i18n"]
+    english = {render_any(engine, i18n, ref, "en", can_go_back=False).text
                for ref, _ in engine.flows.display_nodes()}
     problems: list[str] = []
     for ref, node in engine.flows.display_nodes():
@@ -140,11 +190,29 @@ def test_every_screen_renders_in_every_language(settings: Settings, lang: str) -
             tick_variants.append(frozenset(options(node)))  # the longest labels
         for can_go_back in (False, True):
             for ticked in tick_variants:
-                screen = engine.render(ref, lang, can_go_back=can_go_back, ticked=ticked)
+                screen = render_any(engine, i18n, ref, lang, can_go_back=can_go_back,
+                                    ticked=ticked)
                 problems += screen_problems(engine, ref, node, lang, screen,
                                             can_go_back=can_go_back, ticked=ticked,
-                                            english=english)
+                                            english=english,
+                                            view=sample_view(engine, i18n, ref, lang))
     assert problems == []
+
+
+def test_a_long_list_turns_pages_and_items_fit_the_callback_data(settings: Settings) -> None:
+    engine: Engine = dispatcher_for(settings)["engine"]
+    ref = NodeRef("booking", "slot")
+    items = View(items=[item for i in range(20) for item in
+                        engine.actions.getters["free_slots"].sample(engine, "en").items[:1]])
+    items = View(items=[type(items.items[0])(id=str(29000000 + i), fields={"time": f"t{i}"})
+                        for i in range(20)])
+    first = engine.compose(ref, "en", can_go_back=True, view=items)
+    last = engine.compose(ref, "en", can_go_back=True, view=items, page=2)
+    ids = [NodeCb.unpack(b.callback_data or "").c for b in keyboard(first.markup)]
+    assert ids[:9] == [str(29000000 + i) for i in range(9)]
+    assert "_p1" in ids and "_p0" in ids and "1/3" in [b.text for b in keyboard(first.markup)]
+    assert [b.text for b in keyboard(last.markup)][:2] == ["t18", "t19"]
+    assert all(ITEM_ID.fullmatch(i) or i.startswith(PAGE_PREFIX) or i in NAV_IDS for i in ids)
 
 
 # ---- 2. every press, walked in English --------------------------------------------------

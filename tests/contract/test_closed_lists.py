@@ -28,11 +28,12 @@ import yaml
 
 from bot.actions import record_obstacles_action
 from bot.api_client import ApiUnavailable, ReferralCreate, ReferralsClient, checked
+from bot.booking.submit import referral_fields
+from bot.booking.texts import slot_id
 from bot.engine.actions import ActionContext
 from bot.engine.conversation import Conversation
 from bot.engine.flows import FlowSet, load_flows
 from bot.engine.schema import QuestionNode
-from bot.handlers.booking import referral_fields
 from bot.handlers.followup import collected
 from bot.screening import DETAIL, RULES, flags_from, service_for
 from bot.settings import PROJECT_DIR
@@ -130,7 +131,7 @@ async def choice_problems(spec: Schema, flows: FlowSet, answers: dict[str, str])
     """What the bot sends to the API for these answers, checked against the OpenAPI."""
     booking = {"partner": "test-desk", "share_flags": "yes", "followup": "yes"}
     problems = body_problems(spec, REFERRALS, referral_fields(
-        Conversation(answers=dict(answers), booking=booking), CHAT_ID, "en"))
+        Conversation(answers={**answers, **booking}), CHAT_ID, "en"))
     problems += nearest_problems(spec, service_for(answers))
     if "followup" in flows.flows:
         problems += body_problems(spec, FOLLOWUP, {
@@ -140,7 +141,8 @@ async def choice_problems(spec: Schema, flows: FlowSet, answers: dict[str, str])
     with bound(signals):
         conv = Conversation(answers=dict(answers))
         context = ActionContext(bot=cast(Any, None), chat_id=CHAT_ID, user_id=7, locale="en",
-                                state=cast(Any, None), conversation=conv)
+                                state=cast(Any, None), conversation=conv,
+                                referrals=ReferralsClient.unconfigured())
         await record_obstacles_action(context)
         details = {flag for mapping in DETAIL.values() for flag in mapping.values()}
         for flag in flags_from(answers):
@@ -237,8 +239,9 @@ def client_calls(flows: FlowSet) -> dict[str, Any]:
     """One call of every public method of ReferralsClient, with realistic arguments."""
     booked = Conversation(answers={"mode": "visit", "interpreter": "yes", "topic": "medical",
                                    "scr_medical": "yes", "scr_children": "yes",
-                                   "scr_child_count": "two"},
-                          booking={"partner": "test-desk", "slot": "2026-05-04T10:00:00+02:00",
+                                   "scr_child_count": "two", "partner": "test-desk",
+                                   "slot": slot_id(datetime.fromisoformat(
+                                       "2026-05-04T10:00:00+02:00")),
                                    "share_flags": "yes", "followup": "yes"})
     signals, buffer = recorder()
     signals.emit("obstacle_named", "no_money", campaign="flyer-1", province="VOV")
@@ -316,7 +319,7 @@ async def test_every_request_of_the_client_fits_the_openapi(spec: Schema) -> Non
 def test_the_client_refuses_locally_what_the_api_would_refuse() -> None:
     from bot.api_client import ApiRefused
 
-    booked = Conversation(answers={"topic": "holidays"}, booking={"partner": "test-desk"})
+    booked = Conversation(answers={"topic": "holidays", "partner": "test-desk"})
     with pytest.raises(ApiRefused) as refused:
         checked(ReferralCreate, **referral_fields(booked, CHAT_ID, "en"))
     assert (refused.value.status, refused.value.code) == (422, "refused")

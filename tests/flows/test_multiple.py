@@ -57,5 +57,5 @@ def test_branching_on_a_multiple_answer_is_refused(flows_copy: Path,  # noqa: F8
     edit(flows_copy, "obstacles", lambda d: d["nodes"].update(
         split={"branch": "obstacles", "cases": {"debts": "thanks"}, "default": "thanks"}) or
         d["nodes"]["thanks"]["buttons"].append({"id": "split", "label": "x", "go": "split"}))
-    problems = check_flows(load_flows(flows_copy), domain, create_action_registry().names())
+    problems = check_flows(load_flows(flows_copy), domain, create_action_registry())
     assert any("branch on 'obstacles', which no question saves" in p for p in problems)

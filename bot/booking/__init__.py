@@ -1,0 +1,42 @@
+"""The booking feature's part of the flows (flows/booking.yaml, flows/mycontact.yaml): the
+getters, readers, conditions and actions they name."""
+
+from __future__ import annotations
+
+from bot.booking import mycontact, search, submit
+from bot.engine.actions import ActionRegistry
+
+PARTNER_ID_BYTES = 40  # partner ids are slugs; the API refuses longer ones
+REFERENCE_BYTES = 12
+
+
+def register(registry: ActionRegistry) -> None:
+    registry.reader("location", search.read_location)
+    registry.reader("postcode", search.read_postcode)
+    registry.reader("phone", submit.read_phone)
+    registry.reader("relay", mycontact.read_relay)
+    registry.getter("cities", search.cities, search.cities_sample, fields=("name",),
+                    id_bytes=4)
+    registry.getter("places", search.places, search.places_sample, provides=("place",),
+                    fields=("n", "name"), id_bytes=PARTNER_ID_BYTES)
+    registry.getter("partner", search.partner, search.partner_sample)
+    registry.getter("free_slots", submit.free_slots, submit.slots_sample, fields=("time",),
+                    id_bytes=8)
+    registry.getter("consent", submit.consent, submit.consent_sample,
+                    provides=("partner", "days", "summary"))
+    registry.getter("sensitive", submit.sensitive, submit.sensitive_sample,
+                    provides=("partner", "told"))
+    registry.getter("booked", submit.booked, submit.booked_sample,
+                    provides=("partner", "reference", "time"))
+    registry.condition("told_sensitive", submit.told_sensitive)
+    registry.register("book", submit.book)
+    registry.register("clear_booking", submit.clear_booking)
+    registry.register("booking_lost", submit.booking_lost)
+    registry.getter("my_contacts", mycontact.my_contacts, mycontact.my_contacts_sample,
+                    fields=("reference", "partner"), id_bytes=REFERENCE_BYTES)
+    registry.getter("contact", mycontact.contact, mycontact.contact_sample,
+                    provides=("reference", "details"))
+    registry.getter("contact_slots", mycontact.contact_slots, mycontact.contact_slots_sample,
+                    fields=("time",), id_bytes=8)
+    registry.register("cancel_contact", mycontact.cancel_contact)
+    registry.register("reschedule_contact", mycontact.reschedule_contact)

@@ -1,0 +1,121 @@
+"""/mycontact's data: the person's contacts, one contact's details, its free times; cancel,
+reschedule and the message to the counsellor. The chosen contact's reference is the only
+thing the conversation keeps (answer `ref`); every call is checked by the API against the
+person's chat."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.api_client import ApiRefused, ApiUnavailable, ReferralPublic
+from bot.booking.submit import partner_slots, slots_sample
+from bot.booking.texts import contact_details, slot_from_id
+from bot.engine.actions import Item, Outcome, Turn, View
+from bot.engine.core import Engine
+from bot.i18n import isolate
+
+MAX_RELAY = 2000
+REFERENCE = "ref"
+
+
+async def _mine(turn: Turn) -> list[ReferralPublic]:
+    try:
+        return await turn.referrals.mine(turn.chat_id)
+    except (ApiUnavailable, ApiRefused) as exc:
+        raise Outcome("unavailable") from exc
+
+
+async def my_contacts(turn: Turn) -> View:
+    return View(items=[Item(id=r.reference, fields={"reference": r.reference,
+                                                    "partner": r.partner_name})
+                       for r in await _mine(turn)])
+
+
+def my_contacts_sample(engine: Engine, locale: str) -> View:
+    return View(items=[Item(id="CX-7K3P-9Q", fields={"reference": "CX-7K3P-9Q",
+                                                     "partner": "Ghent return desk"})])
+
+
+async def chosen(turn: Turn) -> ReferralPublic:
+    reference = turn.answers.get(REFERENCE)
+    for referral in await _mine(turn):
+        if referral.reference == reference:
+            return referral
+    raise Outcome("gone")
+
+
+def contact_view(referral: ReferralPublic, engine: Engine, locale: str) -> View:
+    hide = set()
+    if referral.contact_mode != "telegram":
+        hide.add("write")
+    if referral.contact_mode != "visit":
+        hide.add("resched")
+    return View(html={"reference": isolate(f"<b>{html.escape(referral.reference)}</b>", locale),
+                      "details": contact_details(referral, locale, engine)},
+                hide=frozenset(hide))
+
+
+async def contact(turn: Turn) -> View:
+    return contact_view(await chosen(turn), turn.engine, turn.locale)
+
+
+def contact_sample(engine: Engine, locale: str) -> View:
+    referral = ReferralPublic.model_validate({
+        "reference": "CX-7K3P-9Q", "partner_id": "ghent-return-desk",
+        "partner_name": "Ghent return desk", "contact_mode": "visit", "status": "accepted",
+        "slot_start": datetime(2026, 12, 7, 9, tzinfo=UTC),
+        "created_at": datetime(2026, 12, 1, 9, tzinfo=UTC), "language": locale,
+        "topic": "information", "interpreter": False})
+    return contact_view(referral, engine, locale)
+
+
+async def contact_slots(turn: Turn) -> View:
+    return await partner_slots(turn, (await chosen(turn)).partner_id)
+
+
+contact_slots_sample = slots_sample
+
+
+async def cancel_contact(turn: Turn) -> str | None:
+    try:
+        await turn.referrals.cancel(turn.answers.get(REFERENCE, ""), turn.chat_id)
+    except ApiUnavailable as exc:
+        raise Outcome("unavailable") from exc
+    except ApiRefused as exc:
+        raise Outcome("gone") from exc
+    turn.answers.pop(REFERENCE, None)
+    return None
+
+
+async def reschedule_contact(turn: Turn) -> str | None:
+    slot = slot_from_id(turn.answers.pop("new_slot", None))
+    if slot is None:
+        raise Outcome("gone")
+    try:
+        await turn.referrals.reschedule(turn.answers.get(REFERENCE, ""), turn.chat_id, slot)
+    except ApiUnavailable as exc:
+        raise Outcome("unavailable") from exc
+    except ApiRefused as exc:
+        raise Outcome("taken" if exc.code == "slot_taken" else "gone") from exc
+    turn.notice = _("✅ Changed.")
+    turn.conversation.trail.clear()  # Back from here would offer the old times again
+    return None
+
+
+async def read_relay(turn: Turn, message: Message) -> str | None:
+    """The message goes straight to the API (encrypted there); the bot does not keep it."""
+    text = (message.text or "").strip()
+    if not text:
+        raise Outcome("empty")
+    try:
+        await turn.referrals.relay_to_partner(turn.answers.get(REFERENCE, ""), turn.chat_id,
+                                              text[:MAX_RELAY])
+    except ApiUnavailable as exc:
+        raise Outcome("unavailable") from exc
+    except ApiRefused as exc:
+        raise Outcome("gone") from exc
+    return None

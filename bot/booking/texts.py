@@ -1,0 +1,115 @@
+"""The booking's words that depend on data: labels of closed values, a place's details, the
+lines of the consent summary. The screens themselves are in flows/booking.yaml and
+flows/mycontact.yaml."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.api_client import PartnerNearby, ReferralPublic
+from bot.engine.core import Engine
+from bot.formats import day_label, slot_label
+from bot.i18n import isolate, native_name
+from bot.screening import flags_from
+
+MINUTE = 60  # seconds; a slot id is the visit's start in minutes since the epoch
+
+
+def slot_id(slot: datetime) -> str:
+    return str(int(slot.timestamp() // MINUTE))
+
+
+def slot_from_id(value: str | None) -> datetime | None:
+    if not value or not value.isdigit():
+        return None
+    return datetime.fromtimestamp(int(value) * MINUTE, tz=UTC)
+
+
+def mode_label(mode: str) -> str:
+    return {"telegram": _("a message here in Telegram"), "phone": _("a phone call"),
+            "visit": _("a visit at a set time")}.get(mode, mode)
+
+
+def status_label(status: str) -> str:
+    return {"new": _("not accepted yet"), "accepted": _("accepted"),
+            "contacted": _("the counsellor contacted you"),
+            "unreachable": _("the counsellor could not reach you")}.get(status, status)
+
+
+def topic_label(topic: str, engine: Engine, locale: str) -> str:
+    node = engine.flows.flows["booking"].nodes["topic"]
+    for choice in getattr(node, "choices", ()):
+        if choice.id == topic:
+            return engine.translate(choice.label, locale)
+    return topic
+
+
+def freephone(engine: Engine, locale: str) -> str:
+    """The free number of the programme (programme-facts §1.5), from flows/facts.yaml."""
+    fact = engine.flows.facts.facts.get("freephone")
+    return isolate(fact.value, locale) if fact else ""
+
+
+def place_block(n: int, place: PartnerNearby, locale: str) -> str:
+    """One place of the search result: name, distance, address, hours, phone, languages."""
+    head = f"{n}. <b>" + isolate(html.escape(place.name), locale) + "</b>"
+    if place.distance_km is not None:
+        head += " — " + isolate(f"{place.distance_km:.1f} km", locale)
+    lines = [head, "📍 " + isolate(html.escape(place.address or place.city), locale)]
+    if place.hours:
+        lines.append("🕘 " + isolate(html.escape(place.hours), locale))
+    if place.phone:
+        lines.append("📞 " + isolate(html.escape(place.phone), locale))
+    if place.languages:
+        lines.append("🗣 " + ", ".join(native_name(code) for code in place.languages[:6]))
+    return "\n".join(lines)
+
+
+def consent_summary(answers: dict[str, str], engine: Engine, locale: str) -> str:
+    """The bullets of "We will send to …": only what this booking will share."""
+    mode = answers.get("mode", "telegram")
+    lines = ["• " + _("your language: {language}").format(language=native_name(locale)),
+             "• " + _("how to contact you: {mode}").format(mode=mode_label(mode))]
+    slot = slot_from_id(answers.get("slot"))
+    if mode == "visit" and slot is not None:
+        lines.append("• " + _("your visit: {time}").format(time=slot_label(slot, locale)))
+    if mode == "phone":
+        lines.append("• " + _("your phone number (you type it after this)"))
+    lines.append("• " + _("interpreter needed: {answer}").format(
+        answer={"yes": _("yes"), "no": _("no")}.get(answers.get("interpreter", ""),
+                                                     _("not sure"))))
+    lines.append("• " + _("topic: {topic}").format(
+        topic=topic_label(answers.get("topic", "other"), engine, locale)))
+    return "\n".join(lines)
+
+
+def sensitive_lines(answers: dict[str, str]) -> str:
+    """The bullets of "You told us that": the screening's sensitive answers."""
+    names = {"minor": _("you are under 18 and alone in Belgium"),
+             "trafficking": _("you may be in danger or forced to work"),
+             "medical": _("you need medical treatment"),
+             "pregnant": _("you are pregnant"),
+             "children": _("children travel with you"),
+             "older_65": _("you are 65 or older")}
+    return "\n".join("• " + names[f] for f in flags_from(answers) if f in names)
+
+
+def contact_details(referral: ReferralPublic, locale: str, engine: Engine) -> str:
+    """A booked contact, saying only what is known: when it was registered, whether a
+    counsellor accepted it, and what to do when nobody answers (no waiting time is promised:
+    the programme facts give none)."""
+    lines = ["📍 " + isolate(html.escape(referral.partner_name), locale),
+             _("Contact: {mode}").format(mode=mode_label(referral.contact_mode))]
+    if referral.slot_start:
+        lines.append("🕘 " + slot_label(referral.slot_start, locale))
+    if referral.created_at:
+        lines.append(_("Registered on {day}").format(day=day_label(referral.created_at,
+                                                                    locale)))
+    lines.append(_("Status: {status}").format(status=status_label(referral.status)))
+    if referral.status in ("new", "accepted") and referral.contact_mode != "visit":
+        lines += ["", _("If you hear nothing, you can cancel it below, or call the free number "
+                        "{phone}.").format(phone=freephone(engine, locale))]
+    return "\n".join(lines)
