@@ -21,6 +21,13 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from referral_api.followup.schemas import (
+    FollowupAnswers,
+    FollowupSaved,
+    FollowupStop,
+    FollowupStopped,
+    FollowupWaveState,
+)
 from referral_api.partners.schemas import (
     CityPartners,
     NearestPartners,
@@ -46,13 +53,6 @@ from referral_api.signals.schemas import (
     SignalForget,
     SignalsForgotten,
     SignalsRecorded,
-)
-from referral_api.surveys.schemas import (
-    FollowupAnswers,
-    FollowupSaved,
-    FollowupStop,
-    FollowupStopped,
-    FollowupWaveState,
 )
 
 __all__ = [

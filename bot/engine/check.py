@@ -16,10 +16,12 @@ from bot.engine.flows import HOME, FlowSet, NodeRef
 from bot.engine.schema import (
     PLACEHOLDER,
     BranchNode,
+    Flow,
     InputNode,
     ListNode,
     MessageNode,
     QuestionNode,
+    Screenish,
 )
 
 MAX_CALLBACK_BYTES = 64
@@ -134,6 +136,50 @@ def _list_problems(where: str, flow_id: str, node_id: str, version: int, node: L
     return problems
 
 
+def _screen_problems(flows: FlowSet, flow: Flow, node_id: str, node: Screenish,
+                     registry: ActionRegistry) -> list[str]:
+    """A screen's text, facts, placeholders, buttons and callback data."""
+    problems: list[str] = []
+    where = f"{flow.id}.{node_id}"
+    text = node.ask if isinstance(node, QuestionNode) else node.say
+    why = node.why if isinstance(node, QuestionNode) else None
+    footer = node.footer if isinstance(node, ListNode) else None
+    used = _placeholders(text, why, footer)
+    getter_name = node.list if isinstance(node, ListNode) else node.data
+    getter = registry.getters.get(getter_name) if getter_name else None
+    given = getter.provides if getter else frozenset()
+    for name in used - set(node.facts) - given:
+        problems.append(f"{where}: placeholder {{{name}}} is neither in facts: nor "
+                        "given by its getter")
+    if isinstance(node, ListNode):
+        problems += _list_problems(where, flow.id, node_id, flow.version, node,
+                                   registry)
+    for name in set(node.facts) - used:
+        problems.append(f"{where}: fact {name!r} listed but not used")
+    for name in node.facts:
+        if name not in flows.facts.facts:
+            problems.append(f"{where}: fact {name!r} is not in facts.yaml")
+    if node.source.strip() == "ui" and node.facts:
+        problems.append(f"{where}: states facts but has source 'ui'")
+    if len(text) + len(why or "") + len(footer or "") > MAX_MESSAGE_CHARS:
+        problems.append(f"{where}: text longer than {MAX_MESSAGE_CHARS} characters")
+    buttons = node.choices if isinstance(node, QuestionNode) else node.buttons
+    multiple = isinstance(node, QuestionNode) and node.multiple
+    limit = MAX_TICK_BUTTONS if multiple else MAX_BUTTONS
+    if len(buttons) > limit:
+        problems.append(f"{where}: more than {limit} buttons")
+    ids = [b.id for b in buttons] + (["done"] if multiple else [])
+    if len(ids) != len(set(ids)):
+        problems.append(f"{where}: duplicate button ids")
+    for choice_id in [*ids, "home", "back"]:
+        if _callback_bytes(flow.id, node_id, choice_id, flow.version) > MAX_CALLBACK_BYTES:
+            problems.append(f"{where}: callback data for {choice_id!r} exceeds 64 bytes")
+    for button in buttons:
+        if len(button.label) > MAX_LABEL_CHARS:
+            problems.append(f"{where}: label {button.label!r} is too long")
+    return problems
+
+
 def check_flows(
     flows: FlowSet, domain: DomainIndex, registry: ActionRegistry
 ) -> list[str]:
@@ -158,44 +204,8 @@ def check_flows(
                 problems.append(f"{where}: branch on {node.branch!r}, which no question saves")
             for bad in domain.unresolved(node.source):
                 problems.append(f"{where}: source {bad!r} does not resolve")
-            if not isinstance(node, MessageNode | QuestionNode | ListNode | InputNode):
-                continue
-            text = node.ask if isinstance(node, QuestionNode) else node.say
-            why = node.why if isinstance(node, QuestionNode) else None
-            footer = node.footer if isinstance(node, ListNode) else None
-            used = _placeholders(text, why, footer)
-            getter_name = node.list if isinstance(node, ListNode) else node.data
-            getter = registry.getters.get(getter_name) if getter_name else None
-            given = getter.provides if getter else frozenset()
-            for name in used - set(node.facts) - given:
-                problems.append(f"{where}: placeholder {{{name}}} is neither in facts: nor "
-                                "given by its getter")
-            if isinstance(node, ListNode):
-                problems += _list_problems(where, flow.id, node_id, flow.version, node,
-                                           registry)
-            for name in set(node.facts) - used:
-                problems.append(f"{where}: fact {name!r} listed but not used")
-            for name in node.facts:
-                if name not in flows.facts.facts:
-                    problems.append(f"{where}: fact {name!r} is not in facts.yaml")
-            if node.source.strip() == "ui" and node.facts:
-                problems.append(f"{where}: states facts but has source 'ui'")
-            if len(text) + len(why or "") + len(footer or "") > MAX_MESSAGE_CHARS:
-                problems.append(f"{where}: text longer than {MAX_MESSAGE_CHARS} characters")
-            buttons = node.choices if isinstance(node, QuestionNode) else node.buttons
-            multiple = isinstance(node, QuestionNode) and node.multiple
-            limit = MAX_TICK_BUTTONS if multiple else MAX_BUTTONS
-            if len(buttons) > limit:
-                problems.append(f"{where}: more than {limit} buttons")
-            ids = [b.id for b in buttons] + (["done"] if multiple else [])
-            if len(ids) != len(set(ids)):
-                problems.append(f"{where}: duplicate button ids")
-            for choice_id in [*ids, "home", "back"]:
-                if _callback_bytes(flow.id, node_id, choice_id, flow.version) > MAX_CALLBACK_BYTES:
-                    problems.append(f"{where}: callback data for {choice_id!r} exceeds 64 bytes")
-            for button in buttons:
-                if len(button.label) > MAX_LABEL_CHARS:
-                    problems.append(f"{where}: label {button.label!r} is too long")
+            if isinstance(node, MessageNode | QuestionNode | ListNode | InputNode):
+                problems += _screen_problems(flows, flow, node_id, node, registry)
     live = reachable(flows)
     for flow in flows.flows.values():
         for node_id in flow.nodes:

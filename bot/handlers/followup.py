@@ -88,9 +88,12 @@ def closed_text() -> str:
 
 
 def clear(conv: Conversation) -> None:
+    """The questionnaire is over (saved, closed or lost): its answers go, and Back cannot
+    lead into it again."""
     for key in ANSWER_KEYS:
         conv.answers.pop(key, None)
     conv.survey.clear()
+    conv.trail[:] = [ref for ref in conv.trail if not ref.startswith(FLOW + ".")]
 
 
 async def submit_action(turn: Turn) -> str | None:
@@ -114,8 +117,7 @@ async def submit_action(turn: Turn) -> str | None:
         clear(conv)
         raise Outcome("closed") from exc
     signals().emit("followup_answered", "answered")  # anonymous: no token, no country
-    clear(conv)
-    conv.trail.clear()  # the thanks screen leads to the main menu only, never back
+    clear(conv)  # the thanks screen leads to the main menu only, never back
     return None
 
 

@@ -60,8 +60,11 @@ def is_back(data: str) -> bool:
     return data.startswith(NodeCb.__prefix__ + ":") and NodeCb.unpack(data).c == "back"
 
 
-def keyboard(markup: InlineKeyboardMarkup | None) -> list[InlineKeyboardButton]:
-    return [b for row in (markup.inline_keyboard if markup else []) for b in row]
+def keyboard(markup: object) -> list[InlineKeyboardButton]:
+    """The inline buttons (a reply keyboard has none)."""
+    if not isinstance(markup, InlineKeyboardMarkup):
+        return []
+    return [b for row in markup.inline_keyboard for b in row]
 
 
 def options(node: Screenish) -> list[str]:
@@ -248,7 +251,8 @@ BEHIND_API = frozenset(NodeRef.parse(r) for r in (
     "booking.lost_unsure", "mycontact.start", "mycontact.none",
     "mycontact.contact", "mycontact.cancel_ask", "mycontact.cancelled", "mycontact.new_time",
     "mycontact.time_taken", "mycontact.no_slots", "mycontact.write", "mycontact.write_again",
-    "mycontact.sent", "mycontact.not_sent", "mycontact.gone", "followup.save_failed"))
+    "mycontact.sent", "mycontact.not_sent", "mycontact.gone", "followup.save_failed",
+    "menu.code_unknown"))  # without the API a typed code cannot be checked: it is kept
 
 
 @dataclass(frozen=True)
@@ -368,6 +372,10 @@ class Walker:
             "booking lost": (LOST_BOOKING, lambda: self.by_code(LOST_BOOKING), None),
             "answers lost": (LOST_FOLLOWUP, lambda: self.by_code(LOST_FOLLOWUP), None),
             "answers saved": (THANKS, lambda: self.by_code(THANKS), None),
+            "code typed wrong": (NodeRef("menu", "code_invalid"), self.bad_code,
+                                 NodeRef("menu", "code")),
+            "postcode typed wrong": (NodeRef("booking", "postcode_invalid"), self.bad_postcode,
+                                     NodeRef("booking", "by_postcode")),
         }
 
     async def start(self) -> None:
@@ -376,6 +384,18 @@ class Walker:
     async def help(self) -> None:
         await self.person.send("/start")
         await self.person.send("/help")
+
+    async def bad_code(self) -> None:
+        await self.person.send("/start")
+        await self.person.send("/code")
+        await self.person.send("not a code!")
+
+    async def bad_postcode(self) -> None:
+        await self.person.send("/start")
+        for label in ("No", "📍 Find help near me", "Find places near me", "Skip the questions",
+                      "Type a postcode"):
+            await self.person.press(label)
+        await self.person.send("12")
 
     async def mycontact(self) -> None:
         await self.person.send("/start")
@@ -467,7 +487,9 @@ async def test_every_press_in_english_lands_where_the_flows_say(
                 data = button.callback_data or ""
                 choice = NodeCb.unpack(data).c
                 if choice.startswith(PAGE_PREFIX):
-                    continue  # a page turn: the same list (tests/flows)
+                    continue  # a page turn: the same list (test_a_long_list_turns_pages…)
+                if str(here) == "menu.language" and choice not in ("en", *NAV_IDS):
+                    continue  # the walk stays in English (each language: tests/bot/test_i18n)
                 where = f"{here} [{button.text}]"
                 if not on_here:
                     await walker.open(route)  # back on `here`, as the route leaves it
@@ -497,7 +519,11 @@ async def test_every_press_in_english_lands_where_the_flows_say(
     screens = {ref for ref, _ in flows.display_nodes()}
     assert set(routes) == screens - BEHIND_API, sorted(map(str, screens - BEHIND_API - set(
         routes)))  # every screen the API does not gate was seen
-    every_button = {(ref, choice) for ref, node in flows.display_nodes() if ref in routes
+    # Every button of every fixed screen was pressed (a dynamic screen's buttons are those
+    # its getter gave on the route, all pressed above; a location keyboard is not inline).
+    every_button = {(ref, choice) for ref, node in flows.display_nodes()
+                    if ref in routes and not engine.is_dynamic(node)
+                    and not (isinstance(node, InputNode) and node.keyboard)
                     for choice in [*options(node), *(
                         [DONE] if isinstance(node, QuestionNode) and node.multiple else []),
                         *(["home"] if node.nav and str(ref) != HOME else [])]}

@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from bot.settings import Settings
 from bot.signals import SignalBuffer, SignalRecorder, month_of, pseudonym
-from referral_api.signals.models import Campaign, SignalEvent, SignalJourney
+from referral_api.campaigns.models import Campaign
+from referral_api.signals.models import SignalEvent, SignalJourney
 from referral_api.signals.service import ReportFilter, report
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
