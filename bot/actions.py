@@ -24,10 +24,10 @@ def create_action_registry() -> ActionRegistry:
     from bot.handlers import campaign, followup, language
 
     registry = ActionRegistry()
-    registry.register("set_language", language.set_language)
+    registry.register("set_language", language.set_language, outcomes=("unknown",))
     registry.getter("languages", language.languages, language.languages_sample,
                     fields=("name",), id_bytes=8)
-    registry.reader("campaign_code", campaign.read_code)
+    registry.reader("campaign_code", campaign.read_code, outcomes=("invalid", "unknown"))
     booking.register(registry)
     followup.register_actions(registry)
     registry.register("record_obstacles", record_obstacles_action)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from referral_api.campaigns.schemas import CampaignPublic
 from referral_api.followup.schemas import (
     FollowupAnswers,
     FollowupSaved,
@@ -48,7 +49,6 @@ from referral_api.referrals.schemas import (
     RescheduleRequest,
 )
 from referral_api.signals.schemas import (
-    CampaignPublic,
     SignalBatch,
     SignalForget,
     SignalsForgotten,

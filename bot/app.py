@@ -6,17 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from aiogram import Bot, Dispatcher, Router, methods
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.base import BaseSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.methods.base import Response
 from aiogram.utils.i18n import I18n
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from bot.actions import create_action_registry
 from bot.api_client import ReferralsClient
@@ -46,38 +41,20 @@ from bot.preferences import (
 from bot.settings import MissingToken, Settings
 from bot.signals import SignalBuffer
 from bot.storage import PrefetchingRedisStorage
-from governor import Governor, Limits
-from governor.session import GovernorMiddleware, RetryAfterMiddleware
-
-# pydantic keeps parametrised generics such as Response[Message] in a weak cache; aiogram builds
-# Response[T] for every API answer, so under load each one was rebuilt (~10 ms) again and
-# again after garbage collection. Holding them here keeps the cache warm (bench/dispatch.py).
-_PINNED_RESPONSE_TYPES: list[type] = []
-
-
-def _pin_response_types() -> None:
-    if _PINNED_RESPONSE_TYPES:
-        return
-    for method in (methods.SendMessage, methods.EditMessageText, methods.AnswerCallbackQuery,
-                   methods.EditMessageReplyMarkup, methods.DeleteMessage, methods.GetUpdates,
-                   methods.GetMe, methods.SetMyCommands, methods.DeleteWebhook,
-                   methods.SetWebhook, methods.SendChatAction):
-        _PINNED_RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[name-defined]
+from governor import Governor, wiring
 
 
 def create_redis(settings: Settings) -> Redis | None:
     """The process's Redis client: a pool that waits for a free connection (up to
-    REDIS_POOL_TIMEOUT) instead of raising when all of them are busy."""
-    if not settings.redis_url:
-        return None
-    pool = BlockingConnectionPool.from_url(settings.redis_url,
-                                           max_connections=settings.redis_max_connections,
-                                           timeout=settings.redis_pool_timeout)
-    return Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
+    REDIS_POOL_TIMEOUT) instead of raising when all of them are busy (governor.wiring, shared
+    with the outbox worker)."""
+    return wiring.create_redis(settings.redis_url,
+                               max_connections=settings.redis_max_connections,
+                               pool_timeout=settings.redis_pool_timeout)
 
 
 def create_governor(settings: Settings, redis: Redis) -> Governor:
-    return Governor(redis, settings.redis_prefix, limits=Limits(bulk_rate=settings.bulk_rate))
+    return wiring.create_governor(redis, settings.redis_prefix, bulk_rate=settings.bulk_rate)
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None, *,
@@ -86,19 +63,9 @@ def create_bot(settings: Settings, session: BaseSession | None = None, *,
     or, without one, at least waits and retries when Telegram answers 429."""
     if settings.bot_token is None or not settings.bot_token.get_secret_value():
         raise MissingToken("BOT_TOKEN is not set: put it in the environment or in .env")
-    _pin_response_types()
-    if session is None:
-        session = AiohttpSession(
-            api=TelegramAPIServer.from_base(settings.telegram_api_url)
-        ) if settings.telegram_api_url else AiohttpSession()
-    session.middleware(GovernorMiddleware(governor) if governor is not None
-                       else RetryAfterMiddleware())
-    return Bot(
-        token=settings.bot_token.get_secret_value(),
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML,
-                                     link_preview_is_disabled=True),
-    )
+    return wiring.create_bot(settings.bot_token.get_secret_value(),
+                             api_url=settings.telegram_api_url, session=session,
+                             governor=governor)
 
 
 @dataclass

@@ -1,13 +1,16 @@
 """Messages the worker sends to a person on the API's behalf (accepted, reminder, relayed
-messages), rendered in the person's language from a payload of ids — the API never stores
-text for the person, only keys and values."""
+messages, follow-up questionnaires), rendered in the person's language from the typed notices
+the API queues (`referral_api.outbox.messages.PersonNotice`: ids and values — the API never
+stores text for the person).
+
+The one renderer of people's notices: the outbox worker calls it (referral_api.housekeeping),
+and it imports no handler (tests/referral_api/test_package_shape.py), only the engine's
+callback data and `N_`, the formats and the i18n helpers."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
 from aiogram.utils.i18n import I18n
 
@@ -15,6 +18,14 @@ from bot.engine.callbacks import FollowupCb
 from bot.engine.core import N_
 from bot.formats import slot_label
 from bot.i18n import isolate
+from referral_api.outbox.messages import (
+    Buttons,
+    FollowupWaveNotice,
+    PersonNotice,
+    RelayNotice,
+    ReminderNotice,
+    StatusNotice,
+)
 
 ACCEPTED = N_("✅ Good news: {partner} accepted your request {reference}. A counsellor will "
               "contact you as you asked.")
@@ -45,7 +56,7 @@ WAVE_LATER = N_("Later")
 WAVE_STOP = N_("Stop these questions")
 
 
-def wave_buttons(token: str, translate: Callable[[str], str]) -> list[list[dict[str, str]]]:
+def wave_buttons(token: str, translate: Callable[[str], str]) -> Buttons:
     """The wave message's buttons, as the worker's Outgoing rows."""
     def button(label: str, action: str) -> dict[str, str]:
         return {"text": translate(label), "callback_data": FollowupCb(a=action, t=token).pack()}
@@ -54,43 +65,44 @@ def wave_buttons(token: str, translate: Callable[[str], str]) -> list[list[dict[
             [button(WAVE_STOP, "stop")]]
 
 
-def render_notice_buttons(payload: dict[str, Any], i18n: I18n,
-                          available: list[str]) -> list[list[dict[str, str]]] | None:
+def _locale(notice: PersonNotice, available: list[str]) -> str:
+    """The person's language when we ship it, else English."""
+    locale = notice.locale or "en"
+    return locale if locale in available else "en"
+
+
+def render_notice_buttons(notice: PersonNotice, i18n: I18n,
+                          available: list[str]) -> Buttons | None:
     """The buttons of a notice, in the person's language: only the follow-up wave has some."""
-    if payload.get("key") != "followup_wave" or not payload.get("token"):
+    if not isinstance(notice, FollowupWaveNotice) or not notice.token:
         return None
-    locale = payload.get("locale") or "en"
-    if locale not in available:
-        locale = "en"
-    return wave_buttons(str(payload["token"]), lambda msgid: i18n.gettext(msgid, locale=locale))
+    locale = _locale(notice, available)
+    return wave_buttons(notice.token, lambda msgid: i18n.gettext(msgid, locale=locale))
 
 
-def render_notice(payload: dict[str, Any], i18n: I18n, available: list[str]) -> str:
-    """The text for one person notice. Unknown keys give an empty string (nothing is sent)."""
-    locale = payload.get("locale") or "en"
-    if locale not in available:
-        locale = "en"
+def render_notice(notice: PersonNotice, i18n: I18n, available: list[str]) -> str:
+    """The text for one person notice. A notice without a text for the person (a status such
+    as "returned") gives an empty string (nothing is sent)."""
+    locale = _locale(notice, available)
 
     def t(msgid: str) -> str:
         return i18n.gettext(msgid, locale=locale)
 
-    reference = isolate(f"<b>{html.escape(str(payload.get('reference', '')))}</b>", locale)
-    partner = isolate(html.escape(str(payload.get("partner_name", ""))), locale)
-    key = payload.get("key")
-    if key == "accepted":
-        return t(ACCEPTED).format(partner=partner, reference=reference)
-    if key == "reminder":
-        when = datetime.fromisoformat(str(payload["slot_start"]))
-        text = t(REMINDER).format(partner=partner, time=slot_label(when, locale),
+    if isinstance(notice, FollowupWaveNotice):
+        return t(FOLLOWUP_REMINDER if notice.reminder else FOLLOWUP_WAVE)
+    reference = isolate(f"<b>{html.escape(notice.reference)}</b>", locale)
+    partner = isolate(html.escape(notice.partner_name), locale)
+    if isinstance(notice, ReminderNotice):
+        text = t(REMINDER).format(partner=partner, time=slot_label(notice.slot_start, locale),
                                   reference=reference)
-        if payload.get("address"):
-            text += "\n" + t(REMINDER_ADDRESS).format(address=html.escape(payload["address"]))
+        if notice.address:
+            text += "\n" + t(REMINDER_ADDRESS).format(address=html.escape(notice.address))
         return text
-    if key == "relay":
-        return t(RELAY).format(reference=reference) + "\n\n" + html.escape(
-            str(payload.get("text", "")))
-    if key == "followup_wave":
-        return t(FOLLOWUP_REMINDER if payload.get("reminder") else FOLLOWUP_WAVE)
-    if key in STATUS:
-        return t(STATUS[key]).format(reference=reference)
+    if isinstance(notice, RelayNotice):
+        return t(RELAY).format(reference=reference) + "\n\n" + html.escape(notice.text)
+    assert isinstance(notice, StatusNotice)
+    if notice.key == "accepted":
+        return t(ACCEPTED).format(partner=partner, reference=reference)
+    if notice.key in STATUS:
+        return t(STATUS[notice.key]).format(reference=reference)
     return ""

@@ -11,32 +11,37 @@ REFERENCE_BYTES = 12
 
 
 def register(registry: ActionRegistry) -> None:
-    registry.reader("location", search.read_location)
-    registry.reader("postcode", search.read_postcode)
-    registry.reader("phone", submit.read_phone)
-    registry.reader("relay", mycontact.read_relay)
+    api = ("unavailable",)
+    submitting = ("invalid", "taken", "refused", *api)
+    registry.reader("location", search.read_location, outcomes=("cancel",))
+    registry.reader("postcode", search.read_postcode, outcomes=("invalid",))
+    registry.reader("phone", submit.read_phone, outcomes=submitting)
+    registry.reader("relay", mycontact.read_relay, outcomes=("empty", "gone", *api))
     registry.getter("cities", search.cities, search.cities_sample, fields=("name",),
-                    id_bytes=4)
+                    id_bytes=4, outcomes=api)
     registry.getter("places", search.places, search.places_sample, provides=("place",),
-                    fields=("n", "name"), id_bytes=PARTNER_ID_BYTES)
-    registry.getter("partner", search.partner, search.partner_sample)
+                    fields=("n", "name"), id_bytes=PARTNER_ID_BYTES,
+                    outcomes=("lost", *search.SEARCH_REFUSALS, *api))
+    registry.getter("partner", search.partner, search.partner_sample,
+                    outcomes=("gone", *api))
     registry.getter("free_slots", submit.free_slots, submit.slots_sample, fields=("time",),
-                    id_bytes=8)
+                    id_bytes=8, outcomes=("lost", "gone", *api))
     registry.getter("consent", submit.consent, submit.consent_sample,
-                    provides=("partner", "days", "summary"))
+                    provides=("partner", "days", "summary"), outcomes=("lost", "gone", *api))
     registry.getter("sensitive", submit.sensitive, submit.sensitive_sample,
-                    provides=("partner", "told"))
+                    provides=("partner", "told"), outcomes=("lost", "gone", *api))
     registry.getter("booked", submit.booked, submit.booked_sample,
-                    provides=("partner", "reference", "time"))
+                    provides=("partner", "reference", "time"), outcomes=("lost",))
     registry.condition("told_sensitive", submit.told_sensitive)
-    registry.register("book", submit.book)
+    registry.register("book", submit.book, outcomes=submitting)
     registry.register("clear_booking", submit.clear_booking)
-    registry.register("booking_lost", submit.booking_lost)
+    registry.register("booking_lost", submit.booking_lost, outcomes=("not_sent",))
     registry.getter("my_contacts", mycontact.my_contacts, mycontact.my_contacts_sample,
-                    fields=("reference", "partner"), id_bytes=REFERENCE_BYTES)
+                    fields=("reference", "partner"), id_bytes=REFERENCE_BYTES, outcomes=api)
     registry.getter("contact", mycontact.contact, mycontact.contact_sample,
-                    provides=("reference", "details"))
+                    provides=("reference", "details"), outcomes=("gone", *api))
     registry.getter("contact_slots", mycontact.contact_slots, mycontact.contact_slots_sample,
-                    fields=("time",), id_bytes=8)
-    registry.register("cancel_contact", mycontact.cancel_contact)
-    registry.register("reschedule_contact", mycontact.reschedule_contact)
+                    fields=("time",), id_bytes=8, outcomes=("lost", "gone", *api))
+    registry.register("cancel_contact", mycontact.cancel_contact, outcomes=("gone", *api))
+    registry.register("reschedule_contact", mycontact.reschedule_contact,
+                      outcomes=("taken", "gone", *api))

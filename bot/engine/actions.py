@@ -111,6 +111,7 @@ class Getter:
     provides: frozenset[str] = frozenset()  # placeholder names it fills (values and html)
     fields: frozenset[str] = frozenset()  # item fields for the item template's label
     id_bytes: int = 0  # the longest item id it gives, in bytes (for the 64-byte check)
+    outcomes: frozenset[str] = frozenset()  # the outcomes it may raise
 
 
 class ActionRegistry:
@@ -119,28 +120,34 @@ class ActionRegistry:
         self.getters: dict[str, Getter] = {}
         self.conditions: dict[str, Condition] = {}
         self.readers: dict[str, Reader] = {}
+        # The outcomes each action and reader may raise ("action:book"): the static checks
+        # prove that every node using them says where each one leads.
+        self.raises: dict[str, frozenset[str]] = {}
 
-    def register(self, name: str, hook: ActionHook) -> None:
+    def register(self, name: str, hook: ActionHook, *, outcomes: tuple[str, ...] = ()) -> None:
         if name in self._hooks:
             raise ValueError(f"action {name!r} is already registered")
         self._hooks[name] = hook
+        self.raises[f"action:{name}"] = frozenset(outcomes)
 
     def getter(self, name: str, fn: GetterFn, sample: Sample, *,
                provides: tuple[str, ...] = (), fields: tuple[str, ...] = (),
-               id_bytes: int = 0) -> None:
+               id_bytes: int = 0, outcomes: tuple[str, ...] = ()) -> None:
         if name in self.getters:
             raise ValueError(f"getter {name!r} is already registered")
-        self.getters[name] = Getter(fn, sample, frozenset(provides), frozenset(fields), id_bytes)
+        self.getters[name] = Getter(fn, sample, frozenset(provides), frozenset(fields), id_bytes,
+                                    frozenset(outcomes))
 
     def condition(self, name: str, fn: Condition) -> None:
         if name in self.conditions:
             raise ValueError(f"condition {name!r} is already registered")
         self.conditions[name] = fn
 
-    def reader(self, name: str, fn: Reader) -> None:
+    def reader(self, name: str, fn: Reader, *, outcomes: tuple[str, ...] = ()) -> None:
         if name in self.readers:
             raise ValueError(f"reader {name!r} is already registered")
         self.readers[name] = fn
+        self.raises[f"reader:{name}"] = frozenset(outcomes)
 
     def get(self, name: str) -> ActionHook | None:
         return self._hooks.get(name)

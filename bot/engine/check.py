@@ -118,6 +118,22 @@ def _registered(where: str, node: object, registry: ActionRegistry) -> list[str]
     return problems
 
 
+def _unmapped(where: str, flow: Flow, node: object, registry: ActionRegistry) -> list[str]:
+    """Every outcome a node's getter, reader or action may raise leads somewhere."""
+    raised: list[tuple[str, frozenset[str]]] = []
+    getter_name = node.list if isinstance(node, ListNode) else getattr(node, "data", None)
+    getter = registry.getters.get(getter_name) if getter_name else None
+    if getter is not None:
+        raised.append((f"getter {getter_name}", getter.outcomes))
+    for kind, name in (("reader", getattr(node, "input", None)),
+                       ("action", getattr(node, "action", None))):
+        if name is not None:
+            raised.append((f"{kind} {name}", registry.raises.get(f"{kind}:{name}", frozenset())))
+    mapped = {**flow.outcomes, **getattr(node, "outcomes", {})}
+    return [f"{where}: outcome {code!r} of {hook} leads nowhere (outcomes:)"
+            for hook, codes in raised for code in sorted(codes) if code not in mapped]
+
+
 def _list_problems(where: str, flow_id: str, node_id: str, version: int, node: ListNode,
                    registry: ActionRegistry) -> list[str]:
     """A list's item labels name only the getter's fields; its longest item id and its page
@@ -200,6 +216,7 @@ def check_flows(
                 if flows.get(ref) is None:
                     problems.append(f"{where}: target {target!r} does not exist")
             problems += _registered(where, node, registry)
+            problems += _unmapped(where, flow, node, registry)
             if isinstance(node, BranchNode) and node.branch not in saved_keys:
                 problems.append(f"{where}: branch on {node.branch!r}, which no question saves")
             for bad in domain.unresolved(node.source):

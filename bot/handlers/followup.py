@@ -125,7 +125,8 @@ def register_actions(registry: ActionRegistry) -> None:
     registry.getter("reasons_after_1", reasons_after(("reason_1",)), no_reason_sample)
     registry.getter("reasons_after_2", reasons_after(("reason_1", "reason_2")),
                     no_reason_sample)
-    registry.register("followup_submit", submit_action)
+    registry.register("followup_submit", submit_action,
+                      outcomes=("lost", "closed", "unavailable"))
 
 
 def stopped_text() -> str:

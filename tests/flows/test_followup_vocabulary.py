@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.engine.schema import QuestionNode
 from bot.handlers.followup import ANSWER_KEYS, PAGE_BUTTONS
 from bot.settings import PROJECT_DIR
-from referral_api.surveys import questionnaire as q
+from referral_api.followup import questionnaire as q
 from tests.harness import flows_at
 
 

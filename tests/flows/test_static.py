@@ -69,6 +69,44 @@ def test_checker_finds_an_unreachable_node(flows_copy: Path, domain: DomainIndex
     assert "faq.orphan: unreachable from the menu or any entry" in problems_of(flows_copy, domain)
 
 
+def test_checker_finds_an_outcome_that_leads_nowhere(flows_copy: Path,
+                                                     domain: DomainIndex) -> None:
+    """The reschedule action says a time can be "taken": a flow that forgets where that goes
+    is refused before anyone presses the button."""
+    edit(flows_copy, "mycontact", lambda d: d["nodes"]["reschedule"].update(outcomes={}))
+    assert ("mycontact.reschedule: outcome 'taken' of action reschedule_contact leads nowhere "
+            "(outcomes:)") in problems_of(flows_copy, domain)
+
+
+def test_checker_finds_a_placeholder_no_getter_gives(flows_copy: Path,
+                                                    domain: DomainIndex) -> None:
+    edit(flows_copy, "booking", lambda d: d["nodes"]["consent"].update(
+        say=d["nodes"]["consent"]["say"] + " {phone_number}"))
+    assert any("booking.consent: placeholder {phone_number} is neither" in p
+               for p in problems_of(flows_copy, domain))
+
+
+def test_checker_finds_an_item_label_naming_what_the_list_does_not_give(
+        flows_copy: Path, domain: DomainIndex) -> None:
+    edit(flows_copy, "booking", lambda d: d["nodes"]["places"]["item"].update(
+        label="Contact {name} at {street}"))
+    assert ("booking.places: item label names {street}, which 'places' does not give"
+            in problems_of(flows_copy, domain))
+
+
+def test_checker_finds_an_unregistered_getter_reader_and_condition(
+        flows_copy: Path, domain: DomainIndex) -> None:
+    def change(d: dict) -> None:  # type: ignore[type-arg]
+        d["nodes"]["slot"]["list"] = "slots_from_nowhere"
+        d["nodes"]["phone"]["input"] = "telepathy"
+        d["nodes"]["health"]["when"] = "moon_is_full"
+    edit(flows_copy, "booking", change)
+    problems = problems_of(flows_copy, domain)
+    assert "booking.slot: getter 'slots_from_nowhere' is not registered" in problems
+    assert "booking.phone: reader 'telepathy' is not registered" in problems
+    assert "booking.health: condition 'moon_is_full' is not registered" in problems
+
+
 def test_checker_finds_long_callback_data(flows_copy: Path, domain: DomainIndex) -> None:
     flow_id, node_id, choice_id = "f" * 22, "n" * 24, "c" * 24
     (flows_copy / f"{flow_id}.yaml").write_text(yaml.safe_dump({
@@ -89,7 +127,7 @@ def test_checker_finds_an_unresolved_source_and_missing_fact(
     edit(flows_copy, "faq", change)
     found = problems_of(flows_copy, domain)
     assert any("source 'programme-facts §42' does not resolve" in p for p in found)
-    assert any("placeholder {nophone} not listed" in p for p in found)
+    assert any("placeholder {nophone} is neither in facts" in p for p in found)
 
 
 def test_schema_refuses_a_reserved_choice_id(flows_copy: Path) -> None:
