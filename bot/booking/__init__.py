@@ -16,7 +16,7 @@ def register(registry: ActionRegistry) -> None:
     registry.reader("location", search.read_location, outcomes=("cancel",))
     registry.reader("postcode", search.read_postcode, outcomes=("invalid",))
     registry.reader("phone", submit.read_phone, outcomes=submitting)
-    registry.reader("relay", mycontact.read_relay, outcomes=("empty", "gone", *api))
+    registry.reader("relay", mycontact.read_relay, outcomes=("empty", "gone", "lost", *api))
     registry.getter("cities", search.cities, search.cities_sample, fields=("name",),
                     id_bytes=4, outcomes=api)
     registry.getter("places", search.places, search.places_sample, provides=("place",),
@@ -39,9 +39,10 @@ def register(registry: ActionRegistry) -> None:
     registry.getter("my_contacts", mycontact.my_contacts, mycontact.my_contacts_sample,
                     fields=("reference", "partner"), id_bytes=REFERENCE_BYTES, outcomes=api)
     registry.getter("contact", mycontact.contact, mycontact.contact_sample,
-                    provides=("reference", "details"), outcomes=("gone", *api))
+                    provides=("reference", "details"), outcomes=("lost", "gone", *api))
     registry.getter("contact_slots", mycontact.contact_slots, mycontact.contact_slots_sample,
                     fields=("time",), id_bytes=8, outcomes=("lost", "gone", *api))
-    registry.register("cancel_contact", mycontact.cancel_contact, outcomes=("gone", *api))
+    registry.register("cancel_contact", mycontact.cancel_contact,
+                      outcomes=("lost", "gone", *api))
     registry.register("reschedule_contact", mycontact.reschedule_contact,
-                      outcomes=("taken", "gone", *api))
+                      outcomes=("taken", "lost", "gone", *api))

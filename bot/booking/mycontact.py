@@ -41,8 +41,15 @@ def my_contacts_sample(engine: Engine, locale: str) -> View:
 
 
 async def chosen(turn: Turn) -> ReferralPublic:
+    """The contact chosen on the list; when the conversation state is gone, the person's only
+    contact (with several: the list again)."""
     reference = turn.answers.get(REFERENCE)
-    for referral in await _mine(turn):
+    mine = await _mine(turn)
+    if reference is None and len(mine) == 1:
+        turn.answers[REFERENCE] = reference = mine[0].reference
+    if reference is None:
+        raise Outcome("lost")
+    for referral in mine:
         if referral.reference == reference:
             return referral
     raise Outcome("gone")
@@ -81,8 +88,9 @@ contact_slots_sample = slots_sample
 
 
 async def cancel_contact(turn: Turn) -> str | None:
+    referral = await chosen(turn)
     try:
-        await turn.referrals.cancel(turn.answers.get(REFERENCE, ""), turn.chat_id)
+        await turn.referrals.cancel(referral.reference, turn.chat_id)
     except ApiUnavailable as exc:
         raise Outcome("unavailable") from exc
     except ApiRefused as exc:
@@ -94,9 +102,10 @@ async def cancel_contact(turn: Turn) -> str | None:
 async def reschedule_contact(turn: Turn) -> str | None:
     slot = slot_from_id(turn.answers.pop("new_slot", None))
     if slot is None:
-        raise Outcome("gone")
+        raise Outcome("lost")
+    referral = await chosen(turn)
     try:
-        await turn.referrals.reschedule(turn.answers.get(REFERENCE, ""), turn.chat_id, slot)
+        await turn.referrals.reschedule(referral.reference, turn.chat_id, slot)
     except ApiUnavailable as exc:
         raise Outcome("unavailable") from exc
     except ApiRefused as exc:
@@ -111,8 +120,9 @@ async def read_relay(turn: Turn, message: Message) -> str | None:
     text = (message.text or "").strip()
     if not text:
         raise Outcome("empty")
+    referral = await chosen(turn)
     try:
-        await turn.referrals.relay_to_partner(turn.answers.get(REFERENCE, ""), turn.chat_id,
+        await turn.referrals.relay_to_partner(referral.reference, turn.chat_id,
                                               text[:MAX_RELAY])
     except ApiUnavailable as exc:
         raise Outcome("unavailable") from exc

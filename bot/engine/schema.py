@@ -205,6 +205,9 @@ class Flow(_Strict):
     entries: tuple[Slug, ...] = ()  # nodes that code opens directly (commands, action hooks)
     outcomes: dict[Slug, Target] = {}  # outcomes any node of the flow may end with
     lost: Target | None = None  # where a press lands when the conversation state is gone
+    # Its screens need no conversation state (they read the API by chat): a press works even
+    # after the state is gone (a Redis restart, the TTL), as /mycontact's buttons must.
+    stateless: bool = False
     nodes: dict[Slug, Node]
 
     @model_validator(mode="after")

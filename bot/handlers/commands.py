@@ -22,7 +22,7 @@ from bot.api_client import ApiRefused, ApiUnavailable
 from bot.engine.actions import Turn
 from bot.engine.conversation import Conversation
 from bot.engine.core import N_
-from bot.engine.flows import WELCOME, NodeRef
+from bot.engine.flows import HOME, WELCOME, NodeRef
 from bot.handlers.campaign import known_code, unknown_link_notice, valid_code
 from bot.handlers.flow import go, present_screen, show_home
 from bot.handlers.language import PICKER
@@ -99,8 +99,7 @@ async def on_start(message: Message, command: CommandObject, turn: Turn,
     if not locale_known:  # the picker first; it leads on to the welcome question
         if notice:
             await message.answer(notice)
-        await go(turn, str(PICKER), WELCOME, edit=False)
-        conv.trail.clear()
+        await go(turn, str(PICKER), NodeRef.parse(HOME), edit=False)  # no Back: nothing before
     else:
         turn.notice = notice
         await present_screen(turn, turn.engine.show(conv, WELCOME, turn.locale), edit=False)

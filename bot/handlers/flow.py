@@ -104,7 +104,8 @@ async def on_press(cb: CallbackQuery, callback_data: NodeCb, turn: Turn) -> None
         await on_stale(cb, turn)
         return
     conv = turn.conversation
-    if not conv.started:  # the state is gone: Redis restart, or the TTL expired
+    stateless = engine.flows.flows[callback_data.f].stateless and target != "back"
+    if not conv.started and not stateless:  # the state is gone: Redis restart, or the TTL
         await answer_quietly(cb)
         await show_lost(turn, "" if target == "home" else callback_data.f)
         return

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from bot.api_client import ReferralsClient
 from bot.app import create_bot, create_stores
 from bot.settings import Settings
+from referral_api.housekeeping import create_worker
+from referral_api.outbox.worker import OutboxWorker
 from referral_api.referrals.models import Referral
-from referral_api.worker import OutboxWorker, create_worker
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
 from tests.harness import Harness, dispatcher_for

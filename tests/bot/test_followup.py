@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from bot.notices import FOLLOWUP_WAVE
 from bot.settings import DEFAULT_FLOWS_DIR, DEFAULT_LOCALES_DIR
-from referral_api.referrals.service import ReferralService
 from referral_api.followup.models import FollowupEnrolment, FollowupResponse, FollowupWave
+from referral_api.referrals.service import ReferralService
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
 from tests.harness import Harness, Person, flows_at

@@ -13,7 +13,7 @@ from babel.support import Translations
 from redis.asyncio import Redis
 
 from bot.api_client import ReferralsClient
-from bot.engine.callbacks import LangCb
+from bot.i18n import native_name
 from bot.settings import DEFAULT_LOCALES_DIR
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
@@ -241,6 +241,8 @@ async def test_try_again_after_redis_lost_the_followup_answers(
         booking: Booking, admin: httpx.AsyncClient, redis: Redis, prefix: str) -> None:
     person = booking.h.person(7321)
     await wave_received(booking, admin, person)
+    wave_message = person.last_message_id()
+    start = dict(person.buttons_with_data())["▶️ Start"]
     await person.press("▶️ Start")
     working = api_down(booking)  # the answers cannot be saved at the end
     for _ in range(20):
@@ -252,10 +254,10 @@ async def test_try_again_after_redis_lost_the_followup_answers(
     api_back(booking, working)
     await redis_loses_everything(redis, prefix)
     assert await person.press("Try again") == [
-        "Sorry, I lost track of our conversation. Your answers were not saved. Press Start to "
-        "answer again."]
-    assert person.buttons == ["▶️ Start", "🏠 Main menu"]
-    await person.press("▶️ Start")
+        "Sorry, I lost track of our conversation. Your answers were not saved.\n\n"
+        "To answer again, press ▶️ Start on our message with the questions, above."]
+    assert person.buttons == ["🏠 Main menu"]
+    await person.press_data(start, message_id=wave_message)  # the way back
     assert "How did you first hear about the voluntary return programme?" in person.text
 
 
@@ -268,7 +270,9 @@ async def test_lost_state_is_told_in_the_telegram_apps_language(
     assert expected != NOT_SENT  # translated, so the test can tell the languages apart
     person = booking.h.person(7330, lang)
     await person.send("/language")
-    await person.press_data(LangCb(code=lang).pack())  # chosen explicitly: stored in Redis
+    while native_name(lang) not in person.buttons:  # the next page of the list
+        await person.press(next(b for b in person.buttons if b in ("◀", "▶")))
+    await person.press(native_name(lang))  # chosen explicitly: stored in Redis
     assert [k async for k in redis.scan_iter(match=f"{prefix}:lang:*")]
     await find_by_postcode(person)  # by position: works in every language
     await person.press(person.buttons[0])  # the first place

@@ -162,7 +162,7 @@ async def test_a_photo_on_the_write_screen_is_not_sent_and_says_so(booking: Book
     assert "✅ Sent to your counsellor" in person.text
 
 
-async def test_an_old_time_button_after_the_visit_was_cancelled_says_so(
+async def test_an_old_time_button_after_the_visit_was_cancelled_moves_nothing(
         booking: Booking, admin: httpx.AsyncClient) -> None:
     await open_two_days(admin)
     person = booking.h.person(7107)
@@ -182,4 +182,4 @@ async def test_an_old_time_button_after_the_visit_was_cancelled_says_so(
     assert data is not None
     await person.press_data(data, message_id=old_list)
     [edited] = [m for m in person.bot_messages() if m["message_id"] == old_list]
-    assert "This contact no longer exists." in edited["text"]
+    assert "You have no booked contact" in edited["text"]  # nothing moved, and it says why

@@ -38,6 +38,7 @@ from bot.handlers.followup import collected
 from bot.screening import DETAIL, RULES, flags_from, service_for
 from bot.settings import PROJECT_DIR
 from bot.signals import SignalBuffer, SignalRecorder, bound
+from referral_api.outbox.messages import NoticeStatus
 from referral_api.referrals import models as referral_models
 from referral_api.referrals.schemas import ContactMode, CounsellorStatus
 from referral_api.signals import catalogue
@@ -283,7 +284,8 @@ async def test_every_request_of_the_client_fits_the_openapi(spec: Schema) -> Non
 
     calls = client_calls(load_flows(FLOWS))
     public = {name for name in vars(ReferralsClient)
-              if not name.startswith("_") and name != "close"}
+              if not name.startswith("_")
+              and name not in ("close", "unconfigured", "configured")}
     assert set(calls) == public, "give every client method a sample call here"
     client = ReferralsClient(httpx.AsyncClient(transport=httpx.MockTransport(api),
                                                base_url="http://api"), "token")
@@ -353,6 +355,8 @@ def test_the_apis_own_copies_of_the_lists_agree() -> None:
     """Lists the API keeps as tuples for its tables and reports must equal its schema's."""
     assert get_args(ContactMode) == catalogue.CONTACT_MODES == referral_models.CONTACT_MODES
     assert get_args(CounsellorStatus) == referral_models.COUNSELLOR_STATUSES
+    # The statuses a person hears about: the counsellors' and the staff app's "returned".
+    assert get_args(NoticeStatus) == (*get_args(CounsellorStatus), "returned")
     assert not hasattr(referral_models, "TOPICS")
 
 
@@ -364,7 +368,9 @@ def test_the_bot_imports_only_the_apis_schemas() -> None:
     loaded = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, check=True,
                             capture_output=True, text=True).stdout.split()
     allowed = {"referral_api", "referral_api.partners", "referral_api.referrals",
-               "referral_api.signals", "referral_api.surveys",  # packages: docstrings only
-               "referral_api.signals.catalogue", "referral_api.surveys.questionnaire"}
+               "referral_api.signals", "referral_api.followup",  # packages: docstrings only
+               "referral_api.campaigns", "referral_api.outbox",
+               "referral_api.signals.catalogue", "referral_api.followup.questionnaire",
+               "referral_api.outbox.messages"}  # the notices bot.notices renders
     wrong = [m for m in loaded if not (m.endswith(".schemas") or m in allowed)]
     assert wrong == [], wrong
