@@ -26,18 +26,18 @@ from typing import Any
 
 import yaml
 
+from referral_api.admin.service import seed_partners as seed_partner_records
 from referral_api.clock import system_clock
 from referral_api.db.engine import create_engine, create_sessionmaker
 from referral_api.db.migrate import upgrade_database
 from referral_api.errors import DomainError
+from referral_api.followup.importer import ImportFailed, ImportResult, import_responses
+from referral_api.followup.report import Report, load_rows, render_csv, render_text
+from referral_api.followup.report import build as build_report
 from referral_api.partners.schemas import SeedResult
-from referral_api.partners.service import PartnerService
 from referral_api.settings import Settings
 from referral_api.staff.models import LOCALES, ROLES
 from referral_api.staff.service import AccountService, password_hasher
-from referral_api.surveys.importer import ImportFailed, ImportResult, import_responses
-from referral_api.surveys.report import Report, load_rows, render_csv, render_text
-from referral_api.surveys.report import build as build_report
 
 
 def load_seed_file(path: Path) -> list[dict[str, Any]]:
@@ -54,7 +54,7 @@ async def seed_partners(settings: Settings, path: Path) -> SeedResult:
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            return await PartnerService(session, settings, system_clock).seed(records)
+            return await seed_partner_records(session, settings, system_clock, records)
     finally:
         await engine.dispose()
 
@@ -94,7 +94,7 @@ async def followup_report(settings: Settings, *, publication: bool) -> Report:
 
 async def followup_send_next_wave(settings: Settings, chat_id: int) -> int | None:
     from referral_api.crypto import DataVault
-    from referral_api.surveys.service import FollowupService
+    from referral_api.followup.service import FollowupService
 
     engine = create_engine(settings.database_url)
     try:
@@ -126,13 +126,13 @@ def _followup(settings: Settings, args: argparse.Namespace) -> int:
         if args.format == "csv":
             sys.stdout.write(render_csv(report))
         elif args.format == "html":
-            from referral_api.surveys.web import standalone_html
+            from referral_api.followup.web import standalone_html
 
             sys.stdout.write(standalone_html(report))
         else:
             sys.stdout.write(render_text(report))
         if args.out is not None:
-            from referral_api.surveys.charts import write_charts
+            from referral_api.followup.charts import write_charts
 
             written = write_charts(report, args.out)
             print(f"{len(written)} chart files written to {args.out}", file=sys.stderr)

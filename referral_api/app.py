@@ -1,5 +1,10 @@
 """`create_app(settings)`: the FastAPI application, wired from Settings. Nothing at import time.
 
+The wiring of the API process: the only module (with the CLI and the worker's wiring,
+referral_api.housekeeping) that imports every domain. Each domain contributes its bot-facing
+router and its staff pages (`<domain>/web.py` on the `web` kit); what one domain lends another
+without importing it is handed over here (the referrals' consent withdrawal to /stop).
+
 `python -m referral_api` serves `app_factory` with uvicorn (factory mode).
 """
 
@@ -17,20 +22,27 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from referral_api.admin import router as admin_router
+from referral_api.admin import web as admin_pages
+from referral_api.campaigns import router as campaigns_router
+from referral_api.campaigns import web as campaign_pages
 from referral_api.clock import Clock, system_clock
 from referral_api.crypto import DataVault
 from referral_api.db.engine import create_engine, create_sessionmaker
 from referral_api.dependencies import AppContext, SessionDep
 from referral_api.errors import DomainError
+from referral_api.followup import router as followup_router
+from referral_api.followup import web as followup_pages
 from referral_api.partners import router as partners_router
 from referral_api.referrals import router as referrals_router
+from referral_api.referrals import web as referral_pages
+from referral_api.referrals.service import withdraw_followup_consent
 from referral_api.settings import Settings
 from referral_api.signals import router as signals_router
-from referral_api.signals import web as signals_web
-from referral_api.staff.ratelimit import create_login_limiter
-from referral_api.surveys import router as surveys_router
-from referral_api.surveys import web as followup_pages
-from referral_api.web import router as staff_router
+from referral_api.signals import web as signal_pages
+from referral_api.staff import web as staff_pages
+from referral_api.web import router as staff_kit
+from referral_api.web.ratelimit import create_login_limiter
 from referral_api.web.security import StaffSecurityHeadersMiddleware, staff_error_response
 
 logger = logging.getLogger("referral_api.access")
@@ -73,11 +85,18 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     app.add_exception_handler(DomainError, _domain_error)
     app.include_router(_health_router())
     app.include_router(partners_router.create_router())
+    app.include_router(admin_router.create_router())
     app.include_router(referrals_router.create_router())
-    app.include_router(surveys_router.create_router())
+    app.include_router(followup_router.create_router(withdraw_followup_consent))
     app.include_router(signals_router.create_router())
-    app.include_router(signals_web.create_router())  # before the staff router: same prefix
-    staff_router.install(app)
+    app.include_router(campaigns_router.create_router())
+    # The staff web app under /staff: the kit's routes, then each domain's pages.
+    staff_kit.install(app)
+    campaign_pages.install(app)
+    signal_pages.install(app)
+    staff_pages.install(app)
+    referral_pages.install(app)  # with the Alerts count in every page's navigation
+    admin_pages.install(app)
     followup_pages.install(app)
     app.add_middleware(StaffSecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)

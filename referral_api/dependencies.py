@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from referral_api.clock import Clock
 from referral_api.crypto import DataVault
 from referral_api.settings import Settings
-from referral_api.staff.ratelimit import LoginLimiter
+from referral_api.web.ratelimit import LoginLimiter
 
 
 @dataclass(frozen=True, slots=True)

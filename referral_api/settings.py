@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from pathlib import Path
 
 import argon2
 from pydantic import Field, SecretStr, model_validator
@@ -22,6 +23,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/conex.db"
 DEMO_SERVICE_TOKEN = "dev-service-token"  # noqa: S105 - the documented demo default
 SLOT_TIMEZONE = "Europe/Brussels"
+# The gettext catalogues (the bot's `messages`, with which the worker renders person notices,
+# and the staff app's `staff`).
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 
 class ConfigError(Exception):
@@ -53,6 +57,11 @@ class Settings(BaseSettings):
     # go through Redis when set; the worker requires it outside the SQLite demo.
     redis_url: str | None = None
     redis_prefix: str = "conex"
+    # The worker's Redis pool and its share of the outbound governor: the bot's settings of the
+    # same names (bot/settings.py), with the same defaults.
+    redis_max_connections: int = Field(default=64, ge=4, le=10_000)
+    redis_pool_timeout: float = Field(default=10.0, gt=0, le=120)
+    bulk_rate: float = Field(default=28.0, gt=0, le=30)  # bulk messages a second, all processes
     staff_cookie_secure: bool = True  # STAFF_COOKIE_SECURE=false only for http://localhost
     staff_session_secret: SecretStr | None = None  # signs the session cookie; derived if unset
     staff_session_hours: int = Field(default=8, ge=1, le=72)

@@ -21,8 +21,8 @@ from pydantic import SecretStr
 from bot.api_client import ReferralsClient
 from bot.app import create_bot, create_dispatcher
 from bot.settings import Settings
+from referral_api.housekeeping import create_worker
 from referral_api.settings import Settings as ApiSettings
-from referral_api.worker import create_worker
 from simulator.demo import create_demo_accounts, prepare_api
 from simulator.server import DemoGroup, create_app
 

@@ -16,9 +16,9 @@ from referral_api.__main__ import create_account, seed_partners
 from referral_api.app import create_app
 from referral_api.db.migrate import upgrade_database
 from referral_api.errors import DomainError
+from referral_api.followup.importer import import_responses
 from referral_api.partners.models import Partner, PartnerCounsellor
 from referral_api.settings import Settings as ApiSettings
-from referral_api.surveys.importer import import_responses
 from simulator.server import DemoGroup
 
 log = logging.getLogger(__name__)

@@ -1,23 +1,23 @@
 """Queue a message in the outbox, inside the caller's transaction (the caller commits), and
-release the messages that were held for want of a target.
+release messages that were held for want of a target.
 
 A partner card, a card update or a coordinators' alert without a target chat (a partner without
 a Telegram group, no COORDINATOR_CHAT_ID) is `held`, never dropped: the worker leaves held rows
-alone, and `release_held` / `release_held_alerts` give them their chat once one is known.
+alone, and `release` gives them their chat once one is known (which rows: the referrals domain
+knows, `referrals.held`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.crypto import DataVault
+from referral_api.outbox.messages import OutboxPayload
 from referral_api.outbox.models import OutboxMessage
-from referral_api.partners.models import Partner
-from referral_api.referrals.models import Referral
 
 OutboxKind = Literal["partner_card", "card_update", "person_notice", "reminder", "relay",
                      "coordinator_alert", "followup_wave"]
@@ -45,7 +45,7 @@ def enqueue(
     vault: DataVault,
     *,
     kind: OutboxKind,
-    payload: dict[str, Any],
+    message: OutboxPayload,
     chat_id: int | None,
     now: datetime,
     not_before: datetime | None = None,
@@ -55,17 +55,18 @@ def enqueue(
     not_after: datetime | None = None,
 ) -> OutboxMessage:
     """Add one message, due at `not_before` (default: now). The target chat and the payload
-    are encrypted; `chat_key` is the chat's keyed hash (one chat's messages go out in order).
-    A partner card, card update or coordinators' alert without a chat is `held` until
-    `release_held` / `release_held_alerts` gives it one; other messages are `pending`."""
+    (`message.payload()`, see outbox.messages) are encrypted; `chat_key` is the chat's keyed
+    hash (one chat's messages go out in order). A partner card, card update or coordinators'
+    alert without a chat is `held` until `release` gives it one; other messages are
+    `pending`."""
     held = chat_id is None and kind in HELD_KINDS
-    message = OutboxMessage(
+    row = OutboxMessage(
         kind=kind,
         referral_id=referral_id,
         chat_id_enc=None if chat_id is None else vault.encrypt_chat_id(chat_id),
         chat_key=None if chat_id is None else vault.chat_key(chat_id),
         chat_kind=chat_kind or chat_kind_of(chat_id),
-        payload_enc=vault.encrypt_json(payload),
+        payload_enc=vault.encrypt_json(message.payload()),
         status="held" if held else "pending",
         attempts=0,
         not_before=not_before or now,
@@ -73,62 +74,16 @@ def enqueue(
         followup_wave_id=followup_wave_id,
         not_after=not_after,
     )
-    session.add(message)
-    return message
+    session.add(row)
+    return row
 
 
-async def release_held(session: AsyncSession, vault: DataVault, *, partner_id: str,
-                       chat_id: int, now: datetime, retry_failed: bool = True) -> int:
-    """The partner now has the Telegram group `chat_id`: its referrals' held cards and card
-    updates get that chat and become `pending`, due now, in id order (the worker sends one
-    chat's messages by id). With `retry_failed` (a new group), cards that failed for want of
-    a working chat (`TARGET_FAILURES`: dropped for want of a group before `held` existed, bot
-    removed, chat unknown) are sent again to it too, unless their text was blanked. In the
-    caller's transaction (the caller commits); returns how many messages were released."""
-    of_partner = OutboxMessage.referral_id.in_(
-        select(Referral.id).where(Referral.partner_id == partner_id))
-    return await _release(session, vault, chat_id, now, and_(
-        OutboxMessage.kind.in_(PARTNER_KINDS), of_partner), retry_failed=retry_failed)
-
-
-async def release_held_alerts(session: AsyncSession, vault: DataVault, chat_id: int,
-                              now: datetime) -> int:
-    """COORDINATOR_CHAT_ID is known (the worker at start-up): the held coordinators' alerts
-    that still matter (the referral is still new and its partner still has no group) get that
-    chat and become `pending`, due now, in id order. Alerts overtaken by events stay held
-    (they go with their referral at the retention purge); the staff app's Alerts page shows
-    what is still waiting. In the caller's transaction (the caller commits); returns how many
-    alerts were released."""
-    still_waiting = OutboxMessage.referral_id.in_(
-        select(Referral.id).join(Partner, Partner.id == Referral.partner_id)
-        .where(Referral.status == "new", Partner.notification_chat_id.is_(None)))
-    return await _release(session, vault, chat_id, now, and_(
-        OutboxMessage.kind == "coordinator_alert", still_waiting))
-
-
-async def release_held_to_partner_groups(session: AsyncSession, vault: DataVault,
-                                         now: datetime) -> int:
-    """A sweep for the worker (say once a minute): held cards of partners that do have a
-    group (a booking that raced an admin setting the group) are released to it. In the
-    caller's transaction (the caller commits); returns how many messages were released."""
-    partners = (await session.execute(
-        select(Partner.id, Partner.notification_chat_id)
-        .where(Partner.notification_chat_id.is_not(None),
-               Partner.id.in_(select(Referral.partner_id)
-                              .join(OutboxMessage, OutboxMessage.referral_id == Referral.id)
-                              .where(OutboxMessage.status == "held",
-                                     OutboxMessage.kind.in_(PARTNER_KINDS))))
-        .order_by(Partner.id))).all()
-    released = 0
-    for partner_id, chat_id in partners:
-        if chat_id is not None:
-            released += await release_held(session, vault, partner_id=partner_id,
-                                           chat_id=chat_id, now=now, retry_failed=False)
-    return released
-
-
-async def _release(session: AsyncSession, vault: DataVault, chat_id: int, now: datetime,
-                   which: ColumnElement[bool], *, retry_failed: bool = True) -> int:
+async def release(session: AsyncSession, vault: DataVault, chat_id: int, now: datetime,
+                  which: ColumnElement[bool], *, retry_failed: bool = True) -> int:
+    """The rows `which` selects get the chat `chat_id` and become `pending`, due now, in id
+    order: the held ones and, with `retry_failed`, those that failed for want of a working
+    chat (`TARGET_FAILURES`), unless their text was blanked. In the caller's transaction (the
+    caller commits); returns how many rows were released."""
     releasable = OutboxMessage.status == "held"
     if retry_failed:
         releasable = or_(releasable, and_(OutboxMessage.status == "failed",

@@ -1,4 +1,5 @@
-"""Tables `partners`, `partner_availability`, `partner_counsellors`."""
+"""Tables `partners`, `partner_availability`, `partner_counsellors`, and `slot_claims` (the seats
+of a partner's slots taken by referrals: what `schedule.free_slots` counts)."""
 
 from __future__ import annotations
 
@@ -73,3 +74,18 @@ class PartnerCounsellor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class SlotClaim(Base):
+    """One seat of a partner's slot. The unique constraint makes claiming atomic."""
+
+    __tablename__ = "slot_claims"
+    __table_args__ = (UniqueConstraint("partner_id", "slot_start", "seat"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    slot_start: Mapped[datetime]
+    seat: Mapped[int] = mapped_column(SmallInteger)  # 0 .. capacity_per_slot - 1
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )

@@ -1,22 +1,17 @@
-"""Partner routes: `/v1/partners/…` for the bot (service token), `/v1/admin/partners/…` (admin)."""
+"""Partner routes for the bot (service token): `/v1/partners/…`. The admin API
+(`/v1/admin/partners/…`) is partner administration's: admin/router.py."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query
 
-from referral_api.dependencies import AdminDep, ContextDep, SessionDep, require_service
+from referral_api.dependencies import ContextDep, SessionDep, require_service
 from referral_api.partners.schemas import (
-    AvailabilityWindow,
     CityPartners,
-    CounsellorCreate,
-    CounsellorPublic,
     NearestPartners,
-    PartnerAdmin,
-    PartnerCreate,
     PartnerPublic,
-    PartnerUpdate,
     Service,
     SlotList,
 )
@@ -24,20 +19,13 @@ from referral_api.partners.service import PartnerService
 
 
 def partner_service(session: SessionDep, context: ContextDep) -> PartnerService:
-    return PartnerService(session, context.settings, context.clock, context.vault)
+    return PartnerService(session, context.settings, context.clock)
 
 
 ServiceDep = Annotated[PartnerService, Depends(partner_service)]
 
 
 def create_router() -> APIRouter:
-    router = APIRouter()
-    router.include_router(_service_router())
-    router.include_router(_admin_router())
-    return router
-
-
-def _service_router() -> APIRouter:
     router = APIRouter(prefix="/v1/partners", tags=["partners"],
                        dependencies=[Depends(require_service)])
 
@@ -69,46 +57,5 @@ def _service_router() -> APIRouter:
     async def slots(partner_id: str, service_: ServiceDep,
                     days: Annotated[int, Query(ge=1, le=60)] = 14) -> SlotList:
         return await service_.slots(partner_id, days)
-
-    return router
-
-
-def _admin_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/admin/partners", tags=["admin"])
-
-    @router.post("", status_code=status.HTTP_201_CREATED)
-    async def create_partner(body: PartnerCreate, service_: ServiceDep,
-                             _admin: AdminDep) -> PartnerAdmin:
-        return await service_.create(body)
-
-    @router.put("/{partner_id}")
-    async def update_partner(partner_id: str, body: PartnerUpdate, service_: ServiceDep,
-                             _admin: AdminDep) -> PartnerAdmin:
-        return await service_.update(partner_id, body)
-
-    @router.delete("/{partner_id}")
-    async def deactivate_partner(partner_id: str, service_: ServiceDep,
-                                 _admin: AdminDep) -> PartnerAdmin:
-        return await service_.deactivate(partner_id)
-
-    @router.post("/{partner_id}/counsellors", status_code=status.HTTP_201_CREATED)
-    async def add_counsellor(partner_id: str, body: CounsellorCreate, response: Response,
-                             service_: ServiceDep, _admin: AdminDep) -> CounsellorPublic:
-        counsellor, created = await service_.add_counsellor(partner_id, body.telegram_user_id)
-        if not created:
-            response.status_code = status.HTTP_200_OK
-        return counsellor
-
-    @router.delete("/{partner_id}/counsellors/{telegram_user_id}",
-                   status_code=status.HTTP_204_NO_CONTENT)
-    async def remove_counsellor(partner_id: str, telegram_user_id: int, service_: ServiceDep,
-                                _admin: AdminDep) -> None:
-        await service_.remove_counsellor(partner_id, telegram_user_id)
-
-    @router.put("/{partner_id}/availability")
-    async def set_availability(partner_id: str, body: list[AvailabilityWindow],
-                               service_: ServiceDep,
-                               _admin: AdminDep) -> list[AvailabilityWindow]:
-        return await service_.set_availability(partner_id, body)
 
     return router

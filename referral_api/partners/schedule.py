@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referral_api.partners.models import Partner, PartnerAvailability
-from referral_api.referrals.models import SlotClaim
+from referral_api.partners.models import Partner, PartnerAvailability, SlotClaim
 from referral_api.settings import SLOT_TIMEZONE
 
 

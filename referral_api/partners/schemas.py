@@ -14,7 +14,9 @@ LanguageCode = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=16,
                            pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 ]
-Slug = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+# At most 40: a partner id travels in a Telegram button's callback data (64 bytes in all;
+# bot/booking/__init__.py PARTNER_ID_BYTES, checked by python -m bot.engine check).
+Slug = Annotated[str, StringConstraints(max_length=40, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

@@ -1,12 +1,14 @@
 """Partner use cases: nearest search, cities, slots, admin changes and the seed upsert.
 
 When a change gives a partner a Telegram group (or another one), the referral cards held for
-want of a group are released to it in the same transaction (`outbox.service.release_held`).
+want of a group are released to it in the same transaction: by the `ReleaseCards` the caller
+gives (partner administration, `admin.service`, gives `referrals.held.release_partner_cards`;
+the partners domain knows no referral).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import time, timedelta
 from typing import Any
 
@@ -16,9 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api import geo
 from referral_api.clock import Clock
-from referral_api.crypto import DataVault
 from referral_api.errors import Conflict, Invalid, NotFound
-from referral_api.outbox.service import release_held
 from referral_api.partners.models import Partner, PartnerAvailability, PartnerCounsellor
 from referral_api.partners.schedule import Window, free_slots, to_local
 from referral_api.partners.schemas import (
@@ -49,6 +49,11 @@ SEED_FIELDS = ("name", "kind", "city", "postal_code", "address", "lat", "lon", "
                "languages", "services", "province", "source", "verified")
 SEED_OPTIONAL_FIELDS = ("notification_chat_id", "slot_minutes", "capacity_per_slot", "active")
 
+# Sends the partner's held referral cards to its Telegram group, if it has one (with
+# `new_group`, also the cards that failed for want of a working chat), in the caller's
+# transaction; how many cards were released. (partner, new_group) -> count.
+ReleaseCards = Callable[[Partner, bool], Awaitable[int]]
+
 
 def _base_language(code: str) -> str:
     """'pt_BR', 'pt-br', 'PT' → 'pt'."""
@@ -69,27 +74,10 @@ def _resolve_location(postal_code: str, lat: float | None,
 
 
 class PartnerService:
-    def __init__(self, session: AsyncSession, settings: Settings, clock: Clock,
-                 vault: DataVault | None = None) -> None:
+    def __init__(self, session: AsyncSession, settings: Settings, clock: Clock) -> None:
         self.session = session
         self.settings = settings
         self.clock = clock
-        self._vault = vault  # None: made from DATA_KEY when a held card must be released
-
-    def vault(self) -> DataVault:
-        if self._vault is None:
-            self._vault = DataVault(self.settings.resolved_data_key())
-        return self._vault
-
-    async def release_held_cards(self, partner: Partner, *, new_group: bool) -> int:
-        """Send the partner's held referral cards to its group, if it has one (for a new
-        group, also the cards that failed for want of a working chat); in the caller's
-        transaction. How many cards were released."""
-        if partner.notification_chat_id is None:
-            return 0
-        return await release_held(self.session, self.vault(), partner_id=partner.id,
-                                  chat_id=partner.notification_chat_id, now=self.clock(),
-                                  retry_failed=new_group)
 
     # --- lookups --------------------------------------------------------------------------
 
@@ -193,17 +181,19 @@ class PartnerService:
             raise Conflict("partner_exists") from None
         return PartnerAdmin.model_validate(partner)
 
-    async def update(self, partner_id: str, data: PartnerUpdate) -> PartnerAdmin:
-        partner, _ = await self.update_releasing(partner_id, data)
+    async def update(self, partner_id: str, data: PartnerUpdate,
+                     release: ReleaseCards) -> PartnerAdmin:
+        partner, _ = await self.update_releasing(partner_id, data, release)
         return PartnerAdmin.model_validate(partner)
 
-    async def update_releasing(self, partner_id: str, data: PartnerUpdate, *,
+    async def update_releasing(self, partner_id: str, data: PartnerUpdate,
+                               release: ReleaseCards, *,
                                resend_failed: bool = False) -> tuple[Partner, int]:
         """Change the fields sent; commits. With a Telegram group after the change, the
-        partner's held referral cards are released to it in the same transaction (also when
-        the group did not change: a card held by a booking that raced the change goes out at
-        the next save); cards that failed for want of a working chat too when the group
-        changed or with `resend_failed`. Returns the partner and how many cards were
+        partner's held referral cards are released to it (`release`) in the same transaction
+        (also when the group did not change: a card held by a booking that raced the change
+        goes out at the next save); cards that failed for want of a working chat too when the
+        group changed or with `resend_failed`. Returns the partner and how many cards were
         released."""
         partner = await self.get(partner_id, active_only=False)
         changes: dict[str, Any] = data.model_dump(exclude_unset=True)
@@ -221,8 +211,8 @@ class PartnerService:
         for field, value in changes.items():
             setattr(partner, field, value)
         partner.updated_at = self.clock()
-        released = await self.release_held_cards(
-            partner, new_group=resend_failed or partner.notification_chat_id != old_group)
+        released = await release(
+            partner, resend_failed or partner.notification_chat_id != old_group)
         await self.session.commit()
         return partner, released
 
@@ -283,12 +273,15 @@ class PartnerService:
 
     # --- seed -----------------------------------------------------------------------------
 
-    async def seed(self, records: Iterable[Mapping[str, Any]]) -> SeedResult:
+    async def seed(self, records: Iterable[Mapping[str, Any]],
+                   release: ReleaseCards | None = None) -> SeedResult:
         """Upsert partners by id from seed records (the `partners:` list of partners.yaml).
 
         Fields the file does not give keep their current value (notification chat, slot
         length, capacity, active); `languages` absent means unknown (empty). A partner without
-        weekly windows gets DEFAULT_WINDOWS. One transaction for the whole file.
+        weekly windows gets DEFAULT_WINDOWS. An existing partner given a (new) Telegram group
+        gets its held referral cards (`release`, when given). One transaction for the whole
+        file.
         """
         parsed = [PartnerCreate.model_validate(record) for record in records]
         ids = {data.id for data in parsed}
@@ -339,8 +332,9 @@ class PartnerService:
                 )
         await self.session.flush()  # the partners first: the windows refer to them
         self.session.add_all(windows)
-        for partner in new_groups:
-            await self.release_held_cards(partner, new_group=True)
+        if release is not None:
+            for partner in new_groups:
+                await release(partner, True)
         await self.session.commit()
         return SeedResult(created=created, updated=updated, unchanged=unchanged)
 

@@ -1,7 +1,8 @@
 """What partners' counsellors read in their Telegram group, in the partner's language (HTML).
 
-The person's own notices are not rendered here: their payloads carry a message key and the
-person's language, and the bot's worker translates them.
+Each is a `StaffMessage` (outbox.messages), sent as it is. The person's own notices are not
+rendered here: they carry a message key and the person's language (`PersonNotice`), and the
+worker translates them (bot.notices).
 
 A card shows what the counsellor needs and nothing more: the person's name only if they gave
 one, the phone only when they asked to be called, never the Telegram chat id.
@@ -12,12 +13,12 @@ from __future__ import annotations
 import html
 from datetime import datetime
 from functools import cache
-from typing import Any
 
 import phonenumbers
 from babel import Locale
 from babel.dates import format_datetime
 
+from referral_api.outbox.messages import Buttons, StaffMessage
 from referral_api.partners.schedule import to_local
 from referral_api.referrals.reference import format_reference
 from referral_api.staff.models import LOCALES
@@ -43,9 +44,6 @@ def card_locale(languages: list[str] | None, province: str | None) -> str:
     if province in _FRENCH_PROVINCES:
         return "fr"
     return "en"
-
-
-Buttons = list[list[dict[str, str]]]
 
 
 @cache
@@ -84,9 +82,9 @@ def status_buttons(code: str, status: str, locale: str = "en") -> Buttons:
 def partner_card(*, code: str, status: str, contact_mode: str, slot_start: datetime | None,
                  language: str, interpreter: bool, topic: str, flags: list[str],
                  name: str | None, phone: str | None, update: bool = False,
-                 locale: str = "en") -> dict[str, Any]:
-    """Payload of a `partner_card` (update=False) or `card_update` outbox row, written in the
-    partner's language (`locale`, one of LOCALES)."""
+                 locale: str = "en") -> StaffMessage:
+    """A `partner_card` (update=False) or `card_update` outbox row, written in the partner's
+    language (`locale`, one of LOCALES)."""
     t = staff_gettext(locale)
     reference = format_reference(code)
     title = t.gettext(CARD["update"] if update else CARD["new"], ref=reference)
@@ -109,48 +107,31 @@ def partner_card(*, code: str, status: str, contact_mode: str, slot_start: datet
     if name:
         lines.append(f"{t.gettext(CARD['name'])}: {html.escape(name)}")
     lines.append(f"{t.gettext(CARD['reference'])}: <code>{reference}</code>")
-    payload: dict[str, Any] = {
-        "text": "\n".join(lines),
-        "parse_mode": "HTML",
-        "reference": reference,
-        "status": status,
-    }
-    buttons = status_buttons(code, status, locale)
-    if buttons:
-        payload["buttons"] = buttons
-    return payload
+    return StaffMessage(text="\n".join(lines), parse_mode="HTML", reference=reference,
+                        status=status, buttons=status_buttons(code, status, locale) or None)
 
 
-def withdrawn_notice(code: str, locale: str = "en") -> dict[str, Any]:
+def withdrawn_notice(code: str, locale: str = "en") -> StaffMessage:
     """Sent to the partner when the person used /forget on an open referral."""
     t = staff_gettext(locale)
     reference = format_reference(code)
-    return {
-        "text": f"<b>{t.gettext(CARD['update'], ref=reference)}</b>\n"
-                f"{t.gettext(CARD['withdrawn'])}",
-        "parse_mode": "HTML",
-        "reference": reference,
-        "status": "withdrawn",
-    }
+    return StaffMessage(text=f"<b>{t.gettext(CARD['update'], ref=reference)}</b>\n"
+                             f"{t.gettext(CARD['withdrawn'])}",
+                        parse_mode="HTML", reference=reference, status="withdrawn")
 
 
-def relay_to_partner(code: str, text: str, locale: str = "en") -> dict[str, Any]:
+def relay_to_partner(code: str, text: str, locale: str = "en") -> StaffMessage:
     t = staff_gettext(locale)
     reference = format_reference(code)
-    return {
-        "text": f"<b>{t.gettext(CARD['message'], ref=reference)}</b>\n{html.escape(text)}",
-        "parse_mode": "HTML",
-        "reference": reference,
-    }
+    return StaffMessage(text=f"<b>{t.gettext(CARD['message'], ref=reference)}</b>\n"
+                             f"{html.escape(text)}",
+                        parse_mode="HTML", reference=reference)
 
 
-def coordinator_alert(*, code: str, partner_id: str, partner_name: str) -> dict[str, Any]:
+def coordinator_alert(*, code: str, partner_id: str, partner_name: str) -> StaffMessage:
     t = staff_gettext("en")  # coordinators of the whole programme
     reference = format_reference(code)
-    return {
-        "text": (f"<b>{t.gettext(CARD['alert'], ref=reference)}</b>\n"
-                 + t.gettext(CARD["alert_text"], partner=html.escape(partner_name),
-                             id=html.escape(partner_id))),
-        "parse_mode": "HTML",
-        "reference": reference,
-    }
+    return StaffMessage(text=(f"<b>{t.gettext(CARD['alert'], ref=reference)}</b>\n"
+                              + t.gettext(CARD["alert_text"], partner=html.escape(partner_name),
+                                          id=html.escape(partner_id))),
+                        parse_mode="HTML", reference=reference)

@@ -1,4 +1,5 @@
-"""Tables `referrals`, `slot_claims`, `referral_events`, `relay_messages`.
+"""Tables `referrals`, `referral_events`, `relay_messages` (the seat a visit takes:
+`partners.models.SlotClaim`).
 
 Personal fields end in `_enc` (Fernet, see referral_api.crypto); `chat_key` is a keyed hash.
 """
@@ -7,16 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (
-    JSON,
-    ForeignKey,
-    Integer,
-    SmallInteger,
-    String,
-    Text,
-    UniqueConstraint,
-    false,
-)
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referral_api.db.base import Base, utcnow
@@ -25,7 +17,7 @@ STATUSES = ("new", "accepted", "contacted", "unreachable", "returned", "closed",
 FINISHED_STATUSES = ("closed", "cancelled")
 COUNSELLOR_STATUSES = ("accepted", "contacted", "unreachable", "closed")
 CONTACT_MODES = ("telegram", "phone", "visit")
-REINTEGRATION_PARTNERS = ("caritas", "iom")
+# The reintegration partners of a return: followup.models.REINTEGRATION_PARTNERS.
 # Booking topics: the `Topic` literal of referrals/schemas.py (the API contract), nowhere else.
 
 
@@ -61,21 +53,6 @@ class Referral(Base):
     # "yyyymm:pseudonym" of the person's signals that month, encrypted (issue 7): status
     # changes count in the same anonymous journey. Null once purged or when not sent.
     signal_key_enc: Mapped[str | None] = mapped_column(Text)
-
-
-class SlotClaim(Base):
-    """One seat of a partner's slot. The unique constraint makes claiming atomic."""
-
-    __tablename__ = "slot_claims"
-    __table_args__ = (UniqueConstraint("partner_id", "slot_start", "seat"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
-    slot_start: Mapped[datetime]
-    seat: Mapped[int] = mapped_column(SmallInteger)  # 0 .. capacity_per_slot - 1
-    referral_id: Mapped[int] = mapped_column(
-        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
-    )
 
 
 class ReferralEvent(Base):

@@ -15,13 +15,13 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from referral_api.partners.schemas import LanguageCode
+from referral_api.schemas import ChatId
 from referral_api.signals.schemas import SignalRef
 
 ContactMode = Literal["telegram", "phone", "visit"]
 Topic = Literal["information", "apply", "travel_documents", "reintegration", "medical", "family",
                 "other"]
 CounsellorStatus = Literal["accepted", "contacted", "unreachable", "closed"]
-ChatId = Annotated[int, Field(ge=-(10**15), le=10**15)]
 TelegramUserId = Annotated[int, Field(gt=0, le=10**15)]
 # Referral flags are an open set of ids (the screening's flags, bot/screening.py, are checked
 # against this pattern by tests/contract); the closed list of *signalled* screening flags is

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TypeGuard
 
 import phonenumbers
 from sqlalchemy import ColumnElement, delete, select, update
@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral_api.clock import Clock
 from referral_api.crypto import DataVault
 from referral_api.errors import Conflict, Forbidden, Invalid, NotFound
+from referral_api.followup.service import FollowupService
+from referral_api.outbox.messages import NoticeStatus, RelayNotice, ReminderNotice, StatusNotice
 from referral_api.outbox.models import OutboxMessage
 from referral_api.outbox.service import ChatKind, chat_kind_of, enqueue
-from referral_api.partners.models import Partner, PartnerCounsellor
+from referral_api.partners.models import Partner, PartnerCounsellor, SlotClaim
 from referral_api.partners.schedule import free_slots, is_scheduled, load_windows, to_local
 from referral_api.referrals import cards
 from referral_api.referrals.models import (
@@ -31,13 +33,11 @@ from referral_api.referrals.models import (
     Referral,
     ReferralEvent,
     RelayMessage,
-    SlotClaim,
 )
 from referral_api.referrals.reference import format_reference, new_reference, normalize_reference
-from referral_api.referrals.schemas import ReferralCreate, ReferralPublic
+from referral_api.referrals.schemas import CounsellorStatus, ReferralCreate, ReferralPublic
 from referral_api.settings import Settings
 from referral_api.signals.service import record_event_quietly
-from referral_api.surveys.service import FollowupService
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,10 @@ def parse_phone(text: str) -> str:
 
 def counsellor_actor(telegram_user_id: int) -> str:
     return f"counsellor:{telegram_user_id}"
+
+
+def _is_counsellor_status(status: str) -> TypeGuard[CounsellorStatus]:
+    return status in COUNSELLOR_STATUSES
 
 
 class ReferralService:
@@ -111,7 +115,7 @@ class ReferralService:
         self._queue_card(partner, referral, now, update=False, name=name, phone=phone)
         if partner.notification_chat_id is None:
             enqueue(self.session, self.vault, kind="coordinator_alert",
-                    payload=cards.coordinator_alert(code=referral.reference,
+                    message=cards.coordinator_alert(code=referral.reference,
                                                     partner_id=partner.id,
                                                     partner_name=partner.name),
                     chat_id=self.settings.coordinator_chat_id, referral_id=referral.id,
@@ -183,7 +187,7 @@ class ReferralService:
         self.session.add(RelayMessage(referral_id=referral.id, direction="to_partner",
                                       text_enc=self.vault.encrypt(text), created_at=now))
         enqueue(self.session, self.vault, kind="relay",
-                payload=cards.relay_to_partner(referral.reference, text, cards.card_locale(
+                message=cards.relay_to_partner(referral.reference, text, cards.card_locale(
                     list(partner.languages), partner.province)),
                 chat_id=partner.notification_chat_id, chat_kind=self._partner_chat_kind(partner),
                 referral_id=referral.id, now=now)
@@ -212,7 +216,7 @@ class ReferralService:
         for code, status, partner_chat_id, locale in found:
             if status not in FINISHED_STATUSES and partner_chat_id is not None:
                 enqueue(self.session, self.vault, kind="card_update",
-                        payload=cards.withdrawn_notice(code, locale), chat_id=partner_chat_id,
+                        message=cards.withdrawn_notice(code, locale), chat_id=partner_chat_id,
                         chat_kind=chat_kind_of(partner_chat_id), now=now)
         await self.session.execute(delete(Referral).where(Referral.chat_key == chat_key))
         await self.session.commit()
@@ -222,7 +226,7 @@ class ReferralService:
     # --- counsellors ----------------------------------------------------------------------
 
     async def set_status(self, reference: str, counsellor_telegram_id: int,
-                         status: str) -> ReferralPublic:
+                         status: CounsellorStatus) -> ReferralPublic:
         referral, partner = await self._counsellors_referral(reference, counsellor_telegram_id)
         return await self._change_status(referral, partner, status,
                                          counsellor_actor(counsellor_telegram_id))
@@ -231,7 +235,7 @@ class ReferralService:
                                      actor: str) -> ReferralPublic:
         """A status change by staff of `partner_id` (the web app; actor `staff:<id>`).
         Another partner's referral is 404."""
-        if status not in COUNSELLOR_STATUSES:
+        if not _is_counsellor_status(status):
             raise Invalid("invalid_status")
         referral, partner = await self._partners_referral(reference, partner_id)
         return await self._change_status(referral, partner, status, actor)
@@ -260,7 +264,7 @@ class ReferralService:
         await self.session.commit()  # a correction when the status was already `returned`
         return result
 
-    async def _change_status(self, referral: Referral, partner: Partner, status: str,
+    async def _change_status(self, referral: Referral, partner: Partner, status: NoticeStatus,
                              actor: str) -> ReferralPublic:
         if referral.status == status:
             return self._public(referral, partner)  # idempotent: no event, no notice
@@ -274,9 +278,9 @@ class ReferralService:
         self._queue_card(partner, referral, now, update=True)
         if referral.chat_id_enc is not None:  # the person hears of every change, in their
             enqueue(self.session, self.vault, kind="person_notice",  # language (bot.notices)
-                    payload={"key": status,
-                             "reference": format_reference(referral.reference),
-                             "partner_name": partner.name, "locale": referral.language},
+                    message=StatusNotice(key=status,
+                                         reference=format_reference(referral.reference),
+                                         partner_name=partner.name, locale=referral.language),
                     chat_id=self.vault.decrypt_chat_id(referral.chat_id_enc),
                     referral_id=referral.id, now=now)
         if status in ("closed", "returned"):
@@ -319,9 +323,9 @@ class ReferralService:
         self.session.add(RelayMessage(referral_id=referral.id, direction="to_person",
                                       text_enc=self.vault.encrypt(text), created_at=now))
         enqueue(self.session, self.vault, kind="relay",
-                payload={"key": "relay", "reference": format_reference(referral.reference),
-                         "partner_name": partner.name, "text": text,
-                         "locale": referral.language},
+                message=RelayNotice(reference=format_reference(referral.reference),
+                                    partner_name=partner.name, text=text,
+                                    locale=referral.language),
                 chat_id=self.vault.decrypt_chat_id(referral.chat_id_enc),
                 referral_id=referral.id, now=now)
         await self.session.commit()
@@ -451,7 +455,7 @@ class ReferralService:
         if update:
             name = self.vault.decrypt_optional(referral.name_enc)
             phone = self.vault.decrypt_optional(referral.phone_enc)
-        payload = cards.partner_card(
+        card = cards.partner_card(
             code=referral.reference, status=referral.status, contact_mode=referral.contact_mode,
             slot_start=referral.slot_start, language=referral.language,
             interpreter=referral.interpreter, topic=referral.topic, flags=list(referral.flags),
@@ -459,7 +463,7 @@ class ReferralService:
             locale=cards.card_locale(list(partner.languages), partner.province),
         )
         enqueue(self.session, self.vault, kind="card_update" if update else "partner_card",
-                payload=payload, chat_id=partner.notification_chat_id,
+                message=card, chat_id=partner.notification_chat_id,
                 chat_kind=self._partner_chat_kind(partner), referral_id=referral.id, now=now)
 
     def _queue_reminder(self, partner: Partner, referral: Referral, chat_id: int,
@@ -470,15 +474,11 @@ class ReferralService:
         due = referral.slot_start - timedelta(hours=self.settings.reminder_hours)
         if due <= now:
             return
-        payload: dict[str, Any] = {
-            "key": "reminder",
-            "reference": format_reference(referral.reference),
-            "partner_name": partner.name,
-            "slot_start": to_local(referral.slot_start).isoformat(),
-            "address": partner.address,
-            "locale": referral.language,
-        }
-        enqueue(self.session, self.vault, kind="reminder", payload=payload, chat_id=chat_id,
+        reminder = ReminderNotice(reference=format_reference(referral.reference),
+                                  partner_name=partner.name,
+                                  slot_start=to_local(referral.slot_start),
+                                  address=partner.address, locale=referral.language)
+        enqueue(self.session, self.vault, kind="reminder", message=reminder, chat_id=chat_id,
                 referral_id=referral.id, not_before=due, now=now)
 
     async def _drop_pending_reminders(self, referral_id: int) -> None:
@@ -528,3 +528,14 @@ async def purge_expired(session: AsyncSession, now: datetime, retention_days: in
     await session.commit()
     logger.info("retention: personal fields of %d referral(s) purged", len(ids))
     return len(ids)
+
+
+async def withdraw_followup_consent(session: AsyncSession, chat_key: str) -> int:
+    """The person said /stop: the follow-up consent of their referrals is withdrawn, so that
+    a later "returned" does not enrol them (FollowupService.stop, given this by the API's
+    wiring). In the caller's transaction; how many referrals had the consent."""
+    withdrawn = await session.execute(
+        update(Referral).where(Referral.chat_key == chat_key,
+                               Referral.followup_consent.is_(True))
+        .values(followup_consent=False).execution_options(synchronize_session=False))
+    return int(getattr(withdrawn, "rowcount", 0) or 0)

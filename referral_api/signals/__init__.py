@@ -1,1 +1,1 @@
-"""Anonymous signals (what people need and what holds them back) and outreach campaigns."""
+"""Anonymous signals (what people need and what holds them back) and their report."""

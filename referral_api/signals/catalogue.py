@@ -52,9 +52,6 @@ def bit_of(event: str, value: str | None) -> tuple[str, int] | None:
         return None
     return spec[0], 1 << spec[1].index(value)
 
-# Outreach campaigns.
-CHANNELS: Final = ("flyer", "poster", "social_media", "outreach_visit", "reception_centre",
-                   "website", "other")
 
 
 def stage_rank(stage: str | None) -> int:

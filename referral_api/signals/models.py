@@ -1,5 +1,5 @@
-"""Tables `signal_events` (the anonymous event store), its rollup `signal_journeys`, and
-`campaigns`.
+"""Tables `signal_events` (the anonymous event store) and its rollup `signal_journeys` (the
+campaigns a signal names: campaigns/models.py).
 
 A signal row holds only: a monthly pseudonym, a month, an event type and a value from closed
 lists (catalogue.py), a language code, a province (never finer), a campaign code and the
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, Date, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referral_api.db.base import Base, utcnow
+from referral_api.db.base import Base
 
 PSEUDONYM_LENGTH = 64  # hex of HMAC-SHA256
 
@@ -56,19 +56,3 @@ class SignalJourney(Base):
     topics: Mapped[int] = mapped_column(Integer, default=0)  # bitmasks, see catalogue.RANKED
     obstacles: Mapped[int] = mapped_column(Integer, default=0)
     flags: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class Campaign(Base):
-    """An outreach campaign: a code for a deep link, a QR code and a typed fallback."""
-
-    __tablename__ = "campaigns"
-
-    code: Mapped[str] = mapped_column(String(64), primary_key=True)
-    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), index=True)
-    city: Mapped[str] = mapped_column(String(100))
-    channel: Mapped[str] = mapped_column(String(24))
-    label: Mapped[str] = mapped_column(String(100))
-    created_by: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_accounts.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    active: Mapped[bool] = mapped_column(default=True)

@@ -1,4 +1,5 @@
-"""Signal routes for the bot (service token): a batch of events, forget, campaign lookup."""
+"""Signal routes for the bot (service token): a batch of events, forget. (The campaign
+lookup is campaigns/router.py.)"""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ import logging
 from fastapi import APIRouter, Depends, status
 
 from referral_api.dependencies import ContextDep, SessionDep, require_service
-from referral_api.errors import NotFound
-from referral_api.signals.campaigns import campaign_is_active
 from referral_api.signals.schemas import (
-    CampaignPublic,
     SignalBatch,
     SignalForget,
     SignalsForgotten,
@@ -48,12 +46,5 @@ def create_router() -> APIRouter:
                              context: ContextDep) -> SignalsForgotten:
         deleted = await forget(session, body.pseudonyms, context.clock())
         return SignalsForgotten(deleted_events=deleted)
-
-    @router.get("/campaigns/{code}")
-    async def campaign(code: str, session: SessionDep) -> CampaignPublic:
-        found = await campaign_is_active(session, code)
-        if found is None:
-            raise NotFound("unknown_campaign")
-        return CampaignPublic(code=found)
 
     return router

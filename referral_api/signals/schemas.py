@@ -1,4 +1,4 @@
-"""Signal and campaign schemas of the bot's API (service token).
+"""Signal schemas of the bot's API (service token); the campaign's: campaigns/schemas.py.
 
 The closed lists of events and values live in catalogue.py; they are re-exported here for the
 bot (which imports schema modules only) and shown in the OpenAPI schema of `SignalIn` as
@@ -69,7 +69,3 @@ class SignalRef(BaseModel):
 
     month: Month
     pseudonym: Pseudonym
-
-
-class CampaignPublic(BaseModel):
-    code: str

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referral_api.campaigns.models import Campaign
 from referral_api.signals.catalogue import (
     EVENTS,
     OBSTACLES,
@@ -46,7 +47,7 @@ from referral_api.signals.catalogue import (
     stage_rank,
     validate,
 )
-from referral_api.signals.models import Campaign, SignalEvent, SignalJourney
+from referral_api.signals.models import SignalEvent, SignalJourney
 from referral_api.suppression import Count, SuppressedTable, suppress_list, suppress_table
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Staff accounts: login, passwords, roles, the audit records, and the accounts' pages."""

@@ -1,5 +1,9 @@
 """Rendering of the staff pages (Jinja2, autoescaped) and the signed session cookie.
 
+The templates of every domain's pages live in `web/templates` (one Jinja2 environment, one
+`base.html`, one extraction for the `staff` catalogue); `redirect`, `shown_notice` and
+`shown_error` are what the pages' handlers share.
+
 The session is a cookie signed with itsdangerous (HttpOnly, SameSite=Lax, Secure unless
 STAFF_COOKIE_SECURE=false, path /staff): `{"a": account id or null, "e": the account's session
 epoch, "c": CSRF token}`. The CSRF token is per session and renewed at login; every POST must
@@ -14,20 +18,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from referral_api.settings import Settings
 from referral_api.staff.models import StaffAccount
 from referral_api.web.i18n import negotiate, staff_gettext
+from referral_api.web.texts import ERROR, NOTICE
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 COOKIE_NAME = "conex_staff"
-COOKIE_PATH = "/staff"
+STAFF_PREFIX = "/staff"  # every staff page (web.security adds its headers there)
+COOKIE_PATH = STAFF_PREFIX
 
 
 class LoginRequired(Exception):
@@ -126,3 +133,20 @@ def render(request: Request, template: str, *, status_code: int = 200,
 def render_error(request: Request, status_code: int, code: str) -> HTMLResponse:
     key = {404: "not_found", 403: "forbidden"}.get(status_code, "error")
     return render(request, "error.html", status_code=status_code, message_code=key, code=code)
+
+
+def redirect(path: str, **query: str) -> RedirectResponse:
+    """303 to the staff page `path` (under /staff), with a query string."""
+    suffix = "&".join(f"{key}={quote(value)}" for key, value in query.items())
+    return RedirectResponse(f"{STAFF_PREFIX}{path}" + (f"?{suffix}" if suffix else ""),
+                            status_code=303)
+
+
+def shown_notice(code: str) -> str | None:
+    """A notice named in the query string, if it is one of ours (no text from the URL)."""
+    return code if code in NOTICE else None
+
+
+def shown_error(code: str) -> str | None:
+    """An error named in the query string: one of ours, else the generic one."""
+    return (code if code in ERROR else "error") if code else None

@@ -7,9 +7,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referral_api.errors import DomainError
+from referral_api.web.pages import STAFF_PREFIX as STAFF_PREFIX
 from referral_api.web.pages import render_error
 
-STAFF_PREFIX = "/staff"
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy",
      b"default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),

@@ -146,7 +146,7 @@ CARD = {
     "alert_text": N_("%(partner)s (%(id)s) has no notification chat. Set one, or contact "
                      "the partner yourself."),
 }
-# Why a new referral is on the Alerts page (referral_api.staff.alerts)
+# Why a new referral is on the Alerts page (referral_api.referrals.alerts)
 ALERT_REASON = {
     "no_group": N_("The partner has no Telegram group"),
     "not_delivered": N_("The card could not be delivered to the partner's Telegram group"),

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from governor import Governor, Priority, priority
 from governor.session import GovernorMiddleware
-from referral_api.delivery import FakeClock
+from referral_api.outbox.delivery import FakeClock
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
 from tests.conftest import REDIS_URL

@@ -23,7 +23,7 @@ from aiogram.methods.base import TelegramType
 
 from governor import Governor, Priority
 from governor.session import GovernorMiddleware
-from referral_api.delivery import (
+from referral_api.outbox.delivery import (
     ChatPacer,
     FakeClock,
     Outcome,

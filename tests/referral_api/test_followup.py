@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.__main__ import main as cli
 from referral_api.crypto import DataVault
+from referral_api.followup.importer import ImportFailed, import_responses
+from referral_api.followup.models import FollowupEnrolment, FollowupResponse, FollowupWave
+from referral_api.followup.report import build, load_rows, render_csv, render_text
+from referral_api.followup.service import schedule_due
 from referral_api.settings import Settings
-from referral_api.surveys.importer import ImportFailed, import_responses
-from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
-from referral_api.surveys.report import build, load_rows, render_csv, render_text
-from referral_api.surveys.service import schedule_due
 from tests.referral_api.factories import book, make_partner, outbox_rows
 from tests.referral_api.followup_world import (
     PILOT,

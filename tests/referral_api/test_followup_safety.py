@@ -19,14 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import create_bot
 from bot.settings import Settings as BotSettings
+from referral_api.followup.charts import charts, svg
+from referral_api.followup.models import FollowupEnrolment, FollowupResponse, FollowupWave
+from referral_api.followup.report import ResponseRow, build
+from referral_api.followup.service import schedule_due
+from referral_api.followup.timezones import country_timezone
+from referral_api.housekeeping import create_worker
 from referral_api.outbox.models import OutboxMessage
+from referral_api.outbox.worker import OutboxWorker
 from referral_api.referrals.models import Referral
-from referral_api.surveys.charts import charts, svg
-from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
-from referral_api.surveys.report import ResponseRow, build
-from referral_api.surveys.service import schedule_due
-from referral_api.surveys.timezones import country_timezone
-from referral_api.worker import OutboxWorker, create_worker
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
 from tests.referral_api.factories import book, make_partner, outbox_rows
@@ -335,8 +336,8 @@ def test_publication_charts_print_no_small_n() -> None:
 
 async def test_the_pilot_report_is_unchanged_by_the_publication_order(
         app: FastAPI, session: AsyncSession) -> None:
-    from referral_api.surveys.importer import import_responses
-    from referral_api.surveys.report import load_rows, render_csv
+    from referral_api.followup.importer import import_responses
+    from referral_api.followup.report import load_rows, render_csv
 
     await import_responses(session, PILOT.read_text(encoding="utf-8"),
                            app.state.context.clock)

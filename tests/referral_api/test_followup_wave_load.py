@@ -16,11 +16,11 @@ from bot.notices import render_notice, render_notice_buttons
 from bot.settings import DEFAULT_LOCALES_DIR
 from governor import Governor
 from governor.session import GovernorMiddleware
-from referral_api.delivery import ChatPacer, FakeClock, Sender
+from referral_api.followup.models import FollowupEnrolment, FollowupWave
+from referral_api.followup.service import schedule_due
+from referral_api.outbox.delivery import ChatPacer, FakeClock, Sender
 from referral_api.outbox.models import OutboxMessage
-from referral_api.surveys.models import FollowupEnrolment, FollowupWave
-from referral_api.surveys.service import schedule_due
-from referral_api.worker import OutboxWorker
+from referral_api.outbox.worker import OutboxWorker
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
 from tests.conftest import REDIS_URL
@@ -67,8 +67,8 @@ async def test_a_wave_of_ten_thousand_stays_within_telegrams_limits(app: FastAPI
     available = ["en", "ru"]
     worker = OutboxWorker(
         context.sessionmaker, vault, Sender(bot),
-        lambda payload: render_notice(payload, i18n, available),
-        render_buttons=lambda payload: render_notice_buttons(payload, i18n, available),
+        lambda notice: render_notice(notice, i18n, available),
+        render_buttons=lambda notice: render_notice_buttons(notice, i18n, available),
         clock=lambda: NOW + timedelta(seconds=clock.now() - START), timer=clock,
         pacer=ChatPacer(clock))
     try:

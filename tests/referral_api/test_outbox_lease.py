@@ -35,10 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from governor import Governor
 from governor.session import GovernorMiddleware
 from referral_api.db.engine import create_engine, create_sessionmaker
-from referral_api.delivery import ChatPacer, FakeClock, Sender
+from referral_api.outbox.delivery import ChatPacer, FakeClock, Sender
+from referral_api.outbox.messages import PersonNotice, StaffMessage
 from referral_api.outbox.models import OutboxMessage
 from referral_api.outbox.service import enqueue
-from referral_api.worker import OutboxWorker
+from referral_api.outbox.worker import OutboxWorker
 from simulator.botapi import ApiError, FakeBotAPI, SimUser
 from simulator.session import InProcessSession
 from tests.conftest import REDIS_URL
@@ -68,6 +69,10 @@ class RecordingSession(InProcessSession):
         return result
 
 
+def _no_notice(notice: PersonNotice) -> str:
+    raise AssertionError("these tests queue staff messages only, sent as they are")
+
+
 @dataclass
 class World:
     app: FastAPI
@@ -91,17 +96,18 @@ class World:
         context = self.app.state.context
         return OutboxWorker(sessionmaker or context.sessionmaker, context.vault,
                             Sender(Bot(token="1:x", session=session)),
-                            lambda payload: str(payload["text"]), clock=clock or self.now,
+                            _no_notice, clock=clock or self.now,
                             timer=self.clock, pacer=ChatPacer(self.clock), **options)
 
     async def queue(self, messages: list[tuple[str, int, str]], *, keyless: bool = False,
                     ) -> None:
-        """(kind, chat id, text) rows, in this order (ids ascending), created now.
+        """(kind, chat id, text) rows, in this order (ids ascending), created now, each a
+        text sent as it is (whatever its kind's class at the governor).
         ``keyless``: as queued before migration 0007 (no chat key)."""
         context = self.app.state.context
         async with context.sessionmaker() as session:
             rows = [enqueue(session, context.vault, kind=kind,  # type: ignore[arg-type]
-                            payload={"text": body}, chat_id=chat, now=self.now())
+                            message=StaffMessage(text=body), chat_id=chat, now=self.now())
                     for kind, chat, body in messages]
             if keyless:
                 for row in rows:

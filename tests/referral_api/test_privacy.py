@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from referral_api.outbox.models import OutboxMessage
-from referral_api.referrals.models import Referral, ReferralEvent, RelayMessage, SlotClaim
+from referral_api.partners.models import SlotClaim
+from referral_api.referrals.models import Referral, ReferralEvent, RelayMessage
 from referral_api.referrals.service import purge_expired
 from tests.referral_api.factories import (
     book,

@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from referral_api.app import create_app
-from referral_api.referrals.models import Referral, SlotClaim
+from referral_api.partners.models import SlotClaim
+from referral_api.referrals.models import Referral
 from referral_api.settings import Settings
 from tests.referral_api.factories import (
     SERVICE_TOKEN,

@@ -10,7 +10,8 @@ from referral_api.__main__ import seed_partners
 from referral_api.app import create_app
 from referral_api.db.migrate import upgrade_database
 from referral_api.outbox.models import OutboxMessage
-from referral_api.referrals.models import Referral, SlotClaim
+from referral_api.partners.models import SlotClaim
+from referral_api.referrals.models import Referral
 from referral_api.settings import DEMO_SERVICE_TOKEN, Settings
 from tests.referral_api.factories import SEED_FILE, count, make_client, referral_body
 

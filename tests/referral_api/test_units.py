@@ -104,7 +104,7 @@ def test_card_shows_only_what_the_counsellor_needs() -> None:
     card = cards.partner_card(code="ABCD2345", status="new", contact_mode="visit",
                               slot_start=slot, language="ckb", interpreter=False,
                               topic="medical", flags=[], name=None, phone="+32470123456")
-    text = card["text"]
+    text = card.text
     assert "Contact: visit on Tue 1 Dec 2026, 09:00 (Brussels time)" in text
     assert "Central Kurdish (ckb)" in text
     assert "Topic: Medical needs" in text
@@ -115,9 +115,9 @@ def test_card_shows_only_what_the_counsellor_needs() -> None:
                                 slot_start=None, language="en", interpreter=False,
                                 topic="other", flags=["x"], name="A&B", phone="+32470123456",
                                 update=True)
-    assert "Contact: phone call to +32 470 12 34 56" in closed["text"]
-    assert "Name: A&amp;B" in closed["text"]
-    assert "buttons" not in closed
+    assert "Contact: phone call to +32 470 12 34 56" in closed.text
+    assert "Name: A&amp;B" in closed.text
+    assert "buttons" not in closed.payload()
 
 
 def test_cards_speak_the_partners_language() -> None:
@@ -130,5 +130,5 @@ def test_cards_speak_the_partners_language() -> None:
     card = partner_card(code="ABCDEFGH", status="new", contact_mode="telegram", slot_start=None,
                         language="uk", interpreter=True, topic="medical", flags=[], name=None,
                         phone=None, locale="fr")
-    assert "Langue: ukrainien (uk)" in card["text"]
-    assert card["buttons"][0][0]["text"] == "Accepter"
+    assert "Langue: ukrainien (uk)" in card.text
+    assert card.buttons is not None and card.buttons[0][0]["text"] == "Accepter"

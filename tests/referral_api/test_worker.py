@@ -19,10 +19,13 @@ from bot.app import create_bot
 from bot.settings import Settings as BotSettings
 from referral_api.app import create_context
 from referral_api.db.migrate import upgrade_database
+from referral_api.housekeeping import create_worker
+from referral_api.outbox.delivery import DELIVERY_CLASSES
+from referral_api.outbox.messages import StaffMessage, StatusNotice
 from referral_api.outbox.models import KINDS, OutboxMessage
 from referral_api.outbox.service import enqueue
+from referral_api.outbox.worker import OutboxWorker
 from referral_api.settings import Settings
-from referral_api.worker import DELIVERY_CLASSES, OutboxWorker, create_worker
 from simulator.botapi import ApiError, FakeBotAPI, SimUser
 from simulator.session import InProcessSession
 from tests.referral_api.factories import COORDINATOR_CHAT_ID, make_partner
@@ -158,7 +161,9 @@ async def test_a_message_without_a_target_is_held_and_alerts_are_released_at_sta
         await session.execute(update(OutboxMessage).where(
             OutboxMessage.kind == "coordinator_alert").values(
             status="held", chat_id_enc=None, chat_key=None))
-        enqueue(session, context.vault, kind="person_notice", payload={"text": "x"},
+        enqueue(session, context.vault, kind="person_notice",
+                message=StatusNotice(key="accepted", reference="ABCD-2345",
+                                     partner_name="x", locale="en"),
                 chat_id=None, now=context.clock())
         await session.commit()
     fake = FakeBotAPI()
@@ -205,7 +210,7 @@ async def test_worker_logs_carry_no_chat_id_nor_text(
     [row] = await rows(app)
     assert (row.status, row.last_error) == ("failed", "chat_not_found")
     logged = "\n".join(r.getMessage() for r in caplog.records
-                       if r.name.startswith(("referral_api.worker", "referral_api.delivery",
+                       if r.name.startswith(("referral_api.outbox", "referral_api.housekeeping",
                                              "governor")))
     assert "chat_not_found" in logged
     for secret in (str(GROUP), "4242", "New referral"):
@@ -221,9 +226,9 @@ async def test_the_worker_on_the_sqlite_demo(tmp_path: Path) -> None:
     try:
         async with context.sessionmaker() as session:
             for n in range(3):
-                enqueue(session, context.vault, kind="card_update", payload={"text": f"c{n}"},
-                        chat_id=GROUP, now=context.clock())
-            old = enqueue(session, context.vault, kind="relay", payload={"text": "hi"},
+                enqueue(session, context.vault, kind="card_update",
+                        message=StaffMessage(text=f"c{n}"), chat_id=GROUP, now=context.clock())
+            old = enqueue(session, context.vault, kind="relay", message=StaffMessage(text="hi"),
                           chat_id=4242, now=context.clock())
             old.chat_key = None  # queued before migration 0007
             await session.commit()

@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from referral_api.delivery import FakeClock
+from referral_api.outbox.delivery import FakeClock
 
 
 class HeldRedis(Redis):

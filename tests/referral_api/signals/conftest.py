@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from referral_api.signals.service import month_of
-from referral_api.staff.ratelimit import MemoryLoginLimiter
+from referral_api.web.ratelimit import MemoryLoginLimiter
 from tests.referral_api.factories import make_partner
 from tests.referral_api.staff_pages import browser, login, make_account
 

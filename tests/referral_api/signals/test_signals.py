@@ -15,8 +15,8 @@ from PIL import Image
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referral_api.campaigns.service import deep_link, qr_png
 from referral_api.referrals.models import Referral
-from referral_api.signals.campaigns import deep_link, qr_png
 from referral_api.signals.models import SignalEvent, SignalJourney
 from referral_api.signals.service import (
     ReportFilter,

@@ -10,9 +10,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from referral_api.followup.importer import import_responses
 from referral_api.referrals.service import ReferralService
 from referral_api.staff.models import AuditRecord
-from referral_api.surveys.importer import import_responses
 from tests.referral_api.factories import book, outbox_rows
 from tests.referral_api.followup_world import PILOT
 from tests.referral_api.staff_pages import browser, csrf_of, login, make_account

@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 
 from bot.app import create_bot
 from bot.settings import Settings as BotSettings
+from referral_api.admin.service import seed_partners
 from referral_api.outbox.models import OutboxMessage
-from referral_api.outbox.service import release_held_alerts, release_held_to_partner_groups
 from referral_api.partners.models import Partner
-from referral_api.partners.service import PartnerService
+from referral_api.referrals.held import release_held_alerts, release_held_to_partner_groups
 from referral_api.staff.models import AuditRecord
 from simulator.botapi import FakeBotAPI
 from simulator.session import InProcessSession
@@ -166,7 +166,7 @@ async def test_a_released_card_is_delivered_to_the_group_by_the_worker(
         app: FastAPI, client: httpx.AsyncClient, root: httpx.AsyncClient) -> None:
     """The whole way, with today's worker (`OutboxWorker.drain_once`) and the fake Bot API.
     The worker is imported here so that the outbox-level tests above do not depend on it."""
-    from referral_api.worker import create_worker
+    from referral_api.housekeeping import create_worker
 
     referral = await book(client, partner_id="quiet-desk", contact_mode="phone", phone=PHONE,
                           name="Amina Example")
@@ -278,7 +278,7 @@ async def test_a_seed_file_that_sets_the_group_releases_the_cards(
     await book(client, partner_id="quiet-desk")
     context = app.state.context
     async with context.sessionmaker() as session:
-        result = await PartnerService(session, context.settings, context.clock).seed([{
+        result = await seed_partners(session, context.settings, context.clock, [{
             "id": "quiet-desk", "name": "Partner quiet-desk", "kind": "return_desk",
             "city": "Gent", "postal_code": "9000", "languages": ["en"],
             "notification_chat_id": NEW_GROUP}])

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from referral_api.__main__ import main
 from referral_api.referrals.models import ReferralEvent, RelayMessage
 from referral_api.staff.models import AuditRecord, StaffAccount
-from referral_api.staff.ratelimit import MemoryLoginLimiter, RedisLoginLimiter
+from referral_api.web.ratelimit import MemoryLoginLimiter, RedisLoginLimiter
 from tests.referral_api.factories import book, count, outbox_rows, referral_row
 from tests.referral_api.staff_pages import PASSWORD, browser, csrf_of, login, make_account, token
 

@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from bot.i18n_check import DOMAINS
 from bot.i18n_check import check as check_catalogues
+from referral_api.admin.forms import AvailabilityForm
+from referral_api.admin.service import StaffAdmin
 from referral_api.errors import Forbidden, NotFound
 from referral_api.partners.models import Partner, PartnerAvailability
 from referral_api.staff.models import AuditRecord, StaffAccount
-from referral_api.staff.partner_forms import AvailabilityForm
-from referral_api.staff.service import AccountService, StaffAdmin
+from referral_api.staff.service import AccountService
 from referral_api.web.i18n import StaffTexts
 from referral_api.web.pages import COOKIE_NAME, _serializer
 from referral_api.web.texts import ERROR, FIELD_ERROR, NOTICE

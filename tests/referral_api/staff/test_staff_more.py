@@ -11,10 +11,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from referral_api.countries import country_choices, country_codes
 from referral_api.partners.models import PartnerCounsellor
 from referral_api.partners.schedule import to_local
 from referral_api.referrals.models import ReferralEvent
-from referral_api.staff.countries import country_choices, country_codes
 from referral_api.staff.models import AuditRecord, StaffAccount
 from tests.referral_api.factories import book, count, outbox_rows, referral_row
 from tests.referral_api.staff_pages import browser, csrf_of, login, make_account, token

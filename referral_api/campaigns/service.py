@@ -22,10 +22,9 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referral_api.campaigns.models import CHANNELS, Campaign
 from referral_api.errors import Forbidden, Invalid, NotFound
 from referral_api.partners.models import Partner
-from referral_api.signals.catalogue import CHANNELS
-from referral_api.signals.models import Campaign
 from referral_api.staff.models import StaffAccount
 from referral_api.staff.service import audit
 

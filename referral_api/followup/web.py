@@ -1,24 +1,20 @@
 """The coordinators' follow-up page under /staff/followup (coordinators and admins only):
-exact counts and charts; a CSV of the results table, exact or for publication."""
+exact counts and charts; a CSV of the results table, exact or for publication. (Its demo form,
+"send the next wave now", posts to referrals.web: it starts from a referral.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
 from markupsafe import Markup
-from sqlalchemy import select
 
 from referral_api.dependencies import ContextDep, SessionDep
 from referral_api.errors import Forbidden, NotFound
-from referral_api.referrals.models import Referral
-from referral_api.referrals.reference import normalize_reference
-from referral_api.staff.models import StaffAccount
-from referral_api.staff.service import audit
-from referral_api.surveys import charts as chart_module
-from referral_api.surveys.report import (
+from referral_api.followup import charts as chart_module
+from referral_api.followup.report import (
     DECISION_LABELS,
     DIMENSION_LABELS,
     INFO_LABELS,
@@ -28,10 +24,10 @@ from referral_api.surveys.report import (
     load_rows,
     render_csv,
 )
-from referral_api.surveys.service import FollowupService
+from referral_api.staff.models import StaffAccount
+from referral_api.web.auth import StaffDep, staff_router
 from referral_api.web.i18n import staff_gettext
 from referral_api.web.pages import environment, render
-from referral_api.web.router import StaffDep, verify_csrf
 from referral_api.web.security import STAFF_PREFIX
 
 REPORT_ROLES = ("coordinator", "admin")
@@ -55,7 +51,7 @@ def standalone_html(report: Report, chart_folder: str = "charts") -> str:
         **template_values(report, lambda slug, ext: f"{chart_folder}/{slug}.{ext}"))
 
 
-def _require_reporter(account: StaffAccount) -> None:
+def require_reporter(account: StaffAccount) -> None:
     if account.role not in REPORT_ROLES:
         raise Forbidden("forbidden")
 
@@ -65,8 +61,7 @@ async def _report(session: SessionDep, publication: str) -> Report:
 
 
 def create_router() -> APIRouter:
-    router = APIRouter(prefix=f"{STAFF_PREFIX}/followup", include_in_schema=False,
-                       dependencies=[Depends(verify_csrf)])
+    router = staff_router("/followup")
 
     def link(publication: bool) -> Callable[[str, str], str]:
         suffix = "?publication=1" if publication else ""
@@ -75,39 +70,16 @@ def create_router() -> APIRouter:
     @router.get("")
     async def page(request: Request, account: StaffDep, session: SessionDep,
                    context: ContextDep, publication: str = "", demo: str = "") -> Response:
-        _require_reporter(account)
+        require_reporter(account)
         report = await _report(session, publication)
         return render(request, "followup_report.html", is_demo=context.settings.is_demo,
                       demo_result=demo if demo in DEMO_RESULTS else None,
                       **template_values(report, link(report.publication)))
 
-    @router.post("/demo-wave")
-    async def demo_wave(account: StaffDep, session: SessionDep, context: ContextDep,
-                        reference: Annotated[str, Form(max_length=16)] = "") -> Response:
-        """The demo only (SQLite): queue the next follow-up wave of a returned referral now,
-        whatever its date, so that a returnee can answer it in the simulator."""
-        _require_reporter(account)
-        if not context.settings.is_demo:
-            raise NotFound()
-        code = normalize_reference(reference)
-        referral = None if code is None else await session.scalar(
-            select(Referral).where(Referral.reference == code))
-        wave = None
-        if referral is not None and referral.chat_id_enc is not None:
-            # Audited (committed with the queued wave; nothing queued, nothing recorded): the
-            # referral and the wave, no personal data.
-            audit(session, account, "demo_wave", referral_id=referral.id,
-                  now=context.clock())
-            wave = await FollowupService(session, context.vault, context.settings,
-                                         context.clock).send_next_wave_now(
-                context.vault.decrypt_chat_id(referral.chat_id_enc))
-        done = f"wave_{wave}" if wave else "no_wave"
-        return RedirectResponse(f"{STAFF_PREFIX}/followup?demo={done}", status_code=303)
-
     @router.get("/report.csv")
     async def table_csv(account: StaffDep, session: SessionDep,
                         publication: str = "") -> Response:
-        _require_reporter(account)
+        require_reporter(account)
         report = await _report(session, publication)
         name = "followup_publication.csv" if report.publication else "followup_exact.csv"
         return Response(render_csv(report), media_type="text/csv; charset=utf-8",
@@ -117,7 +89,7 @@ def create_router() -> APIRouter:
     @router.get("/charts/{slug}.{ext}")
     async def chart(slug: str, ext: str, account: StaffDep, session: SessionDep,
                     publication: str = "") -> Response:
-        _require_reporter(account)
+        require_reporter(account)
         if ext not in ("svg", "png"):
             raise NotFound()
         report = await _report(session, publication)

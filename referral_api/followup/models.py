@@ -20,6 +20,9 @@ ENROLMENT_STATUSES = ("active", "stopped", "finished")
 WAVE_STATUSES = ("scheduled", "sent", "answered", "expired", "stopped")
 RESPONSE_STATUSES = ("completed", "cancelled", "refused")
 RESPONSE_SOURCES = ("bot", "import")
+# The programme's reintegration partners: recorded with a referral's return (`referrals`), kept
+# by its enrolment and by imported pilot responses.
+REINTEGRATION_PARTNERS = ("caritas", "iom")
 
 
 class FollowupEnrolment(Base):

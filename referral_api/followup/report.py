@@ -32,15 +32,15 @@ from babel import Locale
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referral_api.suppression import Count, suppress_list, suppress_table
-from referral_api.surveys.models import FollowupResponse
-from referral_api.surveys.questionnaire import (
+from referral_api.followup.models import FollowupResponse
+from referral_api.followup.questionnaire import (
     DECISION_FACTORS,
     DIMENSION_QUESTIONS,
     DIMENSIONS,
     INFO_SOURCES,
     DimensionQuestion,
 )
+from referral_api.suppression import Count, suppress_list, suppress_table
 
 T = TypeVar("T")
 PARTNERS = ("caritas", "iom")

@@ -12,8 +12,9 @@ scheduler acts on them (FOR UPDATE SKIP LOCKED on PostgreSQL), so several worker
 once.
 
 /stop (or the Stop button) ends every enrolment of the person and withdraws the follow-up
-consent of their referrals: a later "returned" never enrols them, and a stopped or finished
-enrolment is never created again. Pending outbox rows of the waves are deleted; a wave that was
+consent of their referrals (the referrals domain does that part: `ConsentWithdrawal`, given by
+the API's wiring): a later "returned" never enrols them, and a stopped or finished enrolment is
+never created again. Pending outbox rows of the waves are deleted; a wave that was
 open becomes a `refused` response row. The enrolment ends — its chat id deleted — when every
 wave is answered or given up, or at /stop. The keyed chat hash stays, so that /forget can still
 delete the person's answers.
@@ -21,6 +22,10 @@ delete the person's answers.
 Info source and decision reasons are asked in the first wave a person answers only (the bot
 asks `GET /v1/followup/waves/{token}`); the service also keeps them from the first answered
 wave only, so (c) and (d) of the report count people, (a) and (e) count surveys.
+
+The outbox worker checks each follow-up row it claims (`unwanted_wave_rows`): a row whose wave
+is no longer open is dropped (`closed`), a row past its daytime window too (`late`), and its
+wave goes back to the scheduler.
 """
 
 from __future__ import annotations
@@ -28,23 +33,24 @@ from __future__ import annotations
 import calendar
 import logging
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, or_, select, tuple_, update
+from sqlalchemy import and_, delete, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.clock import Clock
 from referral_api.crypto import DataVault
 from referral_api.errors import Conflict, Invalid, NotFound
+from referral_api.followup import questionnaire
+from referral_api.followup.models import FollowupEnrolment, FollowupResponse, FollowupWave
+from referral_api.followup.timezones import country_timezone
+from referral_api.outbox.messages import FollowupWaveNotice
 from referral_api.outbox.models import OutboxMessage
 from referral_api.outbox.service import enqueue
-from referral_api.referrals.models import Referral
 from referral_api.settings import Settings
-from referral_api.surveys import questionnaire
-from referral_api.surveys.models import FollowupEnrolment, FollowupResponse, FollowupWave
-from referral_api.surveys.timezones import country_timezone
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,11 @@ OPEN_WAVE = ("scheduled", "sent")
 DONE_WAVE = ("answered", "expired", "stopped", "skipped")
 OVERDUE_DAYS = 30  # at enrolment, a wave due longer ago than this is skipped, never sent
 PAGE = 500  # waves read per scheduler query
+
+# Withdraws the follow-up consent the person gave with their referrals (by chat key), in the
+# caller's transaction; how many referrals had it. The referrals domain's
+# (`referrals.service.withdraw_followup_consent`), given by the API's wiring.
+ConsentWithdrawal = Callable[[AsyncSession, str], Awaitable[int]]
 
 
 def add_months(day: date, months: int) -> date:
@@ -239,13 +250,15 @@ class FollowupService:
         logger.info("follow-up: wave %s answered", wave.number)
         return True
 
-    async def stop(self, *, chat_id: int | None = None, token: str | None = None) -> int:
+    async def stop(self, *, withdraw_consent: ConsentWithdrawal, chat_id: int | None = None,
+                   token: str | None = None) -> int:
         """Stop every active enrolment of the person (by chat, or by a wave token): no more
         waves, pending messages deleted, the chat id deleted, an open wave recorded as
-        `refused`; and withdraw the follow-up consent of the person's referrals, so that a
-        later "returned" does not enrol them. Answers given stay (for statistics) until
-        /forget. Returns how many enrolments were stopped, or 1 when only a consent was
-        withdrawn (before the return), 0 when there was nothing to stop."""
+        `refused`; and withdraw the follow-up consent of the person's referrals
+        (`withdraw_consent`), so that a later "returned" does not enrol them. Answers given
+        stay (for statistics) until /forget. Returns how many enrolments were stopped, or 1
+        when only a consent was withdrawn (before the return), 0 when there was nothing to
+        stop."""
         if chat_id is not None:
             chat_key: str | None = self.vault.chat_key(chat_id)
         elif token is not None:
@@ -270,16 +283,13 @@ class FollowupService:
                 if wave.status in OPEN_WAVE:
                     wave.status = "stopped"
             await _delete_pending(self.session, [w.id for w in waves])
-        withdrawn = await self.session.execute(
-            update(Referral).where(Referral.chat_key == chat_key,
-                                   Referral.followup_consent.is_(True))
-            .values(followup_consent=False).execution_options(synchronize_session=False))
+        withdrawn = await withdraw_consent(self.session, chat_key)
         await self.session.commit()
         if enrolments:
             logger.info("follow-up: %d enrolment(s) stopped", len(enrolments))
         if enrolments:
             return len(enrolments)
-        return 1 if int(getattr(withdrawn, "rowcount", 0) or 0) else 0
+        return 1 if withdrawn else 0
 
     async def forget(self, chat_id: int) -> int:
         """Delete the person's enrolments, waves, answers and pending follow-up messages
@@ -328,8 +338,8 @@ def _queue_wave(session: AsyncSession, vault: DataVault, enrolment: FollowupEnro
                 not_after: datetime | None) -> None:
     assert enrolment.chat_id_enc is not None
     enqueue(session, vault, kind="followup_wave",
-            payload={"key": "followup_wave", "token": wave.token, "wave": wave.number,
-                     "reminder": reminder, "locale": enrolment.language},
+            message=FollowupWaveNotice(token=wave.token, wave=wave.number, reminder=reminder,
+                                       locale=enrolment.language),
             chat_id=vault.decrypt_chat_id(enrolment.chat_id_enc), chat_kind="private", now=now,
             followup_wave_id=wave.id, not_after=not_after)
 
@@ -447,3 +457,34 @@ async def purge_followup_outbox(session: AsyncSession, now: datetime, days: int)
         OutboxMessage.kind == "followup_wave", OutboxMessage.status != "pending",
         OutboxMessage.created_at < now - timedelta(days=days)))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def unwanted_wave_rows(session: AsyncSession, rows: Sequence[OutboxMessage],
+                             now: datetime, reminder_gap: timedelta) -> dict[int, str]:
+    """Of outbox rows being claimed by the worker, the follow-up rows not to send, by id:
+    `closed` when their wave is no longer open (answered, stopped, given up), `late` when
+    their daytime window (`not_after`) is over — then the wave is handed back to the
+    scheduler: a first message is queued again, a reminder is due again at once (in the next
+    window). In the worker's claim transaction."""
+    ids = {r.followup_wave_id for r in rows
+           if r.kind == "followup_wave" and r.followup_wave_id is not None}
+    if not ids:
+        return {}
+    waves = {wave.id: (wave, status) for wave, status in (await session.execute(
+        select(FollowupWave, FollowupEnrolment.status)
+        .join(FollowupEnrolment, FollowupEnrolment.id == FollowupWave.enrolment_id)
+        .where(FollowupWave.id.in_(ids)))).all()}
+    unwanted: dict[int, str] = {}
+    for row in rows:
+        if row.kind != "followup_wave" or row.followup_wave_id is None:
+            continue
+        wave, status = waves.get(row.followup_wave_id, (None, None))
+        if wave is None or status != "active" or wave.status != "sent":
+            unwanted[row.id] = "closed"
+        elif row.not_after is not None and now >= row.not_after:
+            unwanted[row.id] = "late"
+            if wave.sends <= 1:  # the first message: the wave is queued again
+                wave.status, wave.sends, wave.last_sent_at = "scheduled", 0, None
+            else:  # a reminder: due again at once, in the next window
+                wave.sends, wave.last_sent_at = wave.sends - 1, now - reminder_gap
+    return unwanted

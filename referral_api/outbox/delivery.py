@@ -21,6 +21,8 @@ second to one chat, 20 a minute to one group, about 30 a second overall; a 429 a
   (permanent). The outbox worker decides what to do with it; nothing here stores or re-sends.
 - ``FakeClock`` gives tests virtual time: nothing really sleeps. It also serves as the
   governor's clock.
+- ``DELIVERY_CLASSES``: for each kind of outbox row, its class at the governor and how long a
+  transient failure is retried.
 
 Privacy: logs carry the outcome, the reason and the exception type only, never message text,
 chat ids or Telegram's description (aiogram's exception messages contain the chat id).
@@ -38,6 +40,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -68,6 +71,36 @@ BACKOFF_CAP = 300.0
 BACKOFF_JITTER = 0.1
 EXPECTED_FAILURES = frozenset({"forbidden", "chat_not_found", "migrated"})
 SEND_SLOTS = 8  # sends of one worker waiting in the governor at once
+
+
+# ---- delivery classes ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeliveryClass:
+    """How one kind of message is sent: its class at the governor, and how long it is retried
+    (from its creation) before a transient failure is final. ``budget=None``: the row's
+    ``not_after`` rules instead (follow-up questionnaires, with their wave logic)."""
+
+    priority: Priority
+    budget: timedelta | None
+
+
+# The one table of delivery classes (docs/decisions.md, "An outbox that repeats at most what
+# was in flight"). 429s never count: only network, server and configuration errors do.
+DELIVERY_CLASSES: dict[str, DeliveryClass] = {
+    "person_notice": DeliveryClass(Priority.NOTICE, timedelta(hours=48)),
+    "reminder": DeliveryClass(Priority.NOTICE, timedelta(hours=48)),
+    "relay": DeliveryClass(Priority.NOTICE, timedelta(hours=48)),
+    "partner_card": DeliveryClass(Priority.CARD, timedelta(hours=48)),
+    "card_update": DeliveryClass(Priority.CARD, timedelta(hours=48)),
+    "coordinator_alert": DeliveryClass(Priority.CARD, timedelta(hours=48)),
+    "followup_wave": DeliveryClass(Priority.WAVE, None),
+}
+UNKNOWN_KIND = DeliveryClass(Priority.CARD, timedelta(hours=48))
+NO_WINDOW_BUDGET = timedelta(hours=48)  # a follow-up row without `not_after`
+
+
+def delivery_class(kind: str) -> DeliveryClass:
+    return DELIVERY_CLASSES.get(kind, UNKNOWN_KIND)
 
 
 # ---- clocks ------------------------------------------------------------------------------

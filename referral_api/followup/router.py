@@ -1,5 +1,6 @@
 """Follow-up routes for the bot (service token): a wave's state, completed questionnaires
-and /stop."""
+and /stop (which also withdraws the consent the person gave with their referrals: the
+`ConsentWithdrawal` the app's wiring gives, referrals.service.withdraw_followup_consent)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from referral_api.dependencies import AdminDep, ContextDep, SessionDep, require_service
-from referral_api.surveys.schemas import (
+from referral_api.followup.schemas import (
     FollowupAnswers,
     FollowupSaved,
     FollowupStop,
@@ -18,7 +19,7 @@ from referral_api.surveys.schemas import (
     FollowupWaveState,
     WaveToken,
 )
-from referral_api.surveys.service import FollowupService
+from referral_api.followup.service import ConsentWithdrawal, FollowupService
 
 
 def followup_service(session: SessionDep, context: ContextDep) -> FollowupService:
@@ -28,7 +29,7 @@ def followup_service(session: SessionDep, context: ContextDep) -> FollowupServic
 ServiceDep = Annotated[FollowupService, Depends(followup_service)]
 
 
-def create_router() -> APIRouter:
+def create_router(withdraw_consent: ConsentWithdrawal) -> APIRouter:
     router = APIRouter(prefix="/v1/followup", tags=["followup"])
 
     @router.post("/answers", status_code=status.HTTP_201_CREATED,
@@ -48,7 +49,8 @@ def create_router() -> APIRouter:
 
     @router.post("/stop", dependencies=[Depends(require_service)])
     async def stop(body: FollowupStop, service: ServiceDep) -> FollowupStopped:
-        return FollowupStopped(stopped=await service.stop(chat_id=body.chat_id,
+        return FollowupStopped(stopped=await service.stop(withdraw_consent=withdraw_consent,
+                                                          chat_id=body.chat_id,
                                                           token=body.token))
 
     @router.post("/send-next-wave")

@@ -19,10 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.clock import Clock
-from referral_api.referrals.models import REINTEGRATION_PARTNERS
-from referral_api.staff.countries import country_codes
-from referral_api.surveys.models import RESPONSE_STATUSES, FollowupResponse
-from referral_api.surveys.questionnaire import DECISION_FACTORS, INFO_SOURCES
+from referral_api.countries import country_codes
+from referral_api.followup.models import REINTEGRATION_PARTNERS, RESPONSE_STATUSES, FollowupResponse
+from referral_api.followup.questionnaire import DECISION_FACTORS, INFO_SOURCES
 
 COLUMNS = ("response_id", "partner", "destination_country", "status", "survey_language",
            "returned_month", "info_source", "decision_factor_1", "decision_factor_2",

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, WithJsonSchema, model_validator
 
-from referral_api.referrals.schemas import ChatId
-from referral_api.surveys import questionnaire as q
+from referral_api.followup import questionnaire as q
+from referral_api.schemas import ChatId
 
 WaveToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,32}$")]
 AnswerId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]

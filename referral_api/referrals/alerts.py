@@ -55,6 +55,12 @@ def _waiting(*columns: Any, partner_id: str | None = None) -> Select[Any]:
     return query
 
 
+async def navigation_count(session: AsyncSession, account: StaffAccount) -> int | None:
+    """The number next to "Alerts" in the navigation (web.auth.count_in_navigation):
+    coordinators and admins only."""
+    return await count_waiting(session) if sees_alerts(account) else None
+
+
 async def count_waiting(session: AsyncSession, partner_id: str | None = None) -> int:
     """How many new referrals (of one partner, or of all) wait for a partner that was not told
     in Telegram. No scoping here: callers show it to coordinators and admins only."""

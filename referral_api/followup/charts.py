@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from referral_api.followup.report import DIMENSION_LABELS, Report, chart_series
 from referral_api.suppression import Count
-from referral_api.surveys.report import DIMENSION_LABELS, Report, chart_series
 
 COLOURS = ("#1f5f8b", "#e08a1e")  # blue, orange: distinguishable for most colour vision
 ROW, LABEL_WIDTH, BAR_WIDTH, PAD = 22, 230, 320, 10
