@@ -23,7 +23,7 @@ def register(registry: ActionRegistry) -> None:
                     fields=("n", "name"), id_bytes=PARTNER_ID_BYTES,
                     outcomes=("lost", *search.SEARCH_REFUSALS, *api))
     registry.getter("partner", search.partner, search.partner_sample,
-                    outcomes=("gone", *api))
+                    outcomes=("lost", "gone", *api))
     registry.getter("free_slots", submit.free_slots, submit.slots_sample, fields=("time",),
                     id_bytes=8, outcomes=("lost", "gone", *api))
     registry.getter("consent", submit.consent, submit.consent_sample,

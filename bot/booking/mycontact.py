@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.api_client import ApiRefused, ApiUnavailable, ReferralPublic
+from bot.api_client import ReferralPublic
+from bot.booking.outcomes import api_outcomes
 from bot.booking.submit import partner_slots, slots_sample
 from bot.booking.texts import contact_details, slot_from_id
 from bot.engine.actions import Item, Outcome, Turn, View
@@ -23,10 +24,8 @@ REFERENCE = "ref"
 
 
 async def _mine(turn: Turn) -> list[ReferralPublic]:
-    try:
+    with api_outcomes(refused="unavailable"):
         return await turn.referrals.mine(turn.chat_id)
-    except (ApiUnavailable, ApiRefused) as exc:
-        raise Outcome("unavailable") from exc
 
 
 async def my_contacts(turn: Turn) -> View:
@@ -89,12 +88,8 @@ contact_slots_sample = slots_sample
 
 async def cancel_contact(turn: Turn) -> str | None:
     referral = await chosen(turn)
-    try:
+    with api_outcomes():
         await turn.referrals.cancel(referral.reference, turn.chat_id)
-    except ApiUnavailable as exc:
-        raise Outcome("unavailable") from exc
-    except ApiRefused as exc:
-        raise Outcome("gone") from exc
     turn.answers.pop(REFERENCE, None)
     return None
 
@@ -104,12 +99,8 @@ async def reschedule_contact(turn: Turn) -> str | None:
     if slot is None:
         raise Outcome("lost")
     referral = await chosen(turn)
-    try:
+    with api_outcomes(refused=lambda exc: "taken" if exc.code == "slot_taken" else "gone"):
         await turn.referrals.reschedule(referral.reference, turn.chat_id, slot)
-    except ApiUnavailable as exc:
-        raise Outcome("unavailable") from exc
-    except ApiRefused as exc:
-        raise Outcome("taken" if exc.code == "slot_taken" else "gone") from exc
     turn.notice = _("✅ Changed.")
     turn.conversation.trail.clear()  # Back from here would offer the old times again
     return None
@@ -121,11 +112,7 @@ async def read_relay(turn: Turn, message: Message) -> str | None:
     if not text:
         raise Outcome("empty")
     referral = await chosen(turn)
-    try:
+    with api_outcomes():
         await turn.referrals.relay_to_partner(referral.reference, turn.chat_id,
                                               text[:MAX_RELAY])
-    except ApiUnavailable as exc:
-        raise Outcome("unavailable") from exc
-    except ApiRefused as exc:
-        raise Outcome("gone") from exc
     return None

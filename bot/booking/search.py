@@ -10,7 +10,8 @@ from typing import Any
 from aiogram.types import Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 
-from bot.api_client import ApiRefused, ApiUnavailable, NearestPartners, Origin, PartnerNearby
+from bot.api_client import NearestPartners, Origin, PartnerNearby, PartnerPublic
+from bot.booking.outcomes import api_outcomes
 from bot.booking.texts import place_block
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.core import Engine
@@ -41,10 +42,8 @@ async def read_postcode(turn: Turn, message: Message) -> str | None:
 
 
 async def cities(turn: Turn) -> View:
-    try:
+    with api_outcomes(refused="unavailable"):
         found = await turn.referrals.cities()
-    except (ApiUnavailable, ApiRefused) as exc:
-        raise Outcome("unavailable") from exc
     names = list(dict.fromkeys(city.city for city in found))  # one button per city
     postcodes = {city.city: city.postal_code for city in found}
     return View(items=[Item(id=postcodes[name], fields={"name": name.split(" / ")[0]})
@@ -63,10 +62,8 @@ async def _query(turn: Turn) -> dict[str, Any]:
     postcode = turn.answers.get("city")
     if postcode is None:
         raise Outcome("lost")  # a page turn or a Back after the search was forgotten
-    try:
+    with api_outcomes(refused="unavailable"):
         found = await turn.referrals.cities()
-    except (ApiUnavailable, ApiRefused) as exc:
-        raise Outcome("unavailable") from exc
     for city in found:
         if city.postal_code == postcode:
             return {"city": city.city}
@@ -79,12 +76,9 @@ async def places(turn: Turn) -> View:
     list shows it."""
     query = await _query(turn)
     turn.answers.pop("city", None)
-    try:
+    with api_outcomes(refused=lambda exc: exc.code if exc.code in SEARCH_REFUSALS
+                      else "unknown_city"):
         result = await turn.referrals.nearest(service=service_for(turn.answers), **query)
-    except ApiUnavailable as exc:
-        raise Outcome("unavailable") from exc
-    except ApiRefused as exc:
-        raise Outcome(exc.code if exc.code in SEARCH_REFUSALS else "unknown_city") from exc
     return places_view(result, turn.locale)
 
 
@@ -106,18 +100,22 @@ def places_sample(engine: Engine, locale: str) -> View:
                                        partners=[partner]), locale)
 
 
-async def partner(turn: Turn) -> View:
-    """The chosen place, checked with the API, as a header above the next question."""
+async def chosen_partner(turn: Turn) -> PartnerPublic:
+    """The place chosen on the list, checked with the API (once per update)."""
+    if "partner" in turn.scratch:
+        found: PartnerPublic = turn.scratch["partner"]
+        return found
     partner_id = turn.answers.get("partner")
     if partner_id is None:
-        raise Outcome("gone")
-    try:
-        found = await turn.referrals.partner(partner_id)
-    except ApiUnavailable as exc:
-        raise Outcome("unavailable") from exc
-    except ApiRefused as exc:
-        raise Outcome("gone") from exc
-    turn.scratch["partner_name"] = found.name
+        raise Outcome("lost")
+    with api_outcomes():
+        found = turn.scratch["partner"] = await turn.referrals.partner(partner_id)
+    return found
+
+
+async def partner(turn: Turn) -> View:
+    """The chosen place as a header above the next question."""
+    found = await chosen_partner(turn)
     return View(header="📍 <b>" + isolate(html.escape(found.name), turn.locale) + "</b>")
 
 

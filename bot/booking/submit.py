@@ -12,6 +12,8 @@ import phonenumbers
 from aiogram.types import Message
 
 from bot.api_client import ApiRefused, ApiUnavailable, ReferralCreate, ReferralPublic, checked
+from bot.booking.outcomes import api_outcomes
+from bot.booking.search import chosen_partner
 from bot.booking.texts import consent_summary, sensitive_lines, slot_from_id, slot_id
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.conversation import Conversation
@@ -37,12 +39,8 @@ def slot_items(slots: list[datetime], locale: str) -> list[Item]:
 async def partner_slots(turn: Turn, partner_id: str | None) -> View:
     if partner_id is None:
         raise Outcome("lost")
-    try:
+    with api_outcomes():
         slots = await turn.referrals.slots(partner_id)
-    except ApiUnavailable as exc:
-        raise Outcome("unavailable") from exc
-    except ApiRefused as exc:
-        raise Outcome("gone") from exc
     return View(items=slot_items(slots, turn.locale))
 
 
@@ -56,15 +54,7 @@ def slots_sample(engine: Engine, locale: str) -> View:
 
 
 async def _partner_name(turn: Turn) -> str:
-    partner_id = turn.answers.get("partner")
-    if partner_id is None:
-        raise Outcome("lost")
-    try:
-        return (await turn.referrals.partner(partner_id)).name
-    except ApiUnavailable as exc:
-        raise Outcome("unavailable") from exc
-    except ApiRefused as exc:
-        raise Outcome("gone") from exc
+    return (await chosen_partner(turn)).name
 
 
 async def consent(turn: Turn) -> View:

@@ -82,8 +82,9 @@ async def test_city_list(booking: Booking) -> None:
     assert person.text.index("Arlon partner") < person.text.index("Ghent return desk")
 
 
-async def choose_and_answer(person: Person, mode_label: str) -> None:
-    await person.press("1. Contact Ghent return desk")
+async def choose_and_answer(person: Person, mode_label: str,
+                            place: str = "1. Contact Ghent return desk") -> None:
+    await person.press(place)
     assert "How would you like the counsellor to contact you?" in person.text
     await person.press(mode_label)
     if mode_label == "I will come at a set time":

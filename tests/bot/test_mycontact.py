@@ -126,10 +126,7 @@ async def test_two_contacts_give_a_list_and_writing_reaches_the_counsellor(
     person = booking.h.person(7105)
     for place in ("1. Contact Ghent return desk", "2. Contact Arlon partner"):
         await find_by_postcode(person)
-        await person.press(place)
-        await person.press("Write to me here")
-        await person.press("Yes")
-        await person.press("Travel documents")
+        await choose_and_answer(person, "Write to me here", place)
         await person.press("✅ Yes, share")
         await person.press("No, thank you")
     await person.send("/mycontact")
