@@ -4,12 +4,11 @@ windows."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 
 from referral_api.admin.service import held_cards_release
 from referral_api.dependencies import AdminDep, ContextDep, SessionDep
+from referral_api.partners.router import ServiceDep
 from referral_api.partners.schemas import (
     AvailabilityWindow,
     CounsellorCreate,
@@ -18,14 +17,6 @@ from referral_api.partners.schemas import (
     PartnerCreate,
     PartnerUpdate,
 )
-from referral_api.partners.service import PartnerService
-
-
-def partner_service(session: SessionDep, context: ContextDep) -> PartnerService:
-    return PartnerService(session, context.settings, context.clock)
-
-
-ServiceDep = Annotated[PartnerService, Depends(partner_service)]
 
 
 def create_router() -> APIRouter:
