@@ -7,7 +7,7 @@ BABEL_KEYWORDS := -k _ -k __ -k N_
 STAFF_KEYWORDS := -k _ -k N_ -k pgettext:1c,2
 
 .PHONY: demo test install i18n i18n-extract i18n-update i18n-compile i18n-check lint typecheck \
-        flows-check unit bench bench-signals clean db-upgrade seed-partners i18n-report
+        flows-check facts-report unit bench bench-signals clean db-upgrade seed-partners i18n-report
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: install
 
 flows-check: install
 	$(PY) -m bot.engine check
+
+# Facts and country rules to re-check on their live page before launch
+facts-report: install
+	$(PY) -m bot.engine facts-report
 
 unit: install i18n-compile
 	$(PY) -m pytest

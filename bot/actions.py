@@ -20,8 +20,8 @@ async def record_obstacles_action(ctx: ActionContext) -> str | None:
 
 
 def create_action_registry() -> ActionRegistry:
-    from bot import booking
-    from bot.handlers import campaign, followup, language
+    from bot import booking, countries
+    from bot.handlers import campaign, commands, followup, language
 
     registry = ActionRegistry()
     registry.register("set_language", language.set_language, outcomes=("unknown",))
@@ -29,6 +29,15 @@ def create_action_registry() -> ActionRegistry:
                     fields=("name",), id_bytes=8)
     registry.reader("campaign_code", campaign.read_code, outcomes=("invalid", "unknown"))
     booking.register(registry)
+    registry.getter("countries", countries.countries, countries.countries_sample,
+                    fields=("name",), id_bytes=6)
+    registry.getter("country", countries.country, countries.country_sample,
+                    provides=("country",))
+    registry.register("forget_country", countries.forget_country)
+    registry.getter("privacy", commands.privacy, commands.privacy_sample,
+                    provides=("language_days", "state_days", "days"))
+    for name in ("country_not_asked", "no_money", "aid_announced", "entry_ban_claim_ok"):
+        registry.condition(name, getattr(countries, name))
     followup.register_actions(registry)
     registry.register("record_obstacles", record_obstacles_action)
     return registry

@@ -21,7 +21,7 @@ def register(registry: ActionRegistry) -> None:
                     id_bytes=4, outcomes=api)
     registry.getter("places", search.places, search.places_sample, provides=("place",),
                     fields=("n", "name"), id_bytes=PARTNER_ID_BYTES,
-                    outcomes=("lost", *search.SEARCH_REFUSALS, *api))
+                    outcomes=("lost", "none_for_minors", *search.SEARCH_REFUSALS, *api))
     registry.getter("partner", search.partner, search.partner_sample,
                     outcomes=("lost", "gone", *api))
     registry.getter("free_slots", submit.free_slots, submit.slots_sample, fields=("time",),
@@ -33,6 +33,7 @@ def register(registry: ActionRegistry) -> None:
     registry.getter("booked", submit.booked, submit.booked_sample,
                     provides=("partner", "reference", "time"), outcomes=("lost",))
     registry.condition("told_sensitive", submit.told_sensitive)
+    registry.condition("is_minor", submit.is_minor)
     registry.register("book", submit.book, outcomes=submitting)
     registry.register("clear_booking", submit.clear_booking)
     registry.register("booking_lost", submit.booking_lost, outcomes=("not_sent",))

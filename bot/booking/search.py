@@ -16,7 +16,9 @@ from bot.booking.texts import place_block
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.core import Engine
 from bot.i18n import isolate
-from bot.screening import service_for
+from bot.screening import flags_from, service_for
+
+MINORS = "minors"  # the partner service for young people alone
 
 QUERY = "query"  # turn.scratch: the search typed or sent in this update
 SEARCH_REFUSALS = frozenset({"outside_belgium", "unknown_postcode", "unknown_city"})
@@ -79,6 +81,11 @@ async def places(turn: Turn) -> View:
     with api_outcomes(refused=lambda exc: exc.code if exc.code in SEARCH_REFUSALS
                       else "unknown_city"):
         result = await turn.referrals.nearest(service=service_for(turn.answers), **query)
+    if "minor" in flags_from(turn.answers):  # only places that work with young people alone
+        result = result.model_copy(update={"partners": [
+            p for p in result.partners if MINORS in p.services]})
+        if not result.partners:
+            raise Outcome("none_for_minors")
     return places_view(result, turn.locale)
 
 

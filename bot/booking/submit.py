@@ -18,6 +18,7 @@ from bot.booking.texts import consent_summary, sensitive_lines, slot_from_id, sl
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.conversation import Conversation
 from bot.engine.core import Engine
+from bot.engine.schema import Facts
 from bot.formats import slot_label
 from bot.i18n import isolate
 from bot.screening import flags_from
@@ -81,8 +82,13 @@ def sensitive_sample(engine: Engine, locale: str) -> View:
                 html={"told": sensitive_lines({"scr_medical": "yes"})})
 
 
-def told_sensitive(conv: Conversation) -> bool:
+def told_sensitive(conv: Conversation, facts: Facts) -> bool:
     return bool(flags_from(conv.answers))
+
+
+def is_minor(conv: Conversation, facts: Facts | None = None) -> bool:
+    """Under 18 and alone in Belgium (the screening's answer)."""
+    return "minor" in flags_from(conv.answers)
 
 
 def referral_fields(conv: Conversation, chat_id: int, locale: str,
@@ -101,7 +107,9 @@ def referral_fields(conv: Conversation, chat_id: int, locale: str,
         "language": locale,
         "interpreter": answers.get("interpreter") == "yes",
         "topic": answers.get("topic", "other"),
-        "flags": flags_from(answers) if answers.get("share_flags") == "yes" else [],
+        # A minor is always flagged: the place must know (the guardian decides).
+        "flags": (flags_from(answers) if answers.get("share_flags") == "yes"
+                  else ["minor"] if is_minor(conv) else []),
         "chat_id": chat_id,
         "consent_version": CONSENT_VERSION,
         "followup_consent": answers.get("followup") == "yes",

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bot.api_client import ReferralsClient
     from bot.engine.conversation import Conversation
     from bot.engine.core import Engine
+    from bot.engine.schema import Facts
 
 HANDLED: Final = "__handled__"
 
@@ -97,7 +98,7 @@ class View:
 
 ActionHook = Callable[[Turn], Awaitable[str | None]]
 GetterFn = Callable[[Turn], Awaitable[View]]
-Condition = Callable[["Conversation"], bool]
+Condition = Callable[["Conversation", "Facts"], bool]  # the answers, the facts table
 Reader = Callable[[Turn, Message], Awaitable[str | None]]
 
 

@@ -8,14 +8,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from bot.engine.actions import ActionRegistry
 from bot.engine.callbacks import NodeCb
 from bot.engine.flows import HOME, FlowSet, NodeRef
+from bot.engine.plain import load_rules, plain_problems
 from bot.engine.schema import (
     PLACEHOLDER,
     BranchNode,
+    CountryRule,
+    Fact,
     Flow,
     InputNode,
     ListNode,
@@ -99,6 +103,56 @@ def _callback_bytes(flow: str, node: str, choice: str, version: int) -> int:
     return len(sep.join([NodeCb.__prefix__, cb.f, cb.n, cb.c, str(cb.v)]).encode())
 
 
+# How a screen leaves an unverified fact to the counsellor (programme-facts: "[U] never state
+# it as a fact ... say that a counsellor can answer").
+HEDGES = ("counsellor can tell you", "counsellor can confirm", "counsellor tells you")
+FACT_MAX_AGE_DAYS = 180  # older reviews are reported (a warning, not a failure)
+
+
+def _trust_problems(where: str, text: str, facts: tuple[str, ...], flows: FlowSet
+                    ) -> list[str]:
+    """A DATED fact is stated with its year; a U fact is left to the counsellor."""
+    problems = []
+    for name in facts:
+        fact = flows.facts.facts.get(name)
+        if fact is None:
+            continue
+        if fact.status == "DATED" and str(fact.dated) not in text:
+            problems.append(f"{where}: states {name!r} (DATED {fact.dated}) without saying "
+                            f"{fact.dated}")
+        if fact.status == "U" and not any(h in text for h in HEDGES):
+            problems.append(f"{where}: states {name!r} (not verified) without leaving it to "
+                            "the counsellor")
+    return problems
+
+
+def fact_warnings(flows: FlowSet, today: date) -> list[str]:
+    """Reviews older than FACT_MAX_AGE_DAYS: to re-check, not yet wrong."""
+    return [f"facts.yaml {name}: reviewed on {fact.reviewed_on}, more than "
+            f"{FACT_MAX_AGE_DAYS} days ago" for name, fact in flows.facts.facts.items()
+            if (today - fact.reviewed_on).days > FACT_MAX_AGE_DAYS]
+
+
+def facts_report(flows: FlowSet, today: date) -> list[str]:
+    """What needs re-checking before launch: every fact or country rule not verified on its
+    live page, DATED or unverified, or reviewed long ago."""
+    rows = []
+    entries: list[tuple[str, Fact | CountryRule]] = [*flows.facts.facts.items(),
+                                                      *flows.facts.countries.items()]
+    for name, entry in sorted(entries, key=lambda kv: (kv[1].status != "U", kv[0])):
+        reasons = []
+        if entry.status != "V":
+            year = entry.dated if isinstance(entry, Fact) else None
+            reasons.append(entry.status + (f" {year}" if year else ""))
+        if entry.checked_against != "live page":
+            reasons.append(f"checked against {entry.checked_against} only")
+        if (today - entry.reviewed_on).days > FACT_MAX_AGE_DAYS:
+            reasons.append(f"reviewed {entry.reviewed_on}")
+        if reasons:
+            rows.append(f"{name}: {'; '.join(reasons)} — {entry.source}")
+    return rows
+
+
 def _registered(where: str, node: object, registry: ActionRegistry) -> list[str]:
     """Every getter, condition, reader and action a node names is registered."""
     problems = []
@@ -170,6 +224,8 @@ def _screen_problems(flows: FlowSet, flow: Flow, node_id: str, node: Screenish,
     if isinstance(node, ListNode):
         problems += _list_problems(where, flow.id, node_id, flow.version, node,
                                    registry)
+    problems += _trust_problems(where, " ".join(t for t in (text, why, footer) if t),
+                                node.facts, flows)
     for name in set(node.facts) - used:
         problems.append(f"{where}: fact {name!r} listed but not used")
     for name in node.facts:
@@ -232,7 +288,9 @@ def check_flows(
                   for name in getattr(node, "facts", ())}
     for name in set(flows.facts.facts) - used_facts:
         problems.append(f"facts.yaml: {name!r} is never used")
-    for name, fact in flows.facts.facts.items():
-        for bad in domain.unresolved(fact.source):
+    entries: list[tuple[str, Fact | CountryRule]] = [*flows.facts.facts.items(),
+                                                      *flows.facts.countries.items()]
+    for name, entry in entries:
+        for bad in domain.unresolved(entry.source):
             problems.append(f"facts.yaml {name}: source {bad!r} does not resolve")
-    return problems
+    return problems + plain_problems(flows, load_rules(flows.directory))

@@ -286,7 +286,7 @@ class Engine:
         check = self.actions.conditions.get(condition)
         if check is None:
             raise FlowBroken(f"condition {condition!r} is not registered")
-        return check(conv)
+        return check(conv, self.flows.facts)
 
     # ---- walking ---------------------------------------------------------------------
     def lookup_press(self, cb: NodeCb) -> str | None:

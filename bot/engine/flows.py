@@ -21,6 +21,7 @@ from bot.engine.schema import (
 
 HOME = "menu.start"
 FACTS_FILE = "facts.yaml"
+PLAIN_FILE = "plain-language.yaml"  # bot/engine/plain.py
 
 
 class FlowError(Exception):
@@ -95,7 +96,7 @@ def load_flows(directory: Path) -> FlowSet:
     except (ValidationError, FileNotFoundError) as exc:
         raise FlowError(f"{FACTS_FILE}: {exc}") from exc
     for path in sorted(directory.glob("*.yaml")):
-        if path.name == FACTS_FILE:
+        if path.name in (FACTS_FILE, PLAIN_FILE):
             continue
         try:
             flow = Flow.model_validate(_read_yaml(path))

@@ -26,6 +26,7 @@ another flow, or one of the reserved words ``back`` and ``home``.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -242,12 +243,53 @@ class Flow(_Strict):
         return [node.next] if node.next else []
 
 
+Status = Literal["V", "DATED", "U"]  # as ../shared/domain/programme-facts.md marks them
+CheckedAgainst = Literal["live page", "programme-facts"]
+
+
 class Fact(_Strict):
+    """A value that changes. ``status`` is the mark of its source: V (verified), DATED (true
+    in an old source: a screen using it must say the year, ``dated``), U (not verified: a
+    screen using it must leave it to the counsellor). ``reviewed_on`` is the day a person
+    checked it, ``checked_against`` what they checked it against."""
+
     value: str
     source: str
+    status: Status
+    reviewed_on: date
+    checked_against: CheckedAgainst
+    dated: Annotated[int, Field(ge=1990, le=2100)] | None = None  # the source's year
     translate: bool = False  # a value in words (hours) is a msgid; amounts and phones are not
+
+    @model_validator(mode="after")
+    def _dated_has_year(self) -> Fact:
+        if (self.status == "DATED") != (self.dated is not None):
+            raise ValueError("a DATED fact, and only a DATED fact, names its year (dated:)")
+        return self
+
+
+Premium = Literal["dated_2022", "none", "counsellor"]
+Reintegration = Literal["counsellor", "none", "announced"]
+
+
+class CountryRule(_Strict):
+    """What the programme offers for returns to one country, as far as the sources go
+    (programme-facts §1.3). Read by the money screens; never promises more."""
+
+    premium: Premium  # dated_2022: the 2022 amounts may apply; none: abolished
+    reintegration: Reintegration  # none: ended; announced: announced, not confirmed in force
+    no_entry_ban_claim: bool = True  # False: never say "no entry ban" for this country
+    status: Status
+    source: str
+    reviewed_on: date
+    checked_against: CheckedAgainst
 
 
 class Facts(_Strict):
-    reviewed_on: str
     facts: dict[Slug, Fact]
+    # ISO 3166 codes (names come from CLDR in the person's language)
+    countries: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], CountryRule] = {}
+
+    @property
+    def oldest_review(self) -> date:
+        return min(f.reviewed_on for f in self.facts.values())

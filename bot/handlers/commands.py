@@ -19,9 +19,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.api_client import ApiRefused, ApiUnavailable
-from bot.engine.actions import Turn
+from bot.engine.actions import Turn, View
 from bot.engine.conversation import Conversation
-from bot.engine.core import N_
+from bot.engine.core import N_, Engine
 from bot.engine.flows import HOME, WELCOME, NodeRef
 from bot.handlers.campaign import known_code, unknown_link_notice, valid_code
 from bot.handlers.flow import go, present_screen, show_home
@@ -34,6 +34,7 @@ from bot.signals import current as signals
 log = logging.getLogger(__name__)
 
 HELP = NodeRef("menu", "help")
+PRIVACY = NodeRef("privacy", "start")
 
 COMMANDS = (
     ("start", N_("Start again")),
@@ -61,26 +62,19 @@ async def register_commands(bot: Bot, i18n: I18n, available: list[str]) -> None:
         await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=code)
 
 
-def privacy_text(settings: Settings) -> str:
-    return _(
-        "🔒 What we keep about you\n\n"
-        "We do not keep your name, username, phone number or photo.\n\n"
-        "We keep only: the language you chose (for {language_days} days), where you are in "
-        "this conversation and the buttons you pressed (for {state_days} days after your last "
-        "message), and a campaign code if you came through a link. Nobody reads this: it only "
-        "lets the bot remember where you were.\n\n"
-        "Telegram itself knows that you use this bot.\n\n"
-        "/forget deletes everything we keep, at once."
-    ).format(language_days=settings.language_ttl_days, state_days=settings.state_ttl_days) + (
-        "\n\n" + _("If you book a contact, we keep only what you agreed to share, locked "
-                   "(encrypted), until {days} days after the contact is closed. Only the "
-                   "place you chose sees it.").format(days=settings.referral_retention_days)) + (
-        "\n\n" + _("If you agreed to a few questions after your return, we keep your Telegram "
-                   "chat (locked), your language, the country and the date of your return "
-                   "until the last questions. /stop ends them at once.") + (
-        "\n\n" + _("We also count, without your name or Telegram number, which topics people "
-                   "read and what makes it hard for them to decide. These counts cannot show "
-                   "who you are. /forget deletes them too.")))
+async def privacy(turn: Turn) -> View:
+    """The numbers of days flows/privacy.yaml states, from the settings."""
+    return privacy_view(turn.extra["settings"])
+
+
+def privacy_view(settings: Settings) -> View:
+    return View(values={"language_days": str(settings.language_ttl_days),
+                        "state_days": str(settings.state_ttl_days),
+                        "days": str(settings.referral_retention_days)})
+
+
+def privacy_sample(engine: Engine, locale: str) -> View:
+    return View(values={"language_days": "365", "state_days": "30", "days": "90"})
 
 
 async def on_start(message: Message, command: CommandObject, turn: Turn,
@@ -115,8 +109,8 @@ async def on_help(message: Message, turn: Turn) -> None:
                          edit=False)
 
 
-async def on_privacy(message: Message, settings: Settings) -> None:
-    await message.answer(privacy_text(settings))
+async def on_privacy(message: Message, turn: Turn) -> None:
+    await go(turn, str(PRIVACY), NodeRef.parse(HOME), edit=False)
 
 
 async def on_forget(message: Message) -> None:

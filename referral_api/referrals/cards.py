@@ -104,6 +104,8 @@ def partner_card(*, code: str, status: str, contact_mode: str, slot_start: datet
         f"{t.gettext(CARD['flags'])}: "
         f"{html.escape(', '.join(flags)) if flags else t.gettext(CARD['none'])}",
     ]
+    if "minor" in flags:
+        lines.append(t.gettext(CARD["minor"]))
     if name:
         lines.append(f"{t.gettext(CARD['name'])}: {html.escape(name)}")
     lines.append(f"{t.gettext(CARD['reference'])}: <code>{reference}</code>")

@@ -145,6 +145,8 @@ CARD = {
     "alert": N_("Undeliverable referral %(ref)s"),
     "alert_text": N_("%(partner)s (%(id)s) has no notification chat. Set one, or contact "
                      "the partner yourself."),
+    "minor": N_("⚠️ Under 18 and alone in Belgium: the guardian decides with the young "
+                "person. Contact the guardian."),
 }
 # Why a new referral is on the Alerts page (referral_api.referrals.alerts)
 ALERT_REASON = {

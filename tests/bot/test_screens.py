@@ -317,7 +317,7 @@ def landing(engine: Engine, here: NodeRef, choice: str, answers: dict[str, str],
             target = (step.next or "home") if does == NEXT else (
                 _outcome(flows, ref, does) if does == UNAVAILABLE else does)
         elif step is not None and step.when is not None and step.otherwise and not \
-                engine.actions.conditions[step.when](Conversation(answers=answers)):
+                engine.holds(step.when, Conversation(answers=answers)):
             target = step.otherwise
         elif _getter(step) in API_GETTERS:
             target = _outcome(flows, ref, UNAVAILABLE)
