@@ -28,6 +28,7 @@ def register(registry: ActionRegistry) -> None:
                     id_bytes=8, outcomes=("lost", "gone", *api))
     registry.getter("consent", submit.consent, submit.consent_sample,
                     provides=("partner", "days", "summary"), outcomes=("lost", "gone", *api))
+    registry.getter("retention", submit.retention, submit.retention_sample, provides=("days",))
     registry.getter("sensitive", submit.sensitive, submit.sensitive_sample,
                     provides=("partner", "told"), outcomes=("lost", "gone", *api))
     registry.getter("booked", submit.booked, submit.booked_sample,

@@ -65,6 +65,15 @@ async def consent(turn: Turn) -> View:
                 html={"summary": consent_summary(turn.answers, turn.engine, turn.locale)})
 
 
+async def retention(turn: Turn) -> View:
+    settings: Settings = turn.extra["settings"]
+    return View(values={"days": str(settings.referral_retention_days)})
+
+
+def retention_sample(engine: Engine, locale: str) -> View:
+    return View(values={"days": "90"})
+
+
 def consent_sample(engine: Engine, locale: str) -> View:
     answers = {"mode": "visit", "slot": slot_id(datetime(2026, 12, 7, 9, tzinfo=UTC)),
                "interpreter": "yes", "topic": "medical"}

@@ -29,7 +29,6 @@ from bot.engine.schema import (
 )
 
 MAX_CALLBACK_BYTES = 64
-MAX_MESSAGE_CHARS = 600  # English source; translations get the i18n budget
 MAX_LABEL_CHARS = 30
 MAX_BUTTONS = 8
 MAX_TICK_BUTTONS = 12  # a multiple question: a list to tick, then Done
@@ -233,8 +232,6 @@ def _screen_problems(flows: FlowSet, flow: Flow, node_id: str, node: Screenish,
             problems.append(f"{where}: fact {name!r} is not in facts.yaml")
     if node.source.strip() == "ui" and node.facts:
         problems.append(f"{where}: states facts but has source 'ui'")
-    if len(text) + len(why or "") + len(footer or "") > MAX_MESSAGE_CHARS:
-        problems.append(f"{where}: text longer than {MAX_MESSAGE_CHARS} characters")
     buttons = node.choices if isinstance(node, QuestionNode) else node.buttons
     multiple = isinstance(node, QuestionNode) and node.multiple
     limit = MAX_TICK_BUTTONS if multiple else MAX_BUTTONS

@@ -372,8 +372,8 @@ class Engine:
         conv = turn.conversation
         current_flow = from_flow
         for _ in range(MAX_HOPS):
-            ref = self.go_back(conv) if target == "back" else self.flows.resolve(target,
-                                                                                 current_flow)
+            back = target == "back"  # Back shows the screen the person saw, conditions aside
+            ref = self.go_back(conv) if back else self.flows.resolve(target, current_flow)
             node = self.flows.get(ref)
             if node is None:
                 raise FlowBroken(f"target {target!r} from {current_flow} does not exist")
@@ -395,7 +395,8 @@ class Engine:
                     return None
                 target = result or node.next or "home"
                 continue
-            if node.when is not None and node.otherwise and not self.holds(node.when, conv):
+            if (node.when is not None and node.otherwise and not back
+                    and not self.holds(node.when, conv)):
                 target = node.otherwise
                 continue
             try:

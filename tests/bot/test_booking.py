@@ -101,7 +101,9 @@ async def test_telegram_mode_booking_accept_and_relay(booking: Booking) -> None:
     consent = person.text
     assert "We will send to Ghent return desk" in consent
     assert "your language: English" in consent and "interpreter needed: yes" in consent
-    assert "Travel documents" in consent and "90 days" in consent
+    assert "Travel documents" in consent
+    await person.press("Continue")  # consent, step 1 of 2
+    assert "90 days" in person.text and "Do you agree?" in person.text  # step 2: how long
     await person.press("✅ Yes, share")
     await person.press("No, thank you")  # the separate follow-up question
     done = [m["text"] for m in person.bot_messages()][-2]
@@ -148,6 +150,7 @@ async def test_phone_mode_asks_the_number_after_consent(booking: Booking) -> Non
     await person.press("Nee")
     await person.press(person.buttons[0])  # first topic
     assert "telefoonnummer" in person.text  # the consent mentions the phone number
+    await person.press(person.buttons[0])  # continue (consent, step 1 of 2)
     await person.press(person.buttons[0])  # agree
     await person.press(person.buttons[1])  # no follow-up questions
     await person.send("12")
@@ -169,6 +172,7 @@ async def test_visit_mode_slot_reminder_cancel(booking: Booking,
     person = booking.h.person(7012)
     await find_by_postcode(person)
     await choose_and_answer(person, "I will come at a set time")
+    await person.press("Continue")  # consent, step 1 of 2
     await person.press("✅ Yes, share")
     await person.press("No, thank you")  # the separate follow-up question
     assert any("We will remind you the day before" in m["text"] for m in person.bot_messages())
@@ -208,6 +212,7 @@ async def test_api_down_keeps_the_answers_and_retry_succeeds(booking: Booking,
 
     referrals.http = httpx.AsyncClient(transport=httpx.MockTransport(down),
                                        base_url="http://api")
+    await person.press("Continue")  # consent, step 1 of 2
     await person.press("✅ Yes, share")
     await person.press("No, thank you")  # the separate follow-up question
     assert "not reachable right now. Your answers are kept" in person.text
@@ -223,6 +228,7 @@ async def test_forget_deletes_the_referral_everywhere(booking: Booking) -> None:
     person = booking.h.person(7015)
     await find_by_postcode(person)
     await choose_and_answer(person, "Write to me here")
+    await person.press("Continue")  # consent, step 1 of 2
     await person.press("✅ Yes, share")
     await person.press("No, thank you")  # the separate follow-up question
     assert len(await booking.referrals()) == 1
@@ -235,6 +241,7 @@ async def test_forged_card_button_for_another_referral_is_refused(booking: Booki
     person = booking.h.person(7016)
     await find_by_postcode(person)
     await choose_and_answer(person, "Write to me here")
+    await person.press("Continue")  # consent, step 1 of 2
     await person.press("✅ Yes, share")
     await person.press("No, thank you")  # the separate follow-up question
     await booking.deliver()

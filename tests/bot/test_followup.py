@@ -22,6 +22,7 @@ from tests.harness import Harness, Person, flows_at
 async def book_and_return(booking: Booking, person: Person, followup: str) -> None:
     await find_by_postcode(person)
     await choose_and_answer(person, "Write to me here")
+    await person.press("Continue")  # consent, step 1 of 2
     await person.press("✅ Yes, share")
     assert "may we send you a few questions after your return?" in person.text
     assert "stop at any time with /stop" in person.text
@@ -127,6 +128,7 @@ async def test_stop_before_the_return_withdraws_the_yes(booking: Booking) -> Non
     person = booking.h.person(7106)
     await find_by_postcode(person)
     await choose_and_answer(person, "Write to me here")
+    await person.press("Continue")  # consent, step 1 of 2
     await person.press("✅ Yes, share")
     await person.press("Yes, you may ask me")
     await person.send("/stop")
@@ -192,6 +194,7 @@ async def test_a_georgian_returnee_answers_a_wave_in_georgian(booking: Booking,
     await person.press(ka("Write to me here"))
     await person.press(ka("Yes"))  # interpreter
     await person.press(ka("Travel documents"))
+    await person.press(ka("Continue"))
     await person.press(ka("✅ Yes, share"))
     assert ka("Yes, you may ask me") != "Yes, you may ask me"  # really translated
     await person.press(ka("Yes, you may ask me"))

@@ -58,6 +58,7 @@ async def to_confirm(person: Person, mode: str = "Write to me here") -> None:
     (its answer sends the booking)."""
     await find_by_postcode(person)
     await choose_and_answer(person, mode)
+    await person.press("Continue")  # consent, step 1 of 2
     await person.press("✅ Yes, share")
     assert "may we send you a few questions" in person.text
 
@@ -88,7 +89,7 @@ async def test_confirm_after_redis_lost_the_state_says_not_sent_and_starts_again
 
 
 @pytest.mark.parametrize(("stage", "label"), [
-    ("consent", "✅ Yes, share"),         # the consent screen (a booking button)
+    ("consent", "Continue"),              # the consent screen (a booking button)
     ("topic", "Travel documents"),        # a question of flows/booking.yaml (a flow button)
     ("partners", "1. Contact Ghent return desk"),
 ])
@@ -311,7 +312,8 @@ async def test_the_confirmation_says_only_what_is_true(booking: Booking) -> None
 async def test_the_free_number_is_isolated_in_right_to_left_text(booking: Booking) -> None:
     person = booking.h.person(7341, "ar")
     await find_by_postcode(person)
-    for position in (0, 0, 1, 0, 0, 1):  # place, by message, no interpreter, topic, share, no
+    for position in (0, 0, 1, 0, 0, 0, 1):  # place, by message, no interpreter, topic, go on,
+        # share, no
         await person.press(person.buttons[position])
     done = [m["text"] for m in person.bot_messages()][-2]
     assert f"\u2068{FREEPHONE}\u2069" in done

@@ -26,6 +26,7 @@ async def open_two_days(admin: httpx.AsyncClient) -> None:
 async def book_a_visit(booking: Booking, person: Person) -> None:
     await find_by_postcode(person)
     await choose_and_answer(person, "I will come at a set time")
+    await person.press("Continue")  # consent, step 1 of 2
     await person.press("✅ Yes, share")
     await person.press("No, thank you")
     assert any("Your reference:" in m["text"] for m in person.bot_messages())
@@ -127,6 +128,7 @@ async def test_two_contacts_give_a_list_and_writing_reaches_the_counsellor(
     for place in ("1. Contact Ghent return desk", "2. Contact Arlon partner"):
         await find_by_postcode(person)
         await choose_and_answer(person, "Write to me here", place)
+        await person.press("Continue")  # consent, step 1 of 2
         await person.press("✅ Yes, share")
         await person.press("No, thank you")
     await person.send("/mycontact")
@@ -146,6 +148,7 @@ async def test_a_photo_on_the_write_screen_is_not_sent_and_says_so(booking: Book
     person = booking.h.person(7106)
     await find_by_postcode(person)
     await choose_and_answer(person, "Write to me here")
+    await person.press("Continue")  # consent, step 1 of 2
     await person.press("✅ Yes, share")
     await person.press("No, thank you")
     await person.send("/mycontact")

@@ -43,7 +43,12 @@ async def test_a_minor_alone_gets_the_guardian_and_procedure_first(booking: Book
     await answer(person, "No", "No", "No", "No")
     assert "under 18" in person.text
     await person.press("Yes")
-    assert "guardian has an" in person.text and "Nobody can send you back by force" in person.text
+    # the Guardianship Service first: its number, what a guardian does, not asylum
+    assert "Guardianship Service: 078 15 43 24" in person.text
+    assert "protects you" in person.text and "not an asylum application" in person.text
+    assert "return" not in person.text.lower()
+    await person.press("About going home")
+    assert "Nobody can send you back by force" in person.text
     await person.press("The steps")
     assert "Your guardian makes the request" in person.text
     await person.press("Continue")
@@ -56,7 +61,14 @@ async def test_possible_trafficking_shows_protection_first(booking: Booking) -> 
     await answer(person, "Skip this question", "Skip this question", "Skip this question",
                  "Skip this question", "Skip this question")
     await person.press("Yes")
-    assert "You are not alone" in person.text and "call 112" in person.text
+    text = person.text
+    # protection first: a right to stay, the numbers, 112 and 101; no return offer here
+    assert "You can get protection" in text and "right to stay in Belgium" in text
+    assert "45 days to think" in text and "078 055 800" in text
+    assert "Call 112" in text and "police: 101" in text
+    assert "voluntary return" not in text.lower() and "go home" not in text.lower()
+    await person.press("The three centres")
+    assert all(n in person.text for n in ("02 511 64 64", "03 201 16 90", "04 232 40 30"))
 
 
 async def test_a_medical_emergency_shows_urgent_care(booking: Booking) -> None:
@@ -64,6 +76,10 @@ async def test_a_medical_emergency_shows_urgent_care(booking: Booking) -> None:
     await to_screening(person)
     await person.press("I need a doctor now")
     assert "call 112 now" in person.text and "emergency department" in person.text
+    assert "CPAS/OCMW" in person.text and "more than emergency care" in person.text
+    assert "02 225 43 00" in person.text  # Médecins du Monde
+    await person.press("Medical care without papers")
+    assert "doctor's certificate" in person.text
 
 
 async def book_with_medical(person: Person, share: str) -> None:
@@ -73,7 +89,7 @@ async def book_with_medical(person: Person, share: str) -> None:
     await person.press("Type a postcode")
     await person.send("9000")
     await person.press(person.buttons[0])
-    await answer(person, "Write to me here", "No", "Health", "✅ Yes, share")
+    await answer(person, "Write to me here", "No", "Health", "Continue", "✅ Yes, share")
     assert "you need medical treatment" in person.text
     assert "children travel with you" in person.text
     await person.press(share)

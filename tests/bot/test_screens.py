@@ -235,6 +235,7 @@ WITHOUT_API: dict[str, str | Callable[[dict[str, str]], str]] = {
     "reschedule_contact": UNAVAILABLE,
     "followup_submit": "closed",  # nobody to save to
     "record_obstacles": NEXT,
+    "forget_country": lambda answers: (answers.pop("country", None) and NEXT) or NEXT,
 }
 # Getters that need the referral API: without it, their screen ends in `unavailable`.
 API_GETTERS = frozenset({"cities", "places", "partner", "free_slots", "consent", "sensitive",
@@ -248,6 +249,7 @@ BEHIND_API = frozenset(NodeRef.parse(r) for r in (
     "booking.phone_invalid", "booking.phone_failed", "booking.submit_failed", "booking.taken",
     "booking.refused", "booking.booked_visit", "booking.booked_contact",
     "booking.not_shared", "booking.postcode_unknown", "booking.outside",
+    "booking.consent_keep", "booking.none_for_minors", "booking.who_decides",
     "booking.lost_unsure", "mycontact.start", "mycontact.none",
     "mycontact.contact", "mycontact.cancel_ask", "mycontact.cancelled", "mycontact.new_time",
     "mycontact.time_taken", "mycontact.no_slots", "mycontact.write", "mycontact.write_again",
@@ -282,6 +284,7 @@ def landing(engine: Engine, here: NodeRef, choice: str, answers: dict[str, str],
     flows = engine.flows
     node = flows.get(here)
     assert isinstance(node, MessageNode | QuestionNode | ListNode | InputNode)
+    answers = dict(answers)  # what the press changes stays in this landing
     if choice == "home":
         return Lands(NodeRef.parse(HOME))
     if choice == "back":
@@ -372,6 +375,9 @@ class Walker:
             "booking lost": (LOST_BOOKING, lambda: self.by_code(LOST_BOOKING), None),
             "answers lost": (LOST_FOLLOWUP, lambda: self.by_code(LOST_FOLLOWUP), None),
             "answers saved": (THANKS, lambda: self.by_code(THANKS), None),
+            "/privacy": (NodeRef("privacy", "start"), self.privacy, None),
+            "a Syrian asks": (NodeRef("faq", "come_back_ban"), lambda: self.by_code(
+                NodeRef("faq", "come_back_ban"), Conversation(answers={"country": "SY"})), None),
             "code typed wrong": (NodeRef("menu", "code_invalid"), self.bad_code,
                                  NodeRef("menu", "code")),
             "postcode typed wrong": (NodeRef("booking", "postcode_invalid"), self.bad_postcode,
@@ -384,6 +390,10 @@ class Walker:
     async def help(self) -> None:
         await self.person.send("/start")
         await self.person.send("/help")
+
+    async def privacy(self) -> None:
+        await self.person.send("/start")
+        await self.person.send("/privacy")
 
     async def bad_code(self) -> None:
         await self.person.send("/start")
@@ -429,7 +439,9 @@ class Walker:
                     conversation=Conversation.from_data(conv.to_data()),
                     referrals=ReferralsClient.unconfigured(),
                     extra={**self.h.dp.workflow_data, "engine": self.engine})
-        return (await self.engine.screen(turn, ref)).after(notice)
+        i18n: I18n = self.h.dp["i18n"]
+        with i18n.context(), i18n.use_locale("en"):
+            return (await self.engine.screen(turn, ref)).after(notice)
 
     def on_screen(self) -> tuple[int, list[tuple[str, str]]]:
         """The message the person looks at (the newest) and its buttons."""

@@ -45,6 +45,8 @@ def book_contact_by_postcode(page: Page, postcode: str = "9000") -> str:
     page.get_by_role("button", name="Write to me here").click()
     page.get_by_role("button", name="No", exact=True).click()
     page.get_by_role("button", name="Information only").click()
+    expect(bot.last).to_contain_text("We will send to")
+    page.get_by_role("button", name="Continue", exact=True).click()  # consent, step 1 of 2
     expect(bot.last).to_contain_text("Do you agree?")
     page.get_by_role("button", name="✅ Yes, share").click()
     page.get_by_role("button", name="No, thank you").click()  # the follow-up question
@@ -94,6 +96,7 @@ def book_contact_by_postcode_in(page: Page, t: Callable[[str], str], postcode: s
     press("No")
     press("Information only")
     expect(bot.last).to_contain_text(fragment(screen_text("booking", "consent")))
+    press("Continue")  # consent, step 1 of 2
     press("✅ Yes, share")
     expect(bot.last).to_contain_text(fragment(screen_text("booking", "followup")))
     press("Yes, you may ask me" if followup else "No, thank you")
