@@ -86,6 +86,8 @@ def test_a_journey_through_the_real_polling_bot(
     person.press("What help is there?")
     person.wait_for("depends on your")
     person.press("Money at departure")
+    person.wait_for("Which country would you return to?")
+    person.press("Another country")
     premium = person.wait_for("€350")
     assert "🏠 Main menu" in [b["text"] for row in premium["buttons"] for b in row]
     assert bot_process.poll() is None  # still running: nothing crashed
