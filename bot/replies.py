@@ -17,8 +17,9 @@ async def present(
     text: str,
     markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None,
     edit_message_id: int | None = None,
-) -> None:
-    """Edit ``edit_message_id`` in place when given, else send a new message.
+) -> int | None:
+    """Edit ``edit_message_id`` in place when given, else send a new message; the id of the
+    message that now shows the text.
 
     Editing keeps the chat short on a small phone; when the edit is refused (message too old,
     deleted), a new message is sent so the person always sees an answer.
@@ -28,12 +29,13 @@ async def present(
             await bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=edit_message_id, reply_markup=markup
             )
-            return
+            return edit_message_id
         except TelegramBadRequest as exc:
             if "not modified" in exc.message:
-                return
+                return edit_message_id
             log.info("edit refused (%s); sending a new message", type(exc).__name__)
-    await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+    sent = await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+    return sent.message_id if sent is not None else None
 
 
 def callback_place(cb: CallbackQuery) -> tuple[int, int | None]:

@@ -16,6 +16,7 @@ from bot.booking.texts import place_block
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.core import Engine
 from bot.i18n import isolate
+from bot.inputs import postcode
 from bot.screening import flags_from, service_for
 
 MINORS = "minors"  # the partner service for young people alone
@@ -36,10 +37,10 @@ async def read_location(turn: Turn, message: Message) -> str | None:
 
 
 async def read_postcode(turn: Turn, message: Message) -> str | None:
-    text = (message.text or "").strip()
-    if not (text.isdigit() and len(text) == 4):
+    code = postcode(message.text)
+    if code is None:
         raise Outcome("invalid")
-    turn.scratch[QUERY] = {"postcode": text}
+    turn.scratch[QUERY] = {"postcode": code}
     return None
 
 

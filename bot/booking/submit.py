@@ -21,6 +21,7 @@ from bot.engine.core import Engine
 from bot.engine.schema import Facts
 from bot.formats import slot_label
 from bot.i18n import isolate
+from bot.inputs import ascii_digits
 from bot.screening import flags_from
 from bot.settings import Settings
 from bot.signals import current as signals
@@ -127,7 +128,7 @@ def referral_fields(conv: Conversation, chat_id: int, locale: str,
 
 def valid_phone(text: str) -> str | None:
     try:
-        number = phonenumbers.parse(text, "BE")
+        number = phonenumbers.parse(ascii_digits(text), "BE")
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):

@@ -21,6 +21,7 @@ class Conversation:
     trail: list[str] = field(default_factory=list)  # screens to go Back to
     answers: dict[str, str] = field(default_factory=dict)  # save_as -> choice id
     campaign: str | None = None  # outreach campaign code from the /start link or typed
+    shown: int | None = None  # the Telegram message that shows the current screen
     # A follow-up questionnaire in progress: the wave's opaque token only (bot/handlers/followup).
     survey: dict[str, str] = field(default_factory=dict)
 
@@ -32,6 +33,7 @@ class Conversation:
             trail=list(data.get("trail", [])),
             answers=dict(data.get("answers", {})),
             campaign=data.get("campaign"),
+            shown=data.get("m"),
             survey=dict(data.get("survey", {})),
         )
 
@@ -43,6 +45,8 @@ class Conversation:
             data["answers"] = self.answers
         if self.campaign:
             data["campaign"] = self.campaign
+        if self.shown:
+            data["m"] = self.shown
         if self.survey:
             data["survey"] = self.survey
         return data

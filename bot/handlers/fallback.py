@@ -12,12 +12,12 @@ from bot.booking.submit import valid_phone
 from bot.engine.actions import Outcome, Turn
 from bot.engine.flows import HOME, WELCOME, NodeRef
 from bot.handlers.flow import on_stale, present_screen, show_home, show_lost
+from bot.inputs import postcode
 
 
 def looks_like_booking_input(text: str) -> bool:
     """A Belgian postcode or a phone number: what the booking asks people to type."""
-    text = text.strip()
-    return (text.isdigit() and len(text) == 4) or valid_phone(text) is not None
+    return postcode(text) is not None or valid_phone(text) is not None
 
 
 async def writes_to_a_counsellor(turn: Turn) -> bool:

@@ -24,14 +24,18 @@ SCREENING_DONE = "screening.done"
 
 
 async def present_screen(turn: Turn, screen: Screen, *, edit: bool = True) -> None:
-    """Show a screen (under the turn's notice, if any): edit the pressed message, or send a
-    new one (always for a reply keyboard, which an edit cannot carry)."""
+    """Show a screen (under the turn's notice, if any): edit the pressed message when it is
+    the one showing the current screen; otherwise (a button far up the chat, a reply
+    keyboard, which an edit cannot carry) send a new message at the bottom."""
     screen = screen.after(turn.notice)
     turn.notice = None
+    conv = turn.conversation
     edit_id = turn.message_id if edit else None
     if isinstance(screen.markup, ReplyKeyboardMarkup):
         edit_id = None
-    await present(turn.bot, turn.chat_id, screen.text, screen.markup, edit_id)
+    if edit_id is not None and conv.shown is not None and edit_id != conv.shown:
+        edit_id = None  # an older message: the answer comes where the person looks
+    conv.shown = await present(turn.bot, turn.chat_id, screen.text, screen.markup, edit_id)
 
 
 async def show_home(turn: Turn, notice: str | None = None, *, edit: bool = True) -> None:

@@ -61,6 +61,22 @@ async def test_location_search(booking: Booking, location: tuple[float, float],
     assert str(lat) not in data and str(lon) not in data  # the location is never kept
 
 
+@pytest.mark.parametrize(("lang", "typed"), [
+    ("ar", "٩٠٠٠"),   # Arabic-Indic digits
+    ("fa", "۹۰۰۰"),   # Persian digits
+    ("nl", "B-9000"),  # as Belgian letters write it
+    ("en", " 9000 "),
+])
+async def test_a_postcode_in_the_persons_own_digits_or_format_is_understood(
+        booking: Booking, lang: str, typed: str) -> None:
+    person = booking.h.person(7020, lang)
+    await person.send("/start")
+    for position in (1, 0, 0, 1, 1):  # as find_by_postcode, by position in any language
+        await person.press(person.buttons[position])
+    await person.send(typed)
+    assert "Ghent return desk" in person.text  # the places near 9000
+
+
 @pytest.mark.parametrize("typed", ["0000", "12", "hello", "99999"])
 async def test_bad_postcodes_get_a_clear_answer(booking: Booking, typed: str) -> None:
     person = booking.h.person(7003)

@@ -130,7 +130,7 @@ async def test_campaign_code_from_the_link_is_kept_and_nothing_else(
     await person.press("No")
     data = await fsm_data(redis, prefix, 4001)
     assert data["campaign"] == "flyer_BXL-2026"
-    assert set(data) <= {"at", "v", "trail", "answers", "campaign"}
+    assert set(data) <= {"at", "v", "trail", "answers", "campaign", "m"}  # m: a message id
     stored = json.dumps(data)
     assert "Demo" not in stored and "4001" not in stored  # no name, no id in the value
 
