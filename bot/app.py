@@ -27,6 +27,7 @@ from bot.handlers import (
     language,
     mycontact,
     partner_group,
+    relay,
 )
 from bot.handlers.partner_group import InPrivate
 from bot.i18n import create_i18n, shipped_locales
@@ -153,7 +154,8 @@ def create_dispatcher(
     private.message.outer_middleware(ConversationMiddleware())
     private.callback_query.outer_middleware(ConversationMiddleware())
     private.include_routers(
-        flow.create_router(),  # first: most updates are flow buttons (NodeCb, no other router)
+        relay.create_router(),  # a reply to the counsellor wins over any screen's input
+        flow.create_router(),  # most updates are flow buttons (NodeCb, no other router)
         commands.create_router(),
         language.create_router(),
         campaign.create_router(),

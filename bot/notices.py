@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from aiogram.utils.i18n import I18n
 
-from bot.engine.callbacks import FollowupCb
+from bot.engine.callbacks import AnswerCb, FollowupCb
 from bot.engine.core import N_
 from bot.formats import slot_label
 from bot.i18n import isolate
@@ -33,6 +33,7 @@ REMINDER = N_("🕘 Reminder: your visit at {partner} is tomorrow, {time}. Refer
               "{reference}.")
 REMINDER_ADDRESS = N_("📍 {address}")
 RELAY = N_("💬 Message from your counsellor ({reference}):")
+ANSWER = N_("↩️ Answer")
 STATUS = {
     "contacted": N_("Your counsellor marked your request {reference} as contacted."),
     "unreachable": N_("Your counsellor could not reach you about {reference}. Use /mycontact "
@@ -73,10 +74,14 @@ def _locale(notice: PersonNotice, available: list[str]) -> str:
 
 def render_notice_buttons(notice: PersonNotice, i18n: I18n,
                           available: list[str]) -> Buttons | None:
-    """The buttons of a notice, in the person's language: only the follow-up wave has some."""
+    """The buttons of a notice, in the person's language: the follow-up wave's, and "Answer"
+    under a counsellor's message."""
+    locale = _locale(notice, available)
+    if isinstance(notice, RelayNotice):
+        return [[{"text": i18n.gettext(ANSWER, locale=locale),
+                  "callback_data": AnswerCb(r=notice.reference).pack()}]]
     if not isinstance(notice, FollowupWaveNotice) or not notice.token:
         return None
-    locale = _locale(notice, available)
     return wave_buttons(notice.token, lambda msgid: i18n.gettext(msgid, locale=locale))
 
 

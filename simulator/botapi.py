@@ -326,6 +326,10 @@ class FakeBotAPI:
         }
         if markup and "inline_keyboard" in markup:
             message["reply_markup"] = markup
+        replying = (params.get("reply_parameters") or {}).get("message_id") or params.get(
+            "reply_to_message_id")
+        if replying in chat.messages:  # Telegram gives the quoted message back, with presses
+            message["reply_to_message"] = dict(chat.messages[replying])
         chat.messages[message["message_id"]] = message
         chat.add_event("message", message=self._view(message, rendered, markup, mine=False))
         return message

@@ -331,7 +331,8 @@ class Engine:
         if not isinstance(node, QuestionNode):
             return
         if not node.multiple:
-            conv.answers[node.save_as] = cb.c
+            if any(c.id == cb.c and c.saves for c in node.choices):
+                conv.answers[node.save_as] = cb.c
         elif cb.c != DONE:
             ticked = set(node.ticked(conv.answers.get(node.save_as))) ^ {cb.c}
             order = [c.id for c in node.choices if c.id in ticked]  # stable, catalogue order

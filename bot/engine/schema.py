@@ -51,6 +51,7 @@ class Choice(_Strict):
     label: Annotated[str, Field(min_length=1, max_length=40)]
     go: Target | None = None  # required, except in a `multiple` question (which has `next`)
     when: Slug | None = None  # a registered condition: the button shows only when it holds
+    saves: bool = True  # False: a way out of a question (🌐 Language), not an answer to it
 
     @model_validator(mode="after")
     def _not_reserved(self) -> Choice:

@@ -11,8 +11,15 @@ from bot.api_client import ApiRefused, ApiUnavailable
 from bot.booking.submit import valid_phone
 from bot.engine.actions import Outcome, Turn
 from bot.engine.flows import HOME, WELCOME, NodeRef
-from bot.handlers.flow import on_stale, present_screen, show_home, show_lost
+from bot.handlers.campaign import valid_code
+from bot.handlers.flow import go, on_stale, present_screen, show_home, show_lost
+from bot.handlers.relay import offer
 from bot.inputs import postcode
+from bot.signals import current as signals
+
+NOT_UNDERSTOOD = NodeRef("menu", "not_understood")
+NOT_UNDERSTOOD_LONG = NodeRef("menu", "not_understood_long")
+LONG_MESSAGE = 200  # characters: someone is telling their story
 
 
 def looks_like_booking_input(text: str) -> bool:
@@ -20,36 +27,50 @@ def looks_like_booking_input(text: str) -> bool:
     return postcode(text) is not None or valid_phone(text) is not None
 
 
-async def writes_to_a_counsellor(turn: Turn) -> bool:
-    """The person has an open contact by Telegram message, so typed text was probably meant
-    for the counsellor ("Write to the counsellor" in /mycontact)."""
-    try:
-        mine = await turn.referrals.mine(turn.chat_id)
-    except (ApiUnavailable, ApiRefused):
-        return False
-    return any(r.contact_mode == "telegram" for r in mine)
-
-
 async def answered_lost_input(turn: Turn, text: str) -> bool:
     """Typed text with no conversation state at all: a new person, or a state that is gone
-    (Redis restart, TTL) while we waited for a postcode, a phone number or a message to the
-    counsellor. The latter are told in words that nothing was sent, and how to go on."""
+    (Redis restart, TTL) while we waited for a postcode or a phone number: told in words that
+    the booking was not sent, and how to go on."""
     if looks_like_booking_input(text):
         await show_lost(turn, "booking", edit=False)
         return True
-    if await writes_to_a_counsellor(turn):
-        await show_home(turn, _("Sorry, I lost track of our conversation, so your message was "
-                                "not sent. To write to your counsellor, send /mycontact."),
-                        edit=False)
-        return True
     return False
+
+
+async def typed_campaign_code(turn: Turn, text: str) -> bool:
+    """The code of a flyer typed as it stands, at any time: kept when the API knows it (never
+    unchecked here: any word would count)."""
+    code = valid_code(text)
+    if code is None or not turn.referrals.configured:
+        return False
+    try:
+        known = await turn.referrals.campaign(code)
+    except (ApiUnavailable, ApiRefused):
+        return False
+    if known is None:
+        return False
+    turn.conversation.campaign = known
+    signals().emit("conversation_started", campaign=known)
+    await show_home(turn, _("✅ Thank you, the code is saved."), edit=False)
+    return True
 
 
 async def on_anything(message: Message, turn: Turn) -> None:
     conv = turn.conversation
     text = message.text
-    if (text is not None and not text.startswith("/") and not conv.started
-            and await answered_lost_input(turn, text)):
+    if text is not None and not text.startswith("/"):
+        if not conv.started and await answered_lost_input(turn, text):
+            return
+        if await typed_campaign_code(turn, text.strip()) or await offer(message, turn):
+            return
+    if text is not None and not text.startswith("/") and conv.at not in (None, str(WELCOME)):
+        # Not understood: a short answer with a way to a person, not the whole screen again
+        # (someone new, or still at the first question, gets that question again, below).
+        here = NodeRef.parse(conv.at) if conv.at else NodeRef.parse(HOME)
+        if turn.engine.flows.get(here) is None:
+            here = NodeRef.parse(HOME)
+        await go(turn, str(NOT_UNDERSTOOD_LONG if len(text) > LONG_MESSAGE else NOT_UNDERSTOOD),
+                 here, edit=False)
         return
     if text is not None and text.startswith("/"):
         notice = _("I do not know this command. You can use /menu, /language, /help or "

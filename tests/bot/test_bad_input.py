@@ -24,25 +24,21 @@ async def at_question(harness: Harness, user_id: int = 1001, lang: str = "en") -
     return person
 
 
-async def test_free_text_at_a_question_repeats_the_question(harness: Harness) -> None:
-    person = await at_question(harness)
-    replies = await person.send("I want to go home")
-    assert len(replies) == 1  # one message: the notice on top of the repeated question
-    assert replies[0].startswith(BUTTONS_ONLY)
-    assert "Do you live in a reception centre" in replies[0]
-    assert person.buttons[0] == "Yes, in a reception centre"
-    await person.press("No")  # the repeated question still works
-    assert "What would you like to know?" in person.text
+NOT_UNDERSTOOD = ("Sorry, I do not understand typed messages. Please use the buttons. To talk "
+                  "to a person, press Talk to someone or call the free number 0800 327 45.")
 
 
-async def test_free_text_on_an_information_screen_shows_it_again(harness: Harness) -> None:
+async def test_free_text_at_a_question_gets_a_short_answer_and_a_way_back(
+        harness: Harness) -> None:
     person = await at_question(harness)
     await person.press("No")
     await person.press("What help is there?")
     screen = person.text
-    replies = await person.send("hello?")
-    assert replies == [f"{BUTTONS_ONLY}\n\n{screen}"]
-    assert "Ticket and journey" in person.buttons
+    replies = await person.send("I want to go home")
+    assert replies == [NOT_UNDERSTOOD]  # short: not the whole screen again
+    assert person.buttons == ["Talk to someone", "⬅️ Back", "🏠 Main menu"]
+    await person.press("⬅️ Back")  # where the person was
+    assert person.text == screen and "Ticket and journey" in person.buttons
 
 
 async def test_text_before_any_start_gets_the_welcome(harness: Harness) -> None:
@@ -71,8 +67,11 @@ async def test_an_unknown_command(harness: Harness) -> None:
 @pytest.mark.parametrize("text", ["x" * 4096, "🙂🙏🏽❤️", "   ~~~", "<b>hi</b> & <script>"])
 async def test_long_emoji_and_markup_text(harness: Harness, text: str) -> None:
     person = await at_question(harness)
+    await person.press("No")
     replies = await person.send(text)
-    assert replies[0].startswith(BUTTONS_ONLY)
+    expected = ("Sorry, I cannot read long messages." if len(text) > 200
+                else "Sorry, I do not understand typed messages.")
+    assert replies[0].startswith(expected)
     assert all(text not in r for r in replies)  # never echoed
 
 
@@ -80,7 +79,7 @@ async def test_bad_input_is_answered_in_the_persons_language(harness: Harness) -
     person = await at_question(harness, 1003, "fr")
     engine, i18n = harness.dp["engine"], harness.dp["i18n"]
     question = engine.render(WELCOME, "fr", can_go_back=False)
-    replies = await person.send("bonjour")
+    replies = await person.send("bonjour")  # before any answer: the question again
     french = i18n.gettext(BUTTONS_ONLY, locale="fr")  # the French catalogue's notice
     assert french != BUTTONS_ONLY
     assert replies == [visible_text(question.after(french).text, "HTML")]

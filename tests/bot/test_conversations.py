@@ -36,7 +36,8 @@ async def test_a_first_visit_in_english(harness: Harness) -> None:
     assert len(replies) == 1
     assert "Do you live in a reception centre for asylum seekers?" in replies[0]
     assert "we do not ask your name" in replies[0]
-    assert person.buttons == ["Yes, in a reception centre", "No", "I prefer not to say"]
+    assert person.buttons == ["Yes, in a reception centre", "No", "I prefer not to say",
+                              "🌐 Language"]
 
     await person.press("No")
     assert "What would you like to know?" in person.text

@@ -378,6 +378,11 @@ class Walker:
             "/privacy": (NodeRef("privacy", "start"), self.privacy, None),
             "a Syrian asks": (NodeRef("faq", "come_back_ban"), lambda: self.by_code(
                 NodeRef("faq", "come_back_ban"), Conversation(answers={"country": "SY"})), None),
+            "text typed": (NodeRef("menu", "not_understood"), lambda: self.typed("hello?"),
+                           NodeRef.parse(HOME)),
+            "a story typed": (NodeRef("menu", "not_understood_long"),
+                              lambda: self.typed("I need to tell you something. " * 10),
+                              NodeRef.parse(HOME)),
             "code typed wrong": (NodeRef("menu", "code_invalid"), self.bad_code,
                                  NodeRef("menu", "code")),
             "postcode typed wrong": (NodeRef("booking", "postcode_invalid"), self.bad_postcode,
@@ -390,6 +395,11 @@ class Walker:
     async def help(self) -> None:
         await self.person.send("/start")
         await self.person.send("/help")
+
+    async def typed(self, text: str) -> None:
+        await self.person.send("/start")
+        await self.person.press("No")
+        await self.person.send(text)
 
     async def privacy(self) -> None:
         await self.person.send("/start")
