@@ -14,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.api_client import ReferralPublic
 from bot.booking.outcomes import api_outcomes
 from bot.booking.submit import partner_slots, slots_sample
-from bot.booking.texts import contact_details, slot_from_id
+from bot.booking.texts import contact_details, slot_from_id, where_footer
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.core import Engine
 from bot.i18n import isolate
@@ -59,14 +59,19 @@ def contact_view(referral: ReferralPublic, engine: Engine, locale: str) -> View:
     if referral.contact_mode != "telegram":
         hide.add("write")
     if referral.contact_mode != "visit":
-        hide.add("resched")
+        hide.update({"resched", "bring"})
     return View(html={"reference": isolate(f"<b>{html.escape(referral.reference)}</b>", locale),
                       "details": contact_details(referral, locale, engine)},
                 hide=frozenset(hide))
 
 
 async def contact(turn: Turn) -> View:
-    return contact_view(await chosen(turn), turn.engine, turn.locale)
+    referral = await chosen(turn)
+    view = contact_view(referral, turn.engine, turn.locale)
+    if referral.contact_mode != "visit":
+        return view
+    footer = await where_footer(turn.referrals, referral.partner_id, turn.locale)
+    return View(html=view.html, hide=view.hide, footer=footer)
 
 
 def contact_sample(engine: Engine, locale: str) -> View:

@@ -14,7 +14,7 @@ from aiogram.types import Message
 from bot.api_client import ApiRefused, ApiUnavailable, ReferralCreate, ReferralPublic, checked
 from bot.booking.outcomes import api_outcomes
 from bot.booking.search import chosen_partner
-from bot.booking.texts import consent_summary, sensitive_lines, slot_from_id, slot_id
+from bot.booking.texts import consent_summary, sensitive_lines, slot_from_id, slot_id, where_footer
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.conversation import Conversation
 from bot.engine.core import Engine
@@ -190,7 +190,8 @@ async def booked(turn: Turn) -> View:
     time = slot_label(referral.slot_start, locale) if referral.slot_start else ""
     return View(values={"partner": referral.partner_name},
                 html={"reference": isolate(f"<b>{html.escape(referral.reference)}</b>", locale),
-                      "time": time})
+                      "time": time},
+                footer=await where_footer(turn.referrals, referral.partner_id, locale))
 
 
 def booked_sample(engine: Engine, locale: str) -> View:

@@ -9,7 +9,14 @@ from datetime import UTC, datetime
 
 from aiogram.utils.i18n import gettext as _
 
-from bot.api_client import PartnerNearby, ReferralPublic
+from bot.api_client import (
+    ApiRefused,
+    ApiUnavailable,
+    PartnerNearby,
+    PartnerPublic,
+    ReferralPublic,
+    ReferralsClient,
+)
 from bot.engine.core import Engine
 from bot.formats import day_label, slot_label
 from bot.i18n import isolate, native_name
@@ -66,6 +73,32 @@ def place_block(n: int, place: PartnerNearby, locale: str) -> str:
     if place.languages:
         lines.append("🗣 " + ", ".join(native_name(code) for code in place.languages[:6]))
     return "\n".join(lines)
+
+
+def where_to_go(place: PartnerPublic, locale: str) -> str:
+    """Where the place is: its address, a map link and its hours (data, not copy)."""
+    lines = []
+    if place.address:
+        lines.append("📍 " + isolate(html.escape(place.address), locale))
+    if place.lat and place.lon:
+        url = (f"https://www.openstreetmap.org/?mlat={place.lat:.5f}&mlon={place.lon:.5f}"
+               f"#map=17/{place.lat:.5f}/{place.lon:.5f}")
+        lines.append(f'🗺 <a href="{html.escape(url)}">openstreetmap.org</a>')
+    if place.hours:
+        lines.append("🕘 " + isolate(html.escape(place.hours), locale))
+    if place.phone:
+        lines.append("📞 " + isolate(html.escape(place.phone), locale))
+    return "\n".join(lines)
+
+
+async def where_footer(referrals: ReferralsClient, partner_id: str, locale: str) -> str | None:
+    """The place's address, map and hours below a confirmation or a contact; nothing when
+    the API cannot say (the screen must not fail for it)."""
+    try:
+        place = await referrals.partner(partner_id)
+    except (ApiUnavailable, ApiRefused):
+        return None
+    return where_to_go(place, locale) or None
 
 
 def consent_summary(answers: dict[str, str], engine: Engine, locale: str) -> str:

@@ -94,6 +94,7 @@ class View:
     items: list[Item] = field(default_factory=list)
     hide: frozenset[str] = frozenset()  # ids of the node's buttons not to show
     header: str | None = None  # safe HTML shown above the screen's text
+    footer: str | None = None  # safe HTML shown below it (an address, a map link)
 
 
 ActionHook = Callable[[Turn], Awaitable[str | None]]

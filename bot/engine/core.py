@@ -154,6 +154,8 @@ class Engine:
             buttons = node.buttons
         if view is not None and view.header:
             text = view.header + "\n\n" + text
+        if view is not None and view.footer:
+            text += "\n\n" + view.footer
         rows: list[list[InlineKeyboardButton]] = []
         if isinstance(node, ListNode):
             text, rows = self._list_part(ref, node, locale, text, view or View(), page)
