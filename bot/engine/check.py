@@ -30,7 +30,7 @@ from bot.engine.schema import (
 
 MAX_CALLBACK_BYTES = 64
 MAX_LABEL_CHARS = 30
-MAX_BUTTONS = 8
+MAX_BUTTONS = 9  # eight answers and a Skip, at most
 MAX_TICK_BUTTONS = 12  # a multiple question: a list to tick, then Done
 
 _SECTION = re.compile(r"^#{2,4}\s+(\d+(?:\.\d+)*)\.?\s", re.MULTILINE)

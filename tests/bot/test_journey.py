@@ -113,3 +113,26 @@ async def test_text_the_bot_cannot_place_gets_a_way_to_a_person(harness: Harness
                       "afraid of what will happen to me and my children if we stay here.")
     assert "A counsellor can read you if you book a contact" in person.text
     assert person.buttons[0] == "📍 Find help near me"
+
+
+async def test_every_followup_question_has_skip_and_back(harness: Harness) -> None:
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.notices import WAVE_START, wave_buttons
+
+    person = harness.person(8307)
+    await person.send("/start")
+    rows = [[InlineKeyboardButton(**b) for b in row] for row in wave_buttons("tok-8307", str)]
+    await harness.bot.send_message(8307, "Questions", reply_markup=InlineKeyboardMarkup(
+        inline_keyboard=rows))
+    await person.press(WAVE_START)
+    seen = 0
+    while "Thank you" not in person.text and "closed" not in person.text:
+        skip = [b for b in person.buttons if b in ("Skip this question", "I prefer not to say",
+                                                   "No other reason")]
+        assert skip, (person.text, person.buttons)
+        if seen:
+            assert "⬅️ Back" in person.buttons, person.text
+        await person.press(skip[0])
+        seen += 1
+    assert seen >= 9  # the first question and every one after it

@@ -162,8 +162,9 @@ async def closed_list_problems(flows_dir: Path, spec: Schema) -> list[str]:
         for node_id, node in flow.nodes.items():
             if not isinstance(node, QuestionNode):
                 continue
-            offered.setdefault(node.save_as, set()).update(c.id for c in node.choices)
-            for choice in node.choices:
+            answers = [c for c in node.choices if c.saves]  # not a way out (🌐, Skip)
+            offered.setdefault(node.save_as, set()).update(c.id for c in answers)
+            for choice in answers:
                 found = await choice_problems(spec, flows,
                                               {**BASELINE, node.save_as: choice.id})
                 problems += [f"flows/{flow.id}.yaml, node {node_id!r} (save_as "

@@ -16,7 +16,7 @@ def test_flow_ids_are_the_questionnaires() -> None:
     saved: dict[str, set[str]] = {}
     for node in flow.nodes.values():
         if isinstance(node, QuestionNode):
-            saved.setdefault(node.save_as, set()).update(c.id for c in node.choices)
+            saved.setdefault(node.save_as, set()).update(c.id for c in node.choices if c.saves)
     assert set(saved) == set(ANSWER_KEYS)
     assert {q.stored(a) for a in saved[q.INFO_QUESTION]} == set(q.INFO_SOURCES)
     for key in q.REASON_QUESTIONS:
