@@ -18,8 +18,9 @@ from bot.booking.texts import contact_details, slot_from_id, where_footer
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.core import Engine
 from bot.i18n import isolate
+from referral_api.referrals.schemas import RELAY_MAX
 
-MAX_RELAY = 2000
+MAX_RELAY = RELAY_MAX  # longer: refused with words (never cut), tests/contract ties them
 REFERENCE = "ref"
 
 
@@ -116,8 +117,9 @@ async def read_relay(turn: Turn, message: Message) -> str | None:
     text = (message.text or "").strip()
     if not text:
         raise Outcome("empty")
+    if len(text) > MAX_RELAY:
+        raise Outcome("too_long")
     referral = await chosen(turn)
     with api_outcomes():
-        await turn.referrals.relay_to_partner(referral.reference, turn.chat_id,
-                                              text[:MAX_RELAY])
+        await turn.referrals.relay_to_partner(referral.reference, turn.chat_id, text)
     return None

@@ -35,6 +35,7 @@ from bot.i18n import is_rtl, isolate
 MAX_HOPS = 12
 LONG_LABEL = 18
 MAX_LABEL = 40  # a button label longer than this is cut at a word, with "…"
+LTR_RUN = re.compile(r"/[a-z]+|\+?\d[\d ]{4,}\d")  # a command, a phone number
 ITEM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,47}$")  # never a nav id or a page turn
 
 Translate = Callable[[str, str], str]
@@ -106,8 +107,12 @@ class Engine:
     # ---- rendering -------------------------------------------------------------------
     def text(self, msgid: str, locale: str, facts: tuple[str, ...] = (),
              view: View | None = None) -> str:
-        """Translate a flow text, escape it for HTML and fill in its facts and values."""
+        """Translate a flow text, escape it for HTML and fill in its facts and values. In
+        right-to-left text, commands (/mycontact) and phone-like numbers are isolated so that
+        they keep their order."""
         out = html.escape(self.translate(msgid, locale), quote=False)
+        if is_rtl(locale):
+            out = LTR_RUN.sub(lambda m: isolate(m.group(0), locale), out)
         values: dict[str, str] = {}
         for name in facts:
             item = self.flows.facts.facts.get(name)
@@ -202,12 +207,13 @@ class Engine:
             turn.append(InlineKeyboardButton(  # where am I: "2/3"
                 text=f"{page + 1}/{pages}", callback_data=self._data(ref, f"{PAGE_PREFIX}{page}")))
             if page < pages - 1:
+                label = self.translate(node.more, locale) if node.more else "▶"
                 turn.append(InlineKeyboardButton(
-                    text="▶", callback_data=self._data(ref, f"{PAGE_PREFIX}{page + 1}")))
-            if is_rtl(locale):
-                turn = [InlineKeyboardButton(text={"◀": "▶", "▶": "◀"}.get(b.text, b.text),
-                                             callback_data=b.callback_data)
-                        for b in reversed(turn)]
+                    text=label, callback_data=self._data(ref, f"{PAGE_PREFIX}{page + 1}")))
+            if is_rtl(locale):  # read from the right: the arrows point the other way
+                turn = [InlineKeyboardButton(
+                    text=b.text.replace("▶", "\0").replace("◀", "▶").replace("\0", "◀"),
+                    callback_data=b.callback_data) for b in reversed(turn)]
             rows.append(turn)
         return text, rows
 

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import yaml
 
-TEXT_KEYS = frozenset({"say", "ask", "why", "label", "footer"})
+TEXT_KEYS = frozenset({"say", "ask", "why", "label", "footer", "more"})
 
 
 def _walk(node: yaml.Node, path: tuple[str, ...]) -> Iterator[tuple[int, str, str]]:

@@ -134,6 +134,7 @@ class ListNode(_NodeBase):
     save_as: Slug
     buttons: tuple[Choice, ...] = ()  # fixed buttons after the items
     page_size: Annotated[int, Field(ge=1, le=12)] = 6
+    more: Annotated[str, Field(max_length=30)] | None = None  # the next page's label (msgid)
     empty: Target | None = None  # where to go when the list is empty
     single: bool = False  # one item only: pick it at once, without showing the list
 

@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
 from bot.replies import answer_quietly
+from referral_api.referrals.schemas import RELAY_MAX
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,12 @@ async def on_group_message(message: Message, referrals: ReferralsClient) -> None
     text = (message.text or "").strip()
     if found is None or not text:
         return
+    if len(text) > RELAY_MAX:  # never cut: the counsellor sends it in parts
+        await message.reply(f"Not sent: the message is longer than {RELAY_MAX} characters. "
+                            "Send it in parts.")
+        return
     try:
-        await referrals.relay_to_person(found.group(1), message.from_user.id, text[:2000])
+        await referrals.relay_to_person(found.group(1), message.from_user.id, text)
     except ApiUnavailable:
         await message.reply("Not sent: the service is not reachable. Try again.")
         return

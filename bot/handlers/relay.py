@@ -28,8 +28,11 @@ COUNSELLOR_MARK = "💬"  # every language's "Message from your counsellor" star
 
 async def relay(turn: Turn, reference: str, text: str) -> str:
     """Send the text; what to tell the person."""
+    if len(text) > MAX_RELAY:
+        return _("Your message is too long for one message. Nothing was sent. Please send it "
+                 "again in shorter parts.")
     try:
-        await turn.referrals.relay_to_partner(reference, turn.chat_id, text[:MAX_RELAY])
+        await turn.referrals.relay_to_partner(reference, turn.chat_id, text)
     except ApiUnavailable:
         return _("Sorry, your message could not be sent right now. Please send it again in a "
                  "moment.")

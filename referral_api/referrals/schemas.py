@@ -29,8 +29,11 @@ TelegramUserId = Annotated[int, Field(gt=0, le=10**15)]
 FlagId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
 ReferenceText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                  max_length=16)]
+# 4,000: with its heading, a relayed message still fits Telegram's 4,096 characters. Longer
+# text is refused with words by the bot and the partner group, never cut.
+RELAY_MAX = 4000
 RelayText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=2000)]
+                                             max_length=RELAY_MAX)]
 
 
 class ReferralCreate(BaseModel):
@@ -63,6 +66,9 @@ class ReferralPublic(BaseModel):
     interpreter: bool
     topic: str
     created_at: datetime
+    # A counsellor's status change from the group: what to tell them ("ABCD-2345: Accepted"),
+    # in the partner's staff language. Null otherwise.
+    confirmation: str | None = None
 
 
 class PersonRequest(BaseModel):

@@ -226,8 +226,8 @@ async def test_the_picker_shows_every_language_in_its_own_script_on_pages(
     first_page = person.buttons
     assert first_page[:3] == ["Nederlands", "Français", "English"]
     # ten languages, where am I, "next page", and the way home
-    assert first_page[10:] == ["1/2", "▶", "🏠 Main menu"]
-    await person.press("▶")
+    assert first_page[10:] == ["1/2", "🌐 More languages ▶", "🏠 Main menu"]
+    await person.press("🌐 More languages ▶")
     second_page = person.buttons
     assert {"العربية", "فارسی", "پښتو", "Монгол", "Shqip", "አማርኛ"} <= set(second_page)
     assert "◀" in second_page

@@ -136,3 +136,33 @@ async def test_every_followup_question_has_skip_and_back(harness: Harness) -> No
         await person.press(skip[0])
         seen += 1
     assert seen >= 9  # the first question and every one after it
+
+
+async def test_phone_example_and_commands_keep_their_order_in_right_to_left_text(
+        harness: Harness) -> None:
+    person = harness.person(8308, "ar")
+    await person.send("/start")
+    await person.send("/help")
+    assert "\u2068/language\u2069" in person.text and "\u2068/forget\u2069" in person.text
+    fa = harness.person(8309, "fa")
+    await fa.send("/start")
+    for position in (1, 0, 0, 1, 1):  # No, Find help, Find places, Skip, Type a postcode
+        await fa.press(fa.buttons[position])
+    await fa.press(fa.buttons[0])  # "Choose a city" is there; the prompt itself:
+    english = harness.person(8310, "en")
+    await english.send("/help")
+    assert "\u2068" not in english.text  # left-to-right text is left alone
+
+
+async def test_a_message_too_long_for_one_message_is_refused_with_words(
+        booking: Booking) -> None:
+    person = booking.h.person(8311)
+    await book_by_message(booking, person)
+    await person.send("/mycontact")
+    await person.press("✉️ Write to the counsellor")
+    await person.send("word " * 900)  # 4,500 characters
+    assert "too long for one message. Nothing was sent" in person.text
+    await booking.deliver()
+    assert not any("word word" in t for t in booking.group_texts())
+    await person.send("Short, then.")  # still on the write screen
+    assert "✅ Sent to your counsellor" in person.text
