@@ -253,7 +253,8 @@ BEHIND_API = frozenset(NodeRef.parse(r) for r in (
     "booking.lost_unsure", "mycontact.start", "mycontact.none",
     "mycontact.contact", "mycontact.cancel_ask", "mycontact.cancelled", "mycontact.new_time",
     "mycontact.time_taken", "mycontact.no_slots", "mycontact.write", "mycontact.write_again",
-    "mycontact.sent", "mycontact.not_sent", "mycontact.write_shorter", "mycontact.gone", "followup.save_failed",
+    "mycontact.sent", "mycontact.not_sent", "mycontact.write_shorter", "mycontact.gone",
+    "followup.save_failed",
     "menu.code_unknown"))  # without the API a typed code cannot be checked: it is kept
 
 

@@ -73,3 +73,25 @@ def test_arabic_reads_right_to_left(demo: str, page: Page) -> None:
     expect(message).to_be_visible(timeout=15_000)
     assert message.evaluate("el => getComputedStyle(el).direction") == "rtl"
     page.screenshot(path=str(SCREENSHOTS / "simulator-ar.png"), full_page=True)
+
+
+def test_a_right_to_left_keyboard_is_drawn_once_in_reading_order(demo: str, page: Page) -> None:
+    """The bot sends Arabic navigation already in reading order (Back on the right); the
+    simulator draws rows as sent, as Telegram does, and never mirrors them a second time."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{demo}/simulator")
+    page.evaluate("localStorage.clear()")
+    page.evaluate("localStorage.setItem('sim-lang', 'ar')")
+    page.reload()
+    bot = page.locator(".msg.bot")
+    expect(bot.last).to_contain_text("مركز استقبال", timeout=15_000)
+    bot.last.get_by_role("button").nth(1).click()  # No
+    bot.last.get_by_role("button").nth(1).click()  # a topic
+    page.wait_for_timeout(500)
+    bot.last.get_by_role("button").nth(0).click()  # deeper: a screen with Back and Main menu
+    page.wait_for_timeout(500)
+    row = bot.last.locator(".kb .row").last.get_by_role("button")
+    texts = [row.nth(i).inner_text() for i in range(row.count())]
+    assert "➡️" in texts[-1]  # Back, the last button sent: drawn on the right
+    left, right = row.nth(0).bounding_box(), row.nth(row.count() - 1).bounding_box()
+    assert left is not None and right is not None and left["x"] < right["x"]
