@@ -63,8 +63,10 @@ def freephone(engine: Engine, locale: str) -> str:
 def place_block(n: int, place: PartnerNearby, locale: str) -> str:
     """One place of the search result: name, distance, address, hours, phone, languages."""
     head = f"{n}. <b>" + isolate(html.escape(place.name), locale) + "</b>"
-    if place.distance_km is not None:
+    if place.distance_km is not None and place.distance_km >= 0.05:
         head += " — " + isolate(f"{place.distance_km:.1f} km", locale)
+    else:  # no street known: its coordinates are the town's, "0.0 km" would be untrue
+        head += " — " + isolate(html.escape(place.city), locale)
     lines = [head, "📍 " + isolate(html.escape(place.address or place.city), locale)]
     if place.hours:
         lines.append("🕘 " + isolate(html.escape(place.hours), locale))

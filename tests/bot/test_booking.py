@@ -275,3 +275,15 @@ async def test_group_chatter_gets_no_answer(booking: Booking) -> None:
     assert len(booking.group_texts()) == before
 
 
+
+
+def test_a_place_without_its_own_coordinates_shows_its_town_not_zero_km() -> None:
+    from bot.api_client import PartnerNearby
+    from bot.booking.texts import place_block
+
+    place = PartnerNearby(id="x", name="Desk", kind="desk", city="Gent", postal_code="9000",
+                          province=None, address=None, lat=51.05, lon=3.72, phone=None,
+                          hours=None, languages=[], services=[], verified=True,
+                          distance_km=0.0)
+    assert "0.0 km" not in place_block(1, place, "en")
+    assert place_block(1, place, "en").startswith("1. <b>Desk</b> — Gent")
