@@ -83,7 +83,7 @@ class DomainJobs:
 
     async def every_hour(self, now: Now, retention_days: int) -> None:
         async with self.sessionmaker() as session:
-            purged = await purge_expired(session, now(), retention_days)
+            purged = await purge_expired(session, now(), retention_days, self.vault)
             await purge_followup_outbox(session, now(), retention_days)
             await session.commit()
             await anonymise_old_months(session, now())  # beyond /forget's reach

@@ -57,7 +57,8 @@ async def on_status(cb: CallbackQuery, callback_data: RefCb, referrals: Referral
                 if exc.status == 403 else "This referral no longer exists.")
         await cb.answer(text, show_alert=True)
         return
-    await cb.answer(STATUS_TEXT[referral.status])
+    # The API says it in the partner's language; the English label only if it does not.
+    await cb.answer(referral.confirmation or STATUS_TEXT[referral.status])
     log.info("referral status changed by a counsellor")
 
 

@@ -18,6 +18,15 @@ from referral_api.suppression import Count
 
 COLOURS = ("#1f5f8b", "#e08a1e")  # blue, orange: distinguishable for most colour vision
 ROW, LABEL_WIDTH, BAR_WIDTH, PAD = 22, 230, 320, 10
+# Text is styled by attributes, not a <style> element: the staff pages' CSP (default-src
+# 'self') blocks inline style, and the SVG files read alone the same way.
+TEXT = 'font-family="sans-serif" font-size="13" fill="#222"'
+TITLE = 'font-family="sans-serif" font-size="15" font-weight="bold" fill="#222"'
+CHAR, TITLE_CHAR = 7.6, 9.0  # generous widths of one character at 13 px and 15 px bold
+
+
+def _text_width(text: str, per_char: float = CHAR) -> int:
+    return round(len(text) * per_char)
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,11 @@ def svg(chart: Chart) -> str:
     group = ROW * n_series + PAD
     top = 40 + (ROW if n_series > 1 else 0)
     height = top + group * len(chart.categories) + PAD
-    width = LABEL_WIDTH + BAR_WIDTH + 70
+    # Wide enough for the longest category label, the counts after the bars and the title:
+    # nothing is clipped.
+    label_width = max([LABEL_WIDTH] + [_text_width(c) + 2 * PAD for c in chart.categories])
+    width = max(label_width + BAR_WIDTH + 70,
+                _text_width(chart.title, TITLE_CHAR) + 2 * PAD)
     peak = max([c.value for _, counts in chart.series for c in counts if not c.hidden] + [1])
     ident = f"chart-{chart.slug}"
     parts = [
@@ -73,29 +86,27 @@ def svg(chart: Chart) -> str:
         f'aria-labelledby="{ident}-title {ident}-desc">',
         f'<title id="{ident}-title">{escape(chart.title)}</title>',
         f'<desc id="{ident}-desc">{escape(chart.description)}</desc>',
-        '<style>text{font-family:sans-serif;font-size:13px;fill:#222}'
-        '.t{font-size:15px;font-weight:bold}</style>',
-        f'<text class="t" x="{PAD}" y="22">{escape(chart.title)}</text>',
+        f'<text {TITLE} x="{PAD}" y="22">{escape(chart.title)}</text>',
     ]
     if n_series > 1:
-        x = LABEL_WIDTH
+        x = label_width
         for i, (name, _) in enumerate(chart.series):
             parts.append(f'<rect x="{x}" y="30" width="12" height="12" '
-                         f'fill="{COLOURS[i % 2]}"/><text x="{x + 16}" y="41">'
+                         f'fill="{COLOURS[i % 2]}"/><text {TEXT} x="{x + 16}" y="41">'
                          f'{escape(name)}</text>')
             x += 90
     for row, category in enumerate(chart.categories):
         y = top + row * group
-        parts.append(f'<text x="{LABEL_WIDTH - 8}" y="{y + ROW * n_series / 2 + 5}" '
+        parts.append(f'<text {TEXT} x="{label_width - 8}" y="{y + ROW * n_series / 2 + 5}" '
                      f'text-anchor="end">{escape(category)}</text>')
         for i, (name, counts) in enumerate(chart.series):
             count = counts[row]
             bar = 0 if count.hidden else round(BAR_WIDTH * count.value / peak)
             by = y + i * ROW
-            parts.append(f'<rect x="{LABEL_WIDTH}" y="{by + 3}" width="{bar}" '
+            parts.append(f'<rect x="{label_width}" y="{by + 3}" width="{bar}" '
                          f'height="{ROW - 6}" fill="{COLOURS[i % 2]}">'
                          f'<title>{escape(f"{category}, {name}: {count}")}</title></rect>')
-            parts.append(f'<text x="{LABEL_WIDTH + bar + 5}" y="{by + ROW - 7}">'
+            parts.append(f'<text {TEXT} x="{label_width + bar + 5}" y="{by + ROW - 7}">'
                          f'{escape(str(count))}</text>')
     parts.append("</svg>")
     return "\n".join(parts)

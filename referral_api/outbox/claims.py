@@ -37,7 +37,7 @@ from referral_api.crypto import DataVault
 from referral_api.outbox.delivery import NO_WINDOW_BUDGET, delivery_class
 from referral_api.outbox.delivery import Clock as Timer
 from referral_api.outbox.jobs import Jobs
-from referral_api.outbox.models import OutboxMessage
+from referral_api.outbox.models import CARD_KINDS, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ class Claim:
     give_up_at: datetime | None
     claimed_until: datetime
     sending: bool = False
+    referral_id: int | None = None
+    chat_key: str | None = None
 
 
 @dataclass
@@ -171,6 +173,24 @@ class Leases:
             self._empty_payload = self.vault.encrypt_json({})
         return {"chat_id_enc": None, "payload_enc": self._empty_payload}
 
+    async def card_message_id(self, claim: Claim) -> int | None:
+        """The Telegram message that is the referral's card in this chat (the last partner
+        card or card update of the referral sent there), for a card update to edit; None
+        when there is none (never sent, or sent to another chat)."""
+        if claim.kind != "card_update" or claim.referral_id is None or claim.chat_key is None:
+            return None
+        with self.timer.hold():
+            async with self.sessionmaker() as session:
+                found = await session.scalar(
+                    select(OutboxMessage.message_id)
+                    .where(OutboxMessage.referral_id == claim.referral_id,
+                           OutboxMessage.kind.in_(CARD_KINDS),
+                           OutboxMessage.chat_key == claim.chat_key,
+                           OutboxMessage.status == "sent",
+                           OutboxMessage.message_id.is_not(None))
+                    .order_by(OutboxMessage.id.desc()).limit(1))
+        return None if found is None else int(found)
+
     # ---- claiming ------------------------------------------------------------------------
     async def claim(self, result: DrainResult, chat_key: str | None, limit: int,
                     busy: Collection[str]) -> tuple[dict[str, Queue], int]:
@@ -220,7 +240,8 @@ class Leases:
                     queue = picked.setdefault(key, Queue(more=key in more))
                     queue.claims.append(Claim(
                         row.id, row.kind, row.chat_kind, row.chat_id_enc, row.payload_enc,
-                        row.attempts, row.not_after, row.give_up_at, claimed_until))
+                        row.attempts, row.not_after, row.give_up_at, claimed_until,
+                        referral_id=row.referral_id, chat_key=row.chat_key))
                 await session.commit()
         for queue in picked.values():
             for claim in queue.claims:

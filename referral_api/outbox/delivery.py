@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -59,7 +60,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods import SendMessage
+from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic import ValidationError
 
@@ -322,6 +323,9 @@ class Outgoing:
     text: str
     buttons: list[list[dict[str, str]]] | None = None  # rows of {"text", "callback_data"}
     parse_mode: str | None = None  # None: plain text, whatever the bot's default
+    # Edit this message of the chat instead of sending a new one (a referral's card). When
+    # Telegram cannot edit it (deleted, too old), the message is sent as new.
+    edit_message_id: int | None = None
 
 
 class Outcome(StrEnum):
@@ -379,6 +383,11 @@ class Sender:
                    level: Priority | None = None) -> SendResult:
         """``attempt``: how many times this message failed transiently before (for backoff).
         ``level``: the governor's class of this message (default: the caller's context)."""
+        if msg.edit_message_id is not None:
+            edited = await self._edit(msg, attempt, level)
+            if edited is not None:
+                return edited
+            msg = dataclasses.replace(msg, edit_message_id=None)  # gone: a new card
         try:
             method = self._method(msg)
         except (KeyError, TypeError, ValidationError):
@@ -409,16 +418,61 @@ class Sender:
         log.debug("delivery sent")
         return SendResult(Outcome.SENT, "ok", message_id=message.message_id)
 
+    async def _edit(self, msg: Outgoing, attempt: int,
+                    level: Priority | None) -> SendResult | None:
+        """Edit the card in place. None when Telegram cannot edit that message (deleted, not
+        the bot's, too old to edit): the caller sends the card as a new message."""
+        assert msg.edit_message_id is not None
+        try:
+            method = EditMessageText(chat_id=msg.chat_id, message_id=msg.edit_message_id,
+                                     text=msg.text, reply_markup=self._markup(msg),
+                                     parse_mode=msg.parse_mode)
+        except (KeyError, TypeError, ValidationError):
+            return self._failed("invalid", None)
+        try:
+            with contextlib.nullcontext() if level is None else priority(level):
+                await self.bot(method)
+        except TelegramBadRequest as exc:
+            text = exc.message.lower()
+            if "not modified" in text:  # already says this: done
+                return SendResult(Outcome.SENT, "ok", message_id=msg.edit_message_id)
+            if "chat not found" in text:
+                return self._failed("chat_not_found", exc)
+            log.info("delivery: card not editable (%s), sent as new", type(exc).__name__)
+            return None
+        except TelegramRetryAfter as exc:
+            return self._flood(float(exc.retry_after))
+        except TelegramMigrateToChat as exc:
+            return self._failed("migrated", exc, migrate_to_chat_id=exc.migrate_to_chat_id)
+        except TelegramForbiddenError as exc:
+            return self._failed("forbidden", exc)
+        except TelegramEntityTooLarge as exc:
+            return self._failed("too_large", exc)
+        except (TelegramNetworkError, ClientDecodeError, OSError, TimeoutError) as exc:
+            return self._transient("network", exc, attempt)
+        except TelegramServerError as exc:
+            return self._transient("server", exc, attempt)
+        except (TelegramUnauthorizedError, TelegramNotFound, TelegramConflictError) as exc:
+            return self._transient("config", exc, attempt, level=logging.ERROR)
+        except TelegramAPIError as exc:
+            return self._transient("unknown_api_error", exc, attempt)
+        log.debug("delivery edited")
+        return SendResult(Outcome.SENT, "ok", message_id=msg.edit_message_id)
+
     @staticmethod
-    def _method(msg: Outgoing) -> SendMessage:
-        markup = None
-        if msg.buttons:
-            markup = InlineKeyboardMarkup(inline_keyboard=[
-                [InlineKeyboardButton(text=b["text"], callback_data=b["callback_data"])
-                 for b in row]
-                for row in msg.buttons
-            ])
-        return SendMessage(chat_id=msg.chat_id, text=msg.text, reply_markup=markup,
+    def _markup(msg: Outgoing) -> InlineKeyboardMarkup | None:
+        if not msg.buttons:
+            # An edit without buttons removes the old ones; a send without them has none.
+            return InlineKeyboardMarkup(inline_keyboard=[]) if msg.edit_message_id else None
+        return InlineKeyboardMarkup(inline_keyboard=[
+            [InlineKeyboardButton(text=b["text"], callback_data=b["callback_data"])
+             for b in row]
+            for row in msg.buttons
+        ])
+
+    @classmethod
+    def _method(cls, msg: Outgoing) -> SendMessage:
+        return SendMessage(chat_id=msg.chat_id, text=msg.text, reply_markup=cls._markup(msg),
                            parse_mode=msg.parse_mode)
 
     @staticmethod

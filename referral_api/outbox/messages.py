@@ -95,6 +95,10 @@ class StaffMessage(_Payload):
     buttons: Buttons | None = None
     reference: str | None = None  # formatted; what the staff message is about
     status: str | None = None  # the referral's status on a card ("withdrawn" after /forget)
+    # A card update that must edit this Telegram message (the card of a referral deleted or
+    # purged since: its rows are gone, so the message id travels here). Without it, a card
+    # update edits the referral's card the worker finds in the outbox, or is sent as new.
+    edit_message_id: int | None = None
 
     def payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referral_api.db.base import Base, utcnow
 
 KINDS = ("partner_card", "card_update", "person_notice", "reminder", "relay",
          "coordinator_alert", "followup_wave")
+CARD_KINDS = ("partner_card", "card_update")  # a referral's card: sent once, then edited
 
 
 class OutboxMessage(Base):
@@ -48,6 +49,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # The Telegram message a partner card or card update became (or edited): later changes of
+    # the referral edit that message in place (one card per referral, issue 13 item 12).
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
     # Follow-up messages: the wave they announce (deleted with it: /stop, /forget), and the
     # end of the country's daytime window: past it the row is dropped, the wave re-queued.
     followup_wave_id: Mapped[int | None] = mapped_column(

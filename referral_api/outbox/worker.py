@@ -46,6 +46,7 @@ number or message text.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -71,6 +72,7 @@ from referral_api.outbox.delivery import (
 from referral_api.outbox.delivery import Clock as Timer
 from referral_api.outbox.jobs import Jobs, NoJobs
 from referral_api.outbox.messages import Buttons, PersonNotice, StaffMessage, read_payload
+from referral_api.outbox.models import CARD_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +155,8 @@ class OutboxWorker:
         message = read_payload(self.vault.decrypt_json(claim.payload_enc))
         if isinstance(message, StaffMessage):
             return Outgoing(chat_id, message.text, message.buttons,
-                            parse_mode=message.parse_mode)
+                            parse_mode=message.parse_mode,
+                            edit_message_id=message.edit_message_id)
         text = self.render_person(message)
         buttons = self.render_buttons(message) if self.render_buttons else None
         return Outgoing(chat_id, text, buttons, parse_mode="HTML") if text else None
@@ -240,6 +243,11 @@ class OutboxWorker:
             await self.leases.record([self._failed(claim, "no_text")], [])
             return _Step.NEXT
 
+        if outgoing.edit_message_id is None and claim.kind == "card_update":
+            # One card per referral: an update edits the card already in the group.
+            card = await self.leases.card_message_id(claim)
+            if card is not None:
+                outgoing = dataclasses.replace(outgoing, edit_message_id=card)
         level = delivery_class(claim.kind).priority
         group = chat_id < 0
         await self.pacer.wait_chat(key)
@@ -257,8 +265,10 @@ class OutboxWorker:
         now = self.clock()
         if sent.sent:
             result.sent += 1
+            card = ({"message_id": sent.message_id}
+                    if claim.kind in CARD_KINDS and sent.message_id is not None else {})
             await self.leases.record([{"id": claim.id, "status": "sent", "sent_at": now,
-                                       "last_error": None, "claimed_until": None,
+                                       "last_error": None, "claimed_until": None, **card,
                                        **self.leases.blank(claim.kind)}], [])
             return _Step.NEXT
         if sent.retry and sent.reason == "flood":

@@ -21,8 +21,14 @@ from referral_api.clock import Clock
 from referral_api.crypto import DataVault
 from referral_api.errors import Conflict, Forbidden, Invalid, NotFound
 from referral_api.followup.service import FollowupService
-from referral_api.outbox.messages import NoticeStatus, RelayNotice, ReminderNotice, StatusNotice
-from referral_api.outbox.models import OutboxMessage
+from referral_api.outbox.messages import (
+    NoticeStatus,
+    RelayNotice,
+    ReminderNotice,
+    StaffMessage,
+    StatusNotice,
+)
+from referral_api.outbox.models import CARD_KINDS, OutboxMessage
 from referral_api.outbox.service import ChatKind, chat_kind_of, enqueue
 from referral_api.partners.models import Partner, PartnerCounsellor, SlotClaim
 from referral_api.partners.schedule import free_slots, is_scheduled, load_windows, to_local
@@ -153,7 +159,7 @@ class ReferralService:
         await self._drop_pending_reminders(referral.id)
         self.session.add(ReferralEvent(referral_id=referral.id, status="cancelled",
                                        actor="person", at=now))
-        self._queue_card(partner, referral, now, update=True)
+        self._queue_card(partner, referral, now, update=True, actor="person")
         await self.session.commit()
         logger.info("referral #%d cancelled by the person", referral.id)
         return self._public(referral, partner)
@@ -201,23 +207,34 @@ class ReferralService:
         chat_key = self.vault.chat_key(chat_id)
         followups = await FollowupService(self.session, self.vault, self.settings,
                                           self.clock).forget(chat_id)
-        rows = await self.session.execute(
-            select(Referral.reference, Referral.status, Partner.notification_chat_id,
-                   Partner.languages, Partner.province)
+        rows = (await self.session.execute(
+            select(Referral.id, Referral.reference, Referral.status,
+                   Partner.notification_chat_id, Partner.languages, Partner.province,
+                   Partner.name)
             .join(Partner, Partner.id == Referral.partner_id)
             .where(Referral.chat_key == chat_key)
-        )
-        found = [(code, status, chat, cards.card_locale(list(languages or []), province))
-                 for code, status, chat, languages, province in rows]
-        if not found:
+        )).all()
+        if not rows:
             await self.session.commit()
             return 0, followups
         now = self.clock()
-        for code, status, partner_chat_id, locale in found:
-            if status not in FINISHED_STATUSES and partner_chat_id is not None:
+        in_groups = await card_messages(self.session, [row[0] for row in rows])
+        for referral_id, code, status, partner_chat_id, languages, province, name in rows:
+            if partner_chat_id is None:
+                continue
+            card = in_groups.get(referral_id)
+            edit = (card[0] if card is not None
+                    and card[1] == self.vault.chat_key(partner_chat_id) else None)
+            # The card in the group becomes "withdrawn", without the phone number; an open
+            # referral whose card cannot be found is told so in a message of its own.
+            if edit is not None or status not in FINISHED_STATUSES:
                 enqueue(self.session, self.vault, kind="card_update",
-                        message=cards.withdrawn_notice(code, locale), chat_id=partner_chat_id,
-                        chat_kind=chat_kind_of(partner_chat_id), now=now)
+                        message=cards.withdrawn_notice(
+                            code, cards.card_locale(list(languages or []), province),
+                            partner_name=name, edit_message_id=edit),
+                        chat_id=partner_chat_id, chat_kind=chat_kind_of(partner_chat_id),
+                        now=now)
+        found = rows
         await self.session.execute(delete(Referral).where(Referral.chat_key == chat_key))
         await self.session.commit()
         logger.info("forget: %d referral(s) deleted", len(found))
@@ -228,22 +245,27 @@ class ReferralService:
     async def set_status(self, reference: str, counsellor_telegram_id: int,
                          status: CounsellorStatus) -> ReferralPublic:
         referral, partner = await self._counsellors_referral(reference, counsellor_telegram_id)
-        return await self._change_status(referral, partner, status,
-                                         counsellor_actor(counsellor_telegram_id))
+        result = await self._change_status(referral, partner, status,
+                                           counsellor_actor(counsellor_telegram_id))
+        locale = cards.card_locale(list(partner.languages), partner.province)
+        return result.model_copy(update={"confirmation": cards.status_confirmation(
+            referral.reference, result.status, locale)})
 
     async def set_status_for_partner(self, reference: str, partner_id: str, status: str,
-                                     actor: str) -> ReferralPublic:
+                                     actor: str, actor_name: str | None = None,
+                                     ) -> ReferralPublic:
         """A status change by staff of `partner_id` (the web app; actor `staff:<id>`).
         Another partner's referral is 404."""
         if not _is_counsellor_status(status):
             raise Invalid("invalid_status")
         referral, partner = await self._partners_referral(reference, partner_id)
-        return await self._change_status(referral, partner, status, actor)
+        return await self._change_status(referral, partner, status, actor, actor_name)
 
     async def set_returned_for_partner(self, reference: str, partner_id: str, *,
                                        country: str, return_date: date,
                                        reintegration_partner: str,
-                                       actor: str) -> ReferralPublic:
+                                       actor: str,
+                                       actor_name: str | None = None) -> ReferralPublic:
         """The person returned to `country` on `return_date` with `reintegration_partner`
         (staff of `partner_id`; the caller validated the values). Status `returned`, with
         the usual event, card update and person notice; correcting the data of a referral
@@ -260,12 +282,12 @@ class ReferralService:
                 chat_id=self.vault.decrypt_chat_id(referral.chat_id_enc),
                 language=referral.language, country=country,
                 partner=reintegration_partner, return_date=return_date)
-        result = await self._change_status(referral, partner, "returned", actor)
+        result = await self._change_status(referral, partner, "returned", actor, actor_name)
         await self.session.commit()  # a correction when the status was already `returned`
         return result
 
     async def _change_status(self, referral: Referral, partner: Partner, status: NoticeStatus,
-                             actor: str) -> ReferralPublic:
+                             actor: str, actor_name: str | None = None) -> ReferralPublic:
         if referral.status == status:
             return self._public(referral, partner)  # idempotent: no event, no notice
         if referral.status == "cancelled":
@@ -275,7 +297,8 @@ class ReferralService:
         referral.updated_at = now
         self.session.add(ReferralEvent(referral_id=referral.id, status=status, actor=actor,
                                        at=now))
-        self._queue_card(partner, referral, now, update=True)
+        self._queue_card(partner, referral, now, update=True, actor=actor,
+                         actor_name=actor_name)
         if referral.chat_id_enc is not None:  # the person hears of every change, in their
             enqueue(self.session, self.vault, kind="person_notice",  # language (bot.notices)
                     message=StatusNotice(key=status,
@@ -451,16 +474,20 @@ class ReferralService:
         return "group" if chat_id is None else chat_kind_of(chat_id)
 
     def _queue_card(self, partner: Partner, referral: Referral, now: datetime, *, update: bool,
-                    name: str | None = None, phone: str | None = None) -> None:
+                    name: str | None = None, phone: str | None = None,
+                    actor: str | None = None, actor_name: str | None = None) -> None:
+        """The referral's card: sent once, then every update edits it in the group."""
         if update:
             name = self.vault.decrypt_optional(referral.name_enc)
             phone = self.vault.decrypt_optional(referral.phone_enc)
+        locale = cards.card_locale(list(partner.languages), partner.province)
+        changed_by = None if actor is None else cards.actor_label(actor, actor_name, locale)
         card = cards.partner_card(
             code=referral.reference, status=referral.status, contact_mode=referral.contact_mode,
             slot_start=referral.slot_start, language=referral.language,
             interpreter=referral.interpreter, topic=referral.topic, flags=list(referral.flags),
-            name=name, phone=phone, update=update,
-            locale=cards.card_locale(list(partner.languages), partner.province),
+            name=name, phone=phone, update=update, locale=locale, partner_name=partner.name,
+            changed_by=changed_by, changed_at=now if changed_by else None,
         )
         enqueue(self.session, self.vault, kind="card_update" if update else "partner_card",
                 message=card, chat_id=partner.notification_chat_id,
@@ -504,11 +531,31 @@ class ReferralService:
         )
 
 
-async def purge_expired(session: AsyncSession, now: datetime, retention_days: int) -> int:
+async def card_messages(session: AsyncSession,
+                        referral_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """The Telegram message that is each referral's card, with its chat's key: the last card
+    or card update sent (the outbox worker records the message id)."""
+    if not referral_ids:
+        return {}
+    rows = await session.execute(
+        select(OutboxMessage.referral_id, OutboxMessage.message_id, OutboxMessage.chat_key)
+        .where(OutboxMessage.referral_id.in_(referral_ids),
+               OutboxMessage.kind.in_(CARD_KINDS), OutboxMessage.status == "sent",
+               OutboxMessage.message_id.is_not(None), OutboxMessage.chat_key.is_not(None))
+        .order_by(OutboxMessage.id))
+    return {int(referral_id): (int(message_id), str(chat_key))
+            for referral_id, message_id, chat_key in rows
+            if referral_id is not None and message_id is not None}
+
+
+async def purge_expired(session: AsyncSession, now: datetime, retention_days: int,
+                        vault: DataVault | None = None) -> int:
     """Purge the personal fields of referrals closed or cancelled more than `retention_days`
     ago: name, phone, chat id and chat key are nulled and `purged_at` set (the row stays for
     statistics); their relay messages and outbox rows (whose payloads are personal) are
-    deleted. Returns how many referrals were purged. Called by the worker; commits."""
+    deleted. With `vault`, each card still in its partner's group is edited to "withdrawn"
+    (no phone, no name, no buttons). Returns how many referrals were purged. Called by the
+    worker; commits."""
     cutoff = now - timedelta(days=retention_days)
     ids = list(await session.scalars(
         select(Referral.id).where(Referral.status.in_(FINISHED_STATUSES),
@@ -517,6 +564,20 @@ async def purge_expired(session: AsyncSession, now: datetime, retention_days: in
     ))
     if not ids:
         return 0
+    withdrawn: list[tuple[StaffMessage, int]] = []
+    if vault is not None:
+        in_groups = await card_messages(session, ids)
+        rows = await session.execute(
+            select(Referral.id, Referral.reference, Partner.notification_chat_id,
+                   Partner.languages, Partner.province, Partner.name)
+            .join(Partner, Partner.id == Referral.partner_id).where(Referral.id.in_(ids)))
+        for referral_id, code, chat_id, languages, province, name in rows:
+            card = in_groups.get(referral_id)
+            if card is None or chat_id is None or card[1] != vault.chat_key(chat_id):
+                continue
+            withdrawn.append((cards.withdrawn_notice(
+                code, cards.card_locale(list(languages or []), province), partner_name=name,
+                reason="purged", edit_message_id=card[0]), chat_id))
     await session.execute(
         update(Referral).where(Referral.id.in_(ids))
         .values(name_enc=None, phone_enc=None, chat_id_enc=None, chat_key=None,
@@ -525,6 +586,9 @@ async def purge_expired(session: AsyncSession, now: datetime, retention_days: in
     )
     await session.execute(delete(RelayMessage).where(RelayMessage.referral_id.in_(ids)))
     await session.execute(delete(OutboxMessage).where(OutboxMessage.referral_id.in_(ids)))
+    for message, chat_id in withdrawn:
+        assert vault is not None
+        enqueue(session, vault, kind="card_update", message=message, chat_id=chat_id, now=now)
     await session.commit()
     logger.info("retention: personal fields of %d referral(s) purged", len(ids))
     return len(ids)

@@ -28,14 +28,15 @@ from referral_api.referrals.schemas import ReferralPublic
 from referral_api.referrals.service import ReferralService
 from referral_api.settings import Settings
 from referral_api.staff.models import StaffAccount
-from referral_api.staff.service import audit, staff_actor
+from referral_api.staff.service import audit, display_name, staff_actor
 
 MAX_MESSAGE_LENGTH = 2000
 MAX_RETURN_DAYS_AHEAD = 60  # a planned return may be recorded up to 60 days ahead
 TABS: dict[str, tuple[str, ...]] = {
     "new": ("new",),
     "accepted": ("accepted",),
-    "contacted": ("contacted", "unreachable"),
+    "contacted": ("contacted",),
+    "unreachable": ("unreachable",),
     "closed": ("returned", "closed", "cancelled"),
 }
 
@@ -51,13 +52,15 @@ class InboxItem:
     interpreter: bool
     topic: str
     created_at: datetime
+    waiting: bool = False  # the person wrote last and nobody has answered yet
 
 
 @dataclass(frozen=True, slots=True)
 class EventView:
     status: str
-    actor: str
+    actor: str  # person | system | counsellor | staff (the kind, for its label)
     at: datetime
+    name: str | None = None  # a staff member's display name
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,15 +123,44 @@ class StaffReferrals:
         scope = self._partner_scope()
         if scope is not None:
             query = query.where(Referral.partner_id == scope)
-        rows = await self.session.execute(query)
-        return [_item(referral, partner) for referral, partner in rows]
+        rows = (await self.session.execute(query)).all()
+        waiting = await self._waiting([referral.id for referral, _ in rows])
+        return [_item(referral, partner, referral.id in waiting) for referral, partner in rows]
+
+    async def _waiting(self, referral_ids: list[int]) -> set[int]:
+        """Those whose last relayed message is the person's: written, not answered yet."""
+        if not referral_ids:
+            return set()
+        last: dict[int, str] = {}
+        for referral_id, direction in await self.session.execute(
+                select(RelayMessage.referral_id, RelayMessage.direction)
+                .where(RelayMessage.referral_id.in_(referral_ids))
+                .order_by(RelayMessage.created_at, RelayMessage.id)):
+            last[referral_id] = direction
+        return {referral_id for referral_id, direction in last.items()
+                if direction == "to_partner"}
+
+    async def _events(self, referral_id: int) -> list[EventView]:
+        """The status history, each change with who made it in words: a staff member by
+        display name, never `staff:12` or `counsellor:900001`."""
+        events = list(await self.session.scalars(
+            select(ReferralEvent).where(ReferralEvent.referral_id == referral_id)
+            .order_by(ReferralEvent.at, ReferralEvent.id)))
+        staff_ids = {int(e.actor.split(":", 1)[1]) for e in events
+                     if e.actor.startswith("staff:") and e.actor.split(":", 1)[1].isdigit()}
+        names = {account.id: display_name(account) for account in await self.session.scalars(
+            select(StaffAccount).where(StaffAccount.id.in_(staff_ids)))} if staff_ids else {}
+        views = []
+        for event in events:
+            kind, _, ident = event.actor.partition(":")
+            name = names.get(int(ident)) if kind == "staff" and ident.isdigit() else None
+            views.append(EventView(event.status, kind, event.at, name))
+        return views
 
     async def view(self, reference: str) -> ReferralView:
         referral, partner = await self._scoped(reference)
         personal = self.sees_personal and referral.purged_at is None
-        events = await self.session.scalars(
-            select(ReferralEvent).where(ReferralEvent.referral_id == referral.id)
-            .order_by(ReferralEvent.at, ReferralEvent.id))
+        events = await self._events(referral.id)
         messages: list[MessageView] = []
         name = phone = None
         if personal:
@@ -143,9 +175,10 @@ class StaffReferrals:
               referral_id=referral.id, now=self.clock())
         await self.session.commit()
         return ReferralView(
-            item=_item(referral, partner), flags=list(referral.flags), personal=personal,
-            name=name, phone=phone,
-            events=[EventView(e.status, e.actor, e.at) for e in events], messages=messages,
+            item=_item(referral, partner, bool(messages)
+                       and messages[-1].direction == "to_partner"),
+            flags=list(referral.flags), personal=personal, name=name, phone=phone,
+            events=events, messages=messages,
             can_act=self.account.role == "counsellor" and referral.purged_at is None,
             returned=ReturnView(referral.return_country, referral.return_date,
                                 referral.reintegration_partner)
@@ -158,7 +191,7 @@ class StaffReferrals:
         audit(self.session, self.account, "set_status", referral_id=referral.id, detail=status,
               now=self.clock())
         result = await self._referrals().set_status_for_partner(
-            reference, partner_id, status, staff_actor(self.account))
+            reference, partner_id, status, staff_actor(self.account), display_name(self.account))
         await self.session.commit()  # the audit record, also when nothing changed
         return result
 
@@ -187,7 +220,8 @@ class StaffReferrals:
               now=self.clock())  # no country or date here: the audit log holds no case data
         result = await self._referrals().set_returned_for_partner(
             reference, partner_id, country=code, return_date=day,
-            reintegration_partner=reintegration_partner, actor=staff_actor(self.account))
+            reintegration_partner=reintegration_partner, actor=staff_actor(self.account),
+            actor_name=display_name(self.account))
         await self.session.commit()
         return result
 
@@ -226,11 +260,11 @@ class StaffReferrals:
         return referral, partner
 
 
-def _item(referral: Referral, partner: Partner) -> InboxItem:
+def _item(referral: Referral, partner: Partner, waiting: bool = False) -> InboxItem:
     return InboxItem(
         reference=format_reference(referral.reference), partner_name=partner.name,
         status=referral.status, contact_mode=referral.contact_mode,
         slot_start=to_local(referral.slot_start) if referral.slot_start else None,
         language=referral.language, interpreter=referral.interpreter, topic=referral.topic,
-        created_at=referral.created_at,
+        created_at=referral.created_at, waiting=waiting,
     )

@@ -18,12 +18,14 @@ from referral_api.errors import Conflict, Invalid, NotFound
 from referral_api.followup.models import REINTEGRATION_PARTNERS
 from referral_api.followup.service import FollowupService
 from referral_api.followup.web import require_reporter
+from referral_api.referrals import cards
 from referral_api.referrals.alerts import StaffAlerts, navigation_count
 from referral_api.referrals.models import COUNSELLOR_STATUSES, Referral
 from referral_api.referrals.reference import normalize_reference
 from referral_api.referrals.staff import TABS, StaffReferrals
 from referral_api.staff.service import audit
 from referral_api.web.auth import StaffDep, count_in_navigation, staff_router
+from referral_api.web.i18n import staff_gettext
 from referral_api.web.pages import redirect, render, shown_error, shown_notice
 from referral_api.web.security import STAFF_PREFIX
 
@@ -58,7 +60,11 @@ def create_router() -> APIRouter:
                             done: str = "", error: str = "") -> Response:
         view = await referrals.view(reference)
         locale = referrals.account.locale
+        shared = (cards.shared_phrases(view.flags, staff_gettext(locale)) if view.personal
+                  else [])
         return render(request, "referral.html", view=view, actions=COUNSELLOR_STATUSES,
+                      shared=shared,
+                      phone_text=cards.phone_text(view.phone) if view.phone else None,
                       countries=country_choices(locale) if view.can_act else (),
                       country_names=dict(country_choices(locale)),
                       reintegration_partners=REINTEGRATION_PARTNERS,

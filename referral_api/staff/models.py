@@ -26,6 +26,8 @@ class StaffAccount(Base):
     role: Mapped[str] = mapped_column(String(16))  # counsellor | coordinator | admin
     partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), index=True)
     locale: Mapped[str] = mapped_column(String(2), default="nl")
+    # Shown in a referral's history and on its card ("by An"); the email's local part if unset.
+    display_name: Mapped[str | None] = mapped_column(String(80))
     active: Mapped[bool] = mapped_column(default=True)
     # In the session cookie; bumped by logout, deactivation and a new password, so every
     # cookie issued before stops working on its next request (server-side revocation).

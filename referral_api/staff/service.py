@@ -65,6 +65,12 @@ def staff_actor(account: StaffAccount) -> str:
     return f"staff:{account.id}"
 
 
+def display_name(account: StaffAccount) -> str:
+    """How a staff member is named to colleagues (history, cards): their display name, else
+    their email's local part."""
+    return account.display_name or account.email.split("@", 1)[0]
+
+
 class AccountService:
     def __init__(self, session: AsyncSession, clock: Clock,
                  hasher: PasswordHasher | None = None) -> None:

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import gettext as gettext_module
 import logging
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_datetime
 from babel.support import Translations
 
 from referral_api.staff.models import LOCALES  # the staff languages (nl, fr, en)
@@ -77,3 +81,26 @@ def negotiate(accept_language: str | None) -> str:
         if code in LOCALES:
             return code
     return DEFAULT_LOCALE
+
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def brussels_time(moment: datetime | None, locale: str = DEFAULT_LOCALE, *,
+                  short: bool = False) -> str:
+    """A moment as staff read it: Europe/Brussels time in their language ("6 dec. 2026,
+    14:05"); a naive value is taken as UTC (the database's)."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    pattern = "d MMM, HH:mm" if short else "EEE d MMM yyyy, HH:mm"
+    return format_datetime(moment.astimezone(BRUSSELS), pattern, locale=locale)
+
+
+def language_label(code: str, locale: str = DEFAULT_LOCALE) -> str:
+    """'ar' → 'Arabic (ar)' in English, 'Arabisch (ar)' in Dutch; unknown codes as they are."""
+    names = Locale.parse(locale).languages
+    locale_id = code.replace("-", "_")
+    name = names.get(locale_id) or names.get(locale_id.split("_", 1)[0])
+    return f"{name} ({code})" if name else code

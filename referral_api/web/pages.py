@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from referral_api.settings import Settings
 from referral_api.staff.models import StaffAccount
-from referral_api.web.i18n import negotiate, staff_gettext
+from referral_api.web.i18n import brussels_time, language_label, negotiate, staff_gettext
 from referral_api.web.texts import ERROR, NOTICE
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -123,6 +123,8 @@ def render(request: Request, template: str, *, status_code: int = 200,
     texts = staff_gettext(locale)
     html = environment().get_template(template).render(
         _=texts.gettext, pgettext=texts.pgettext, label=texts.label, locale=texts.locale,
+        when=lambda moment, short=False: brussels_time(moment, texts.locale, short=short),
+        language_name=lambda code: language_label(code, texts.locale),
         account=account, csrf_token=session.csrf,
         alert_count=getattr(request.state, "staff_alert_count", None), **values)
     response = HTMLResponse(html, status_code=status_code)

@@ -147,6 +147,48 @@ CARD = {
                      "the partner yourself."),
     "minor": N_("⚠️ Under 18 and alone in Belgium: the guardian decides with the young "
                 "person. Contact the guardian."),
+    "for": N_("For"),
+    "shared": N_("Shared by the person"),
+    "nothing_shared": N_("nothing"),
+    "changed": N_("%(status)s, by %(who)s, %(when)s"),
+    "by_telegram": N_("a counsellor in this group"),
+    "by_person": N_("the person"),
+    "cancelled": N_("Withdrawn: the person cancelled this contact. Their phone number is no "
+                    "longer shown."),
+    "purged": N_("Withdrawn: closed long enough ago that the person's details were deleted "
+                 "(retention period)."),
+    "withdrawn_status": N_("Withdrawn"),
+    "confirm": N_("%(ref)s: %(status)s"),
+}
+# What the person chose to share in the screening (flags of bot/screening.py), in plain words.
+FLAG = {
+    "minor": N_("Under 18 and alone in Belgium"),
+    "trafficking": N_("May be exploited or not free to leave"),
+    "medical": N_("Medical treatment must continue"),
+    "pregnant": N_("Pregnant"),
+    "older_65": N_("65 or older"),
+    "children": N_("Has children with them"),
+    "children_1": N_("1 child"),
+    "children_2": N_("2 children"),
+    "children_3plus": N_("3 or more children"),
+    "children_under_6": N_("under 6"),
+    "children_6_12": N_("6 to 12 years old"),
+    "children_13_17": N_("13 to 17 years old"),
+    "children_mixed_ages": N_("of different ages"),
+}
+# Who changed a referral, in its history (referral_api.referrals.staff.actor_name)
+ACTOR = {
+    "person": N_("The person"),
+    "system": N_("Automatic"),
+    "counsellor": N_("A counsellor in the Telegram group"),
+    "staff": N_("A staff member"),
+}
+PROVINCE = {
+    "BRU": N_("Brussels-Capital"),
+    "VAN": N_("Antwerp"), "VLI": N_("Limburg"), "VOV": N_("East Flanders"),
+    "VBR": N_("Flemish Brabant"), "VWV": N_("West Flanders"),
+    "WBR": N_("Walloon Brabant"), "WHT": N_("Hainaut"), "WLG": N_("Liège"),
+    "WLX": N_("Luxembourg"), "WNA": N_("Namur"),
 }
 # Why a new referral is on the Alerts page (referral_api.referrals.alerts)
 ALERT_REASON = {
@@ -173,5 +215,5 @@ LABELS: dict[str, dict[str, str]] = {
     "reintegration_partner": REINTEGRATION_PARTNER, "kind": PARTNER_KIND, "service": SERVICE,
     "weekday": WEEKDAY, "notice": NOTICE, "error": ERROR, "field": FIELD_ERROR,
     "card_status": CARD_STATUS, "card_button": CARD_BUTTON, "topic": TOPIC,
-    "alert_reason": ALERT_REASON,
+    "alert_reason": ALERT_REASON, "flag": FLAG, "actor": ACTOR, "province": PROVINCE,
 }

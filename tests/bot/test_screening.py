@@ -102,7 +102,7 @@ async def test_sensitive_flags_need_their_own_consent(booking: Booking) -> None:
     [referral] = await booking.referrals()
     assert referral.flags == []
     await booking.deliver()
-    assert "Aandachtspunten: geen" in booking.group_card()["text"]  # flags: none (Dutch card)
+    assert "Gedeeld door de persoon: niets" in booking.group_card()["text"]  # nothing shared
 
 
 async def test_shared_flags_reach_the_card(booking: Booking) -> None:
@@ -111,7 +111,9 @@ async def test_shared_flags_reach_the_card(booking: Booking) -> None:
     [referral] = await booking.referrals()
     assert referral.flags == ["medical", "children", "children_2", "children_6_12"]
     await booking.deliver()
-    assert "medical, children, children_2, children_6_12" in booking.group_card()["text"]
+    # in plain words, in the partner's language (Dutch), not as ids
+    assert ("Medische behandeling moet doorlopen; 2 kinderen, 6 tot 12 jaar"
+            in booking.group_card()["text"])
 
 
 async def test_routing_prefers_a_near_partner_offering_medical_support(

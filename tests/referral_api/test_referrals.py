@@ -48,7 +48,7 @@ async def test_book_a_telegram_contact(app: FastAPI, client: httpx.AsyncClient) 
     assert {k: v for k, v in referral.items() if k not in ("reference", "created_at")} == {
         "partner_id": "test-desk", "partner_name": "Partner test-desk", "status": "new",
         "contact_mode": "telegram", "slot_start": None, "language": "ar", "interpreter": True,
-        "topic": "travel_documents",
+        "topic": "travel_documents", "confirmation": None,
     }
     created = datetime.fromisoformat(referral["created_at"])
     assert abs(created - datetime.now(UTC)) < timedelta(minutes=1)
@@ -72,7 +72,7 @@ async def test_book_a_telegram_contact(app: FastAPI, client: httpx.AsyncClient) 
     assert "Contact: Telegram message through the bot" in text
     assert "Interpreter: yes" in text
     assert "Topic: Travel documents" in text
-    assert "Flags: none" in text
+    assert "Shared by the person: nothing" in text
     assert "Name:" not in text
     assert str(PERSON) not in text
     code = referral["reference"].replace("-", "")
@@ -98,7 +98,7 @@ async def test_book_a_phone_call(app: FastAPI, client: httpx.AsyncClient) -> Non
     assert "Contact: phone call to +32 470 12 34 56" in text
     assert "Name: Amina &lt;b&gt;" in text  # escaped for HTML
     assert "Interpreter: no" in text
-    assert "Flags: minor_present" in text
+    assert "Shared by the person: minor_present" in text
 
 
 async def test_the_phone_is_shown_only_when_it_is_the_contact_mode(
@@ -286,7 +286,7 @@ async def test_cancel_frees_the_slot(app: FastAPI, client: httpx.AsyncClient) ->
     assert await count(app, SlotClaim) == 0
     assert await outbox_rows(app, "reminder") == []
     [update] = await outbox_rows(app, "card_update")
-    assert "Status: Cancelled by the person" in update["payload"]["text"]
+    assert "Status: Withdrawn, by the person" in update["payload"]["text"]
     assert "buttons" not in update["payload"]
     assert update["chat_id"] == PARTNER_CHAT
     assert await count(app, ReferralEvent, ReferralEvent.status == "cancelled",

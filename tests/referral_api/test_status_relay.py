@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from referral_api.referrals.models import ReferralEvent, RelayMessage
+from referral_api.referrals.schemas import RELAY_MAX
 from tests.referral_api.factories import (
     book,
     count,
@@ -143,7 +144,7 @@ async def test_relay_to_person(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert forbidden.status_code == 403
 
 
-@pytest.mark.parametrize("text", ["", "   ", "x" * 2001])
+@pytest.mark.parametrize("text", ["", "   ", "x" * (RELAY_MAX + 1)])
 async def test_relay_text_limits(client: httpx.AsyncClient, text: str) -> None:
     reference = (await book(client))["reference"]
     response = await client.post("/v1/relay/to-partner", json={
@@ -151,10 +152,11 @@ async def test_relay_text_limits(client: httpx.AsyncClient, text: str) -> None:
     assert response.status_code == 422
 
 
-async def test_relay_text_of_2000_characters_is_accepted(client: httpx.AsyncClient) -> None:
+async def test_relay_text_of_relay_max_characters_is_accepted(
+        client: httpx.AsyncClient) -> None:
     reference = (await book(client))["reference"]
     response = await client.post("/v1/relay/to-partner", json={
-        "chat_id": PERSON, "reference": reference, "text": "x" * 2000})
+        "chat_id": PERSON, "reference": reference, "text": "x" * RELAY_MAX})
     assert response.status_code == 202
 
 

@@ -192,7 +192,9 @@ async def test_inbox_tabs(client: httpx.AsyncClient, anna: httpx.AsyncClient) ->
     await anna.post(f"/staff/referrals/{reference}/status",
                     data={"status": "unreachable", "csrf_token": await token(anna)})
     assert reference not in (await anna.get("/staff/inbox?tab=new")).text
-    assert reference in (await anna.get("/staff/inbox?tab=contacted")).text
+    assert reference not in (await anna.get("/staff/inbox?tab=contacted")).text
+    page = (await anna.get("/staff/inbox?tab=unreachable")).text
+    assert reference in page and 'aria-current="page" class="current">Could not reach' in page
     assert (await anna.get("/staff/inbox?tab=bogus")).status_code == 404
 
 
