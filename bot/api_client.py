@@ -40,6 +40,7 @@ from referral_api.partners.schemas import (
 from referral_api.referrals.schemas import (
     ForgetResult,
     PersonRequest,
+    PhoneChange,
     ReferralCreate,
     ReferralPublic,
     ReferralStatusUpdate,
@@ -205,6 +206,11 @@ class ReferralsClient:
     async def reschedule(self, reference: str, chat_id: int, slot: datetime) -> ReferralPublic:
         data = await self._post(f"/v1/referrals/{reference}/reschedule",
                                 checked(RescheduleRequest, chat_id=chat_id, slot_start=slot))
+        return _parsed(ReferralPublic, data)
+
+    async def change_phone(self, reference: str, chat_id: int, phone: str) -> ReferralPublic:
+        data = await self._post(f"/v1/referrals/{reference}/phone",
+                                checked(PhoneChange, chat_id=chat_id, phone=phone))
         return _parsed(ReferralPublic, data)
 
     async def set_status(self, reference: str, counsellor_id: int, status: str) -> ReferralPublic:

@@ -16,6 +16,8 @@ def register(registry: ActionRegistry) -> None:
     registry.reader("location", search.read_location, outcomes=("cancel",))
     registry.reader("postcode", search.read_postcode, outcomes=("invalid",))
     registry.reader("phone", submit.read_phone, outcomes=submitting)
+    registry.reader("new_phone", mycontact.read_new_phone,
+                    outcomes=("invalid", "gone", "lost", *api))
     registry.reader("relay", mycontact.read_relay,
                     outcomes=("empty", "too_long", "gone", "lost", *api))
     registry.getter("cities", search.cities, search.cities_sample, fields=("name",),

@@ -13,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.api_client import ReferralPublic
 from bot.booking.outcomes import api_outcomes
-from bot.booking.submit import partner_slots, slots_sample
+from bot.booking.submit import partner_slots, slots_sample, valid_phone
 from bot.booking.texts import contact_details, slot_from_id, where_footer
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.core import Engine
@@ -57,8 +57,10 @@ async def chosen(turn: Turn) -> ReferralPublic:
 
 def contact_view(referral: ReferralPublic, engine: Engine, locale: str) -> View:
     hide = set()
-    if referral.contact_mode != "telegram":
+    if referral.contact_mode == "visit":
         hide.add("write")
+    if referral.contact_mode != "phone":
+        hide.add("phone")
     if referral.contact_mode != "visit":
         hide.update({"resched", "bring"})
     return View(html={"reference": isolate(f"<b>{html.escape(referral.reference)}</b>", locale),
@@ -109,6 +111,18 @@ async def reschedule_contact(turn: Turn) -> str | None:
         await turn.referrals.reschedule(referral.reference, turn.chat_id, slot)
     turn.notice = _("✅ Changed.")
     turn.conversation.trail.clear()  # Back from here would offer the old times again
+    return None
+
+
+async def read_new_phone(turn: Turn, message: Message) -> str | None:
+    """Another number for a phone contact: straight to the API (encrypted there)."""
+    phone = valid_phone(message.text or "")
+    if phone is None:
+        raise Outcome("invalid")
+    referral = await chosen(turn)
+    with api_outcomes(refused=lambda exc: "invalid" if exc.code == "invalid_phone" else "gone"):
+        await turn.referrals.change_phone(referral.reference, turn.chat_id, phone)
+    turn.notice = _("✅ Changed.")
     return None
 
 

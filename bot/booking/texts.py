@@ -140,6 +140,8 @@ def contact_details(referral: ReferralPublic, locale: str, engine: Engine) -> st
              _("Contact: {mode}").format(mode=mode_label(referral.contact_mode))]
     if referral.slot_start:
         lines.append("🕘 " + slot_label(referral.slot_start, locale))
+    if referral.phone_hint:
+        lines.append("📞 " + isolate(html.escape(referral.phone_hint), locale))
     if referral.created_at:
         lines.append(_("Registered on {day}").format(day=day_label(referral.created_at,
                                                                     locale)))

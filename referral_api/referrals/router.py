@@ -11,6 +11,7 @@ from referral_api.dependencies import ContextDep, SessionDep, require_service
 from referral_api.referrals.schemas import (
     ForgetResult,
     PersonRequest,
+    PhoneChange,
     ReferralCreate,
     ReferralPublic,
     ReferralStatusUpdate,
@@ -43,6 +44,11 @@ def create_router() -> APIRouter:
     @router.post("/referrals/{reference}/cancel")
     async def cancel(reference: str, body: PersonRequest, service: ServiceDep) -> ReferralPublic:
         return await service.cancel(reference, body.chat_id)
+
+    @router.post("/referrals/{reference}/phone")
+    async def change_phone(reference: str, body: PhoneChange,
+                           service: ServiceDep) -> ReferralPublic:
+        return await service.change_phone(reference, body.chat_id, body.phone)
 
     @router.post("/referrals/{reference}/reschedule")
     async def reschedule(reference: str, body: RescheduleRequest,

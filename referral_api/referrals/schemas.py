@@ -69,6 +69,8 @@ class ReferralPublic(BaseModel):
     # A counsellor's status change from the group: what to tell them ("ABCD-2345: Accepted"),
     # in the partner's staff language. Null otherwise.
     confirmation: str | None = None
+    # A phone contact: the number given, partly masked ("+32 4•• •• •• 56"), for the person.
+    phone_hint: str | None = None
 
 
 class PersonRequest(BaseModel):
@@ -78,6 +80,13 @@ class PersonRequest(BaseModel):
 class RescheduleRequest(BaseModel):
     chat_id: ChatId
     slot_start: AwareDatetime
+
+
+class PhoneChange(BaseModel):
+    """The person gives another phone number for a phone contact."""
+
+    chat_id: ChatId
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
 class ReferralStatusUpdate(BaseModel):

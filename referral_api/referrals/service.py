@@ -63,6 +63,20 @@ def parse_phone(text: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_hint(e164: str | None) -> str | None:
+    """The number as the person gave it, all but its country code and last two digits masked:
+    enough to recognise it, not to read it over a shoulder."""
+    if not e164:
+        return None
+    number = phonenumbers.parse(e164)
+    shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    code = f"+{number.country_code}"
+    rest = shown[len(code):]
+    digits = [i for i, ch in enumerate(rest) if ch.isdigit()]
+    masked = "".join("•" if i in digits[:-2] else ch for i, ch in enumerate(rest))
+    return code + masked
+
+
 def counsellor_actor(telegram_user_id: int) -> str:
     return f"counsellor:{telegram_user_id}"
 
@@ -143,7 +157,24 @@ class ReferralService:
                    Referral.status.not_in(FINISHED_STATUSES))
             .order_by(Referral.created_at, Referral.id)
         )
-        return [self._public(referral, partner) for referral, partner in rows]
+        return [self._public(referral, partner, phone_hint(
+                    self.vault.decrypt_optional(referral.phone_enc)))
+                for referral, partner in rows]
+
+    async def change_phone(self, reference: str, chat_id: int, phone: str) -> ReferralPublic:
+        """Another number for a phone contact; the partner's card shows the new one."""
+        referral, partner = await self._persons_referral(reference, chat_id)
+        if referral.contact_mode != "phone":
+            raise Conflict("not_a_phone_contact")
+        if referral.status in FINISHED_STATUSES:
+            raise Conflict("referral_closed")
+        e164 = parse_phone(phone)
+        now = self.clock()
+        referral.phone_enc = self.vault.encrypt(e164)
+        referral.updated_at = now
+        self._queue_card(partner, referral, now, update=True)
+        await self.session.commit()
+        return self._public(referral, partner, phone_hint(e164))
 
     async def cancel(self, reference: str, chat_id: int) -> ReferralPublic:
         referral, partner = await self._persons_referral(reference, chat_id)
@@ -516,8 +547,10 @@ class ReferralService:
         )
 
     @staticmethod
-    def _public(referral: Referral, partner: Partner) -> ReferralPublic:
+    def _public(referral: Referral, partner: Partner,
+                hint: str | None = None) -> ReferralPublic:
         return ReferralPublic(
+            phone_hint=hint,
             reference=format_reference(referral.reference),
             partner_id=partner.id,
             partner_name=partner.name,

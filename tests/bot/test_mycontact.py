@@ -187,3 +187,31 @@ async def test_an_old_time_button_after_the_visit_was_cancelled_moves_nothing(
     assert data is not None
     await person.press_data(data, message_id=old_list)
     assert "You have no booked contact" in person.text  # nothing moved, and it says why
+
+
+async def test_a_phone_booker_sees_and_changes_the_number_and_can_write(
+        booking: Booking) -> None:
+    person = booking.h.person(7108)
+    await find_by_postcode(person)
+    await choose_and_answer(person, "Call me by phone")
+    await person.press("Continue")
+    await person.press("✅ Yes, share")
+    await person.press("No, thank you")
+    await person.send("0470 12 34 56")
+    await person.send("/mycontact")
+    assert "+32 ••• •• •• 56" in person.text  # the number given, partly masked
+    assert "0470 12 34 56" not in person.text and "470 12 34" not in person.text
+    assert person.buttons[:3] == ["✉️ Write to the counsellor", "Change my number",
+                                  "Cancel this contact"]
+    await person.press("Change my number")
+    await person.send("12")
+    assert "This phone number does not seem right" in person.text
+    await person.send("+40 712 345 678")
+    assert "✅ Changed." in person.text and "+40 •••" in person.text
+    [referral] = await booking.referrals()
+    assert referral.phone_enc and "712" not in referral.phone_enc  # encrypted at rest
+    await booking.deliver()
+    assert "+40 712 345 678" in booking.group_card()["text"]  # the card shows the new one
+    await person.press("✉️ Write to the counsellor")
+    await person.send("Please call me after 5 pm.")
+    assert "✅ Sent to your counsellor" in person.text

@@ -254,6 +254,7 @@ BEHIND_API = frozenset(NodeRef.parse(r) for r in (
     "mycontact.contact", "mycontact.cancel_ask", "mycontact.cancelled", "mycontact.new_time",
     "mycontact.time_taken", "mycontact.no_slots", "mycontact.write", "mycontact.write_again",
     "mycontact.sent", "mycontact.not_sent", "mycontact.write_shorter", "mycontact.gone",
+    "mycontact.new_phone", "mycontact.new_phone_invalid",
     "followup.save_failed",
     "menu.code_unknown"))  # without the API a typed code cannot be checked: it is kept
 

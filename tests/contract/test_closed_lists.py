@@ -262,6 +262,7 @@ def client_calls(flows: FlowSet) -> dict[str, Any]:
         "mine": lambda c: c.mine(CHAT_ID),
         "cancel": lambda c: c.cancel("ABCD1234", CHAT_ID),
         "reschedule": lambda c: c.reschedule("ABCD1234", CHAT_ID, slot),
+        "change_phone": lambda c: c.change_phone("ABCD1234", CHAT_ID, "+32470123456"),
         "set_status": lambda c: c.set_status("ABCD1234", 5001, "contacted"),
         "relay_to_partner": lambda c: c.relay_to_partner("ABCD-1234", CHAT_ID, "Hello"),
         "relay_to_person": lambda c: c.relay_to_person("ABCD-1234", 5001, "Hello"),

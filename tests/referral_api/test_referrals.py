@@ -48,7 +48,7 @@ async def test_book_a_telegram_contact(app: FastAPI, client: httpx.AsyncClient) 
     assert {k: v for k, v in referral.items() if k not in ("reference", "created_at")} == {
         "partner_id": "test-desk", "partner_name": "Partner test-desk", "status": "new",
         "contact_mode": "telegram", "slot_start": None, "language": "ar", "interpreter": True,
-        "topic": "travel_documents", "confirmation": None,
+        "topic": "travel_documents", "confirmation": None, "phone_hint": None,
     }
     created = datetime.fromisoformat(referral["created_at"])
     assert abs(created - datetime.now(UTC)) < timedelta(minutes=1)
