@@ -395,28 +395,33 @@ class Sender:
         try:
             with contextlib.nullcontext() if level is None else priority(level):
                 message = await self.bot(method)
-        except TelegramRetryAfter as exc:  # only without the governor, which waits itself
-            return self._flood(float(exc.retry_after))
-        except TelegramMigrateToChat as exc:
-            return self._failed("migrated", exc, migrate_to_chat_id=exc.migrate_to_chat_id)
-        except TelegramForbiddenError as exc:  # blocked, deactivated, kicked
-            return self._failed("forbidden", exc)
-        except TelegramBadRequest as exc:
-            reason = "chat_not_found" if "chat not found" in exc.message.lower() else "bad_request"
-            return self._failed(reason, exc)
-        except TelegramEntityTooLarge as exc:  # before TelegramNetworkError, its base class
-            return self._failed("too_large", exc)
-        except (TelegramNetworkError, ClientDecodeError, OSError, TimeoutError) as exc:
-            return self._transient("network", exc, attempt)
-        except TelegramServerError as exc:
-            return self._transient("server", exc, attempt)
-        except (TelegramUnauthorizedError, TelegramNotFound, TelegramConflictError) as exc:
-            # Our token or API address is wrong, not the message: keep it for later.
-            return self._transient("config", exc, attempt, level=logging.ERROR)
-        except TelegramAPIError as exc:  # an unknown status: not a reason to drop the message
-            return self._transient("unknown_api_error", exc, attempt)
+        except (TelegramAPIError, ClientDecodeError, OSError, TimeoutError) as exc:
+            return self._result_of(exc, attempt)
         log.debug("delivery sent")
         return SendResult(Outcome.SENT, "ok", message_id=message.message_id)
+
+    def _result_of(self, exc: BaseException, attempt: int) -> SendResult:
+        """What a Telegram or network error means for a message, sent or edited."""
+        if isinstance(exc, TelegramRetryAfter):  # only without the governor, which waits itself
+            return self._flood(float(exc.retry_after))
+        if isinstance(exc, TelegramMigrateToChat):
+            return self._failed("migrated", exc, migrate_to_chat_id=exc.migrate_to_chat_id)
+        if isinstance(exc, TelegramForbiddenError):  # blocked, deactivated, kicked
+            return self._failed("forbidden", exc)
+        if isinstance(exc, TelegramBadRequest):
+            reason = "chat_not_found" if "chat not found" in exc.message.lower() else "bad_request"
+            return self._failed(reason, exc)
+        if isinstance(exc, TelegramEntityTooLarge):  # before TelegramNetworkError, its base
+            return self._failed("too_large", exc)
+        if isinstance(exc, TelegramNetworkError | ClientDecodeError | OSError | TimeoutError):
+            return self._transient("network", exc, attempt)
+        if isinstance(exc, TelegramServerError):
+            return self._transient("server", exc, attempt)
+        if isinstance(exc, TelegramUnauthorizedError | TelegramNotFound | TelegramConflictError):
+            # Our token or API address is wrong, not the message: keep it for later.
+            return self._transient("config", exc, attempt, level=logging.ERROR)
+        # An unknown status: not a reason to drop the message.
+        return self._transient("unknown_api_error", exc, attempt)
 
     async def _edit(self, msg: Outgoing, attempt: int,
                     level: Priority | None) -> SendResult | None:
@@ -440,22 +445,8 @@ class Sender:
                 return self._failed("chat_not_found", exc)
             log.info("delivery: card not editable (%s), sent as new", type(exc).__name__)
             return None
-        except TelegramRetryAfter as exc:
-            return self._flood(float(exc.retry_after))
-        except TelegramMigrateToChat as exc:
-            return self._failed("migrated", exc, migrate_to_chat_id=exc.migrate_to_chat_id)
-        except TelegramForbiddenError as exc:
-            return self._failed("forbidden", exc)
-        except TelegramEntityTooLarge as exc:
-            return self._failed("too_large", exc)
-        except (TelegramNetworkError, ClientDecodeError, OSError, TimeoutError) as exc:
-            return self._transient("network", exc, attempt)
-        except TelegramServerError as exc:
-            return self._transient("server", exc, attempt)
-        except (TelegramUnauthorizedError, TelegramNotFound, TelegramConflictError) as exc:
-            return self._transient("config", exc, attempt, level=logging.ERROR)
-        except TelegramAPIError as exc:
-            return self._transient("unknown_api_error", exc, attempt)
+        except (TelegramAPIError, ClientDecodeError, OSError, TimeoutError) as exc:
+            return self._result_of(exc, attempt)
         log.debug("delivery edited")
         return SendResult(Outcome.SENT, "ok", message_id=msg.edit_message_id)
 
