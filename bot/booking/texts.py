@@ -67,7 +67,12 @@ def place_block(n: int, place: PartnerNearby, locale: str) -> str:
         head += " — " + isolate(f"{place.distance_km:.1f} km", locale)
     else:  # no street known: its coordinates are the town's, "0.0 km" would be untrue
         head += " — " + isolate(html.escape(place.city), locale)
-    lines = [head, "📍 " + isolate(html.escape(place.address or place.city), locale)]
+    if place.address:
+        where = isolate(html.escape(place.address), locale)
+    else:  # never "you can go there" without an address
+        where = (isolate(html.escape(place.city), locale) + " — "
+                 + html.escape(_("the address is given when you book")))
+    lines = [head, "📍 " + where]
     if place.hours:
         lines.append("🕘 " + isolate(html.escape(place.hours), locale))
     if place.phone:

@@ -3,7 +3,9 @@ PostgreSQL and the outbox worker delivering to the fake Bot API (person and part
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import httpx
@@ -285,5 +287,29 @@ def test_a_place_without_its_own_coordinates_shows_its_town_not_zero_km() -> Non
                           province=None, address=None, lat=51.05, lon=3.72, phone=None,
                           hours=None, languages=[], services=[], verified=True,
                           distance_km=0.0)
-    assert "0.0 km" not in place_block(1, place, "en")
-    assert place_block(1, place, "en").startswith("1. <b>Desk</b> — Gent")
+    with english():
+        assert "0.0 km" not in place_block(1, place, "en")
+        assert place_block(1, place, "en").startswith("1. <b>Desk</b> — Gent")
+
+
+def test_a_place_without_an_address_says_it_is_given_when_you_book() -> None:
+    from bot.api_client import PartnerNearby
+    from bot.booking.texts import place_block
+
+    place = PartnerNearby(id="x", name="Desk", kind="desk", city="Gent", postal_code="9000",
+                          province=None, address=None, lat=51.05, lon=3.72, phone=None,
+                          hours=None, languages=[], services=[], verified=True,
+                          distance_km=2.0)
+    with english():
+        assert "📍 Gent — the address is given when you book" in place_block(1, place, "en")
+
+
+@contextlib.contextmanager
+def english() -> Iterator[None]:
+    """The gettext context a handler runs in (the locale middleware sets it)."""
+    from bot.i18n import create_i18n
+    from bot.settings import DEFAULT_LOCALES_DIR
+
+    i18n = create_i18n(DEFAULT_LOCALES_DIR, "en")
+    with i18n.context(), i18n.use_locale("en"):
+        yield
