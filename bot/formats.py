@@ -3,6 +3,7 @@ right-to-left text. Imports no handler: the notices the worker renders use it to
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,13 @@ def slot_label(slot: datetime, locale: str) -> str:
     """A visit time: "Tue 8 Dec 10:30", in the person's language."""
     return isolate(format_datetime(_local(slot), "EEE d MMM HH:mm",
                                    locale=locale.replace("-", "_")), locale)
+
+
+def map_link(lat: float, lon: float) -> str:
+    """A link to the place on OpenStreetMap (HTML; no third party is told anything until the
+    person opens it)."""
+    url = f"https://www.openstreetmap.org/?mlat={lat:.5f}&mlon={lon:.5f}#map=17/{lat:.5f}/{lon:.5f}"
+    return f'<a href="{html.escape(url)}">openstreetmap.org</a>'
 
 
 def day_label(when: datetime, locale: str) -> str:

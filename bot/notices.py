@@ -16,7 +16,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.engine.callbacks import AnswerCb, FollowupCb
 from bot.engine.core import N_
-from bot.formats import slot_label
+from bot.formats import map_link, slot_label
 from bot.i18n import isolate
 from referral_api.outbox.messages import (
     Buttons,
@@ -102,6 +102,8 @@ def render_notice(notice: PersonNotice, i18n: I18n, available: list[str]) -> str
                                   reference=reference)
         if notice.address:
             text += "\n" + t(REMINDER_ADDRESS).format(address=html.escape(notice.address))
+        if notice.lat and notice.lon:
+            text += "\n🗺 " + map_link(notice.lat, notice.lon)
         return text
     if isinstance(notice, RelayNotice):
         return t(RELAY).format(reference=reference) + "\n\n" + html.escape(notice.text)

@@ -18,7 +18,7 @@ from bot.api_client import (
     ReferralsClient,
 )
 from bot.engine.core import Engine
-from bot.formats import day_label, slot_label
+from bot.formats import day_label, map_link, slot_label
 from bot.i18n import isolate, native_name
 from bot.screening import flags_from
 
@@ -88,9 +88,7 @@ def where_to_go(place: PartnerPublic, locale: str) -> str:
     if place.address:
         lines.append("📍 " + isolate(html.escape(place.address), locale))
     if place.lat and place.lon:
-        url = (f"https://www.openstreetmap.org/?mlat={place.lat:.5f}&mlon={place.lon:.5f}"
-               f"#map=17/{place.lat:.5f}/{place.lon:.5f}")
-        lines.append(f'🗺 <a href="{html.escape(url)}">openstreetmap.org</a>')
+        lines.append("🗺 " + map_link(place.lat, place.lon))
     if place.hours:
         lines.append("🕘 " + isolate(html.escape(place.hours), locale))
     if place.phone:

@@ -57,6 +57,8 @@ class ReminderNotice(_Payload):
     slot_start: datetime  # aware, Brussels time
     address: str | None
     locale: str
+    lat: float | None = None  # the place, for a map link (older rows have none)
+    lon: float | None = None
 
     @field_serializer("slot_start")
     def _iso(self, value: datetime) -> str:

@@ -535,7 +535,8 @@ class ReferralService:
         reminder = ReminderNotice(reference=format_reference(referral.reference),
                                   partner_name=partner.name,
                                   slot_start=to_local(referral.slot_start),
-                                  address=partner.address, locale=referral.language)
+                                  address=partner.address, locale=referral.language,
+                                  lat=partner.lat, lon=partner.lon)
         enqueue(self.session, self.vault, kind="reminder", message=reminder, chat_id=chat_id,
                 referral_id=referral.id, not_before=due, now=now)
 

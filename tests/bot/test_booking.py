@@ -200,6 +200,7 @@ async def test_visit_mode_slot_reminder_cancel(booking: Booking,
     booking.worker.clock = lambda: referral.slot_start - timedelta(hours=23)
     await booking.deliver()
     assert "Reminder: your visit at Ghent return desk is tomorrow" in person.text
+    assert "Somewhere 1, 9000 Gent" in person.text and "openstreetmap.org" in person.text
     await person.send("/mycontact")
     assert "Ghent return desk" in person.text
     await person.press("Cancel this contact")

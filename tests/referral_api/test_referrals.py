@@ -142,7 +142,9 @@ async def test_book_a_visit(app: FastAPI, client: httpx.AsyncClient) -> None:
     assert reminder["chat_id"] == PERSON
     assert reminder["chat_kind"] == "private"
     assert reminder["not_before"] == parse_time(slot) - timedelta(hours=24)
-    assert reminder["payload"] == {
+    payload = dict(reminder["payload"])
+    assert payload.pop("lat") and payload.pop("lon")  # the place, for a map link
+    assert payload == {
         "key": "reminder", "reference": referral["reference"],
         "partner_name": "Partner test-desk", "slot_start": slot, "address": None,
         "locale": "ar",
