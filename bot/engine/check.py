@@ -18,7 +18,6 @@ from bot.engine.plain import load_rules, plain_problems
 from bot.engine.schema import (
     PLACEHOLDER,
     BranchNode,
-    CountryRule,
     Fact,
     Flow,
     InputNode,
@@ -136,9 +135,7 @@ def facts_report(flows: FlowSet, today: date) -> list[str]:
     """What needs re-checking before launch: every fact or country rule not verified on its
     live page, DATED or unverified, or reviewed long ago."""
     rows = []
-    entries: list[tuple[str, Fact | CountryRule]] = [*flows.facts.facts.items(),
-                                                      *flows.facts.countries.items()]
-    for name, entry in sorted(entries, key=lambda kv: (kv[1].status != "U", kv[0])):
+    for name, entry in sorted(flows.facts.entries(), key=lambda kv: (kv[1].status != "U", kv[0])):
         reasons = []
         if entry.status != "V":
             year = entry.dated if isinstance(entry, Fact) else None
@@ -285,9 +282,7 @@ def check_flows(
                   for name in getattr(node, "facts", ())}
     for name in set(flows.facts.facts) - used_facts:
         problems.append(f"facts.yaml: {name!r} is never used")
-    entries: list[tuple[str, Fact | CountryRule]] = [*flows.facts.facts.items(),
-                                                      *flows.facts.countries.items()]
-    for name, entry in entries:
+    for name, entry in flows.facts.entries():
         for bad in domain.unresolved(entry.source):
             problems.append(f"facts.yaml {name}: source {bad!r} does not resolve")
     return problems + plain_problems(flows, load_rules(flows.directory))

@@ -72,13 +72,14 @@ class Screen:
     ref: NodeRef
     text: str
     markup: Markup | None
+    items: tuple[str, ...] = ()  # a list's item ids on this page
 
     def after(self, notice: str | None) -> Screen:
         """The same screen with a short notice on top (one message, not two)."""
         if not notice:
             return self
         return Screen(self.ref, f"<i>{html.escape(notice, quote=False)}</i>\n\n{self.text}",
-                      self.markup)
+                      self.markup, self.items)
 
 
 def cut_label(label: str, limit: int = MAX_LABEL) -> str:
@@ -162,8 +163,9 @@ class Engine:
         if view is not None and view.footer:
             text += "\n\n" + view.footer
         rows: list[list[InlineKeyboardButton]] = []
+        items: tuple[str, ...] = ()
         if isinstance(node, ListNode):
-            text, rows = self._list_part(ref, node, locale, text, view or View(), page)
+            text, rows, items = self._list_part(ref, node, locale, text, view or View(), page)
         rows += self._button_rows(ref, node, locale,
                                   [b for b in buttons if b.id not in hidden], ticked)
         if isinstance(node, InputNode) and node.keyboard == "location":
@@ -171,14 +173,14 @@ class Engine:
         if node.nav:
             rows += self._nav_row(ref, locale, can_go_back)
         markup = InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
-        return Screen(ref=ref, text=text, markup=markup)
+        return Screen(ref=ref, text=text, markup=markup, items=items)
 
     def _data(self, ref: NodeRef, choice: str) -> str:
         version = self.flows.flows[ref.flow].version
         return NodeCb(f=ref.flow, n=ref.node, c=choice, v=version).pack()
 
     def _list_part(self, ref: NodeRef, node: ListNode, locale: str, text: str, view: View,
-                   page: int) -> tuple[str, list[list[InlineKeyboardButton]]]:
+                   page: int) -> tuple[str, list[list[InlineKeyboardButton]], tuple[str, ...]]:
         pages = max(1, -(-len(view.items) // node.page_size))
         page = min(max(page, 0), pages - 1)
         shown = view.items[page * node.page_size:(page + 1) * node.page_size]
@@ -215,7 +217,7 @@ class Engine:
                     text=b.text.replace("▶", "\0").replace("◀", "▶").replace("\0", "◀"),
                     callback_data=b.callback_data) for b in reversed(turn)]
             rows.append(turn)
-        return text, rows
+        return text, rows, tuple(item.id for item in shown)
 
     def _button_rows(self, ref: NodeRef, node: Screenish, locale: str,
                      buttons: list[Choice], ticked: frozenset[str]
@@ -424,15 +426,9 @@ class Engine:
         once (``single``)."""
         if not isinstance(node, ListNode):
             return None
-        items = [b.callback_data for row in (screen.markup.inline_keyboard
-                                             if isinstance(screen.markup, InlineKeyboardMarkup)
-                                             else []) for b in row]
-        ids = [NodeCb.unpack(d).c for d in items if d]
-        ids = [i for i in ids if ITEM_ID.fullmatch(i) and i not in NAV_IDS
-               and all(b.id != i for b in node.buttons)]
-        if not ids and node.empty:
+        if not screen.items and node.empty:
             return node.empty
-        if node.single and len(ids) == 1:
-            conv.answers[node.save_as] = ids[0]
+        if node.single and len(screen.items) == 1:
+            conv.answers[node.save_as] = screen.items[0]
             return node.item.go
         return None

@@ -292,6 +292,10 @@ class Facts(_Strict):
     # ISO 3166 codes (names come from CLDR in the person's language)
     countries: dict[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], CountryRule] = {}
 
+    def entries(self) -> list[tuple[str, Fact | CountryRule]]:
+        """Every fact and country rule, by name."""
+        return [*self.facts.items(), *self.countries.items()]
+
     @property
     def oldest_review(self) -> date:
         return min(f.reviewed_on for f in self.facts.values())
