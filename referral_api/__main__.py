@@ -39,14 +39,19 @@ from referral_api.settings import Settings
 from referral_api.staff.models import LOCALES, ROLES
 from referral_api.staff.service import AccountService, password_hasher
 
+# The structured reading of the seed file's free text (hours, address remarks), by partner id.
+SEED_STRUCTURE = Path(__file__).parent / "partners" / "seed_structure.yaml"
+
 
 def load_seed_file(path: Path) -> list[dict[str, Any]]:
-    """The `partners:` list of a seed file such as ../shared/data/partners.yaml."""
+    """The `partners:` list of a seed file such as ../shared/data/partners.yaml, each record
+    with its structured reading laid over it (partners/seed_structure.yaml)."""
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     partners = document.get("partners") if isinstance(document, dict) else None
     if not isinstance(partners, list) or not all(isinstance(p, dict) for p in partners):
         raise ValueError(f"{path}: expected a 'partners:' list of mappings")
-    return partners
+    structure = yaml.safe_load(SEED_STRUCTURE.read_text(encoding="utf-8")) or {}
+    return [{**record, **structure.get(record.get("id"), {})} for record in partners]
 
 
 async def seed_partners(settings: Settings, path: Path) -> SeedResult:

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     outbox_chats_in_flight: int = Field(default=200, ge=1, le=10_000)  # chats sent to at once
     # Outreach campaigns (issue 7): the bot's @username for deep links t.me/<bot>?start=<code>.
     bot_username: str = Field(default="conex_return_bot", pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+    # The printed flyer's own wording (English; translated where the catalogue has the same
+    # text, else the flyer stays English and says so). Empty: the built-in texts.
+    flyer_title: str | None = Field(default=None, max_length=120)
+    flyer_body: str | None = Field(default=None, max_length=400)
 
     @model_validator(mode="after")
     def _argon2_memory_for_lanes(self) -> Settings:

@@ -14,7 +14,13 @@ from aiogram.utils.i18n import gettext as _
 from bot.api_client import ReferralPublic
 from bot.booking.outcomes import api_outcomes
 from bot.booking.submit import partner_slots, slots_sample, valid_phone
-from bot.booking.texts import contact_details, slot_from_id, where_footer
+from bot.booking.texts import (
+    contact_details,
+    sample_place,
+    slot_from_id,
+    where_footer,
+    where_to_go,
+)
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.core import Engine
 from bot.i18n import isolate
@@ -84,7 +90,8 @@ def contact_sample(engine: Engine, locale: str) -> View:
         "slot_start": datetime(2026, 12, 7, 9, tzinfo=UTC),
         "created_at": datetime(2026, 12, 1, 9, tzinfo=UTC), "language": locale,
         "topic": "information", "interpreter": False})
-    return contact_view(referral, engine, locale)
+    view = contact_view(referral, engine, locale)
+    return View(html=view.html, hide=view.hide, footer=where_to_go(sample_place(), locale))
 
 
 async def contact_slots(turn: Turn) -> View:

@@ -10,9 +10,9 @@ from typing import Any
 from aiogram.types import Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
 
-from bot.api_client import NearestPartners, Origin, PartnerNearby, PartnerPublic
+from bot.api_client import NearestPartners, Origin, PartnerPublic
 from bot.booking.outcomes import api_outcomes
-from bot.booking.texts import place_block
+from bot.booking.texts import place_block, sample_place
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.core import Engine
 from bot.i18n import isolate
@@ -98,14 +98,8 @@ def places_view(result: NearestPartners, locale: str) -> View:
 
 
 def places_sample(engine: Engine, locale: str) -> View:
-    partner = PartnerNearby(id="ghent-return-desk", name="Ghent return desk", kind="desk",
-                            city="Gent", postal_code="9000", province=None,
-                            address="Somewhere 1, 9000 Gent", lat=51.05, lon=3.72,
-                            phone="+32 9 000 00 00", hours="Mon–Fri 9:00–16:00",
-                            languages=["nl", "fr"], services=[], verified=True,
-                            distance_km=1.2)
     return places_view(NearestPartners(origin=Origin(label="9000 Gent", province=None),
-                                       partners=[partner]), locale)
+                                       partners=[sample_place()]), locale)
 
 
 async def chosen_partner(turn: Turn) -> PartnerPublic:

@@ -14,7 +14,15 @@ from aiogram.types import Message
 from bot.api_client import ApiRefused, ApiUnavailable, ReferralCreate, ReferralPublic, checked
 from bot.booking.outcomes import api_outcomes
 from bot.booking.search import chosen_partner
-from bot.booking.texts import consent_summary, sensitive_lines, slot_from_id, slot_id, where_footer
+from bot.booking.texts import (
+    consent_summary,
+    sample_place,
+    sensitive_lines,
+    slot_from_id,
+    slot_id,
+    where_footer,
+    where_to_go,
+)
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.conversation import Conversation
 from bot.engine.core import Engine
@@ -197,7 +205,8 @@ async def booked(turn: Turn) -> View:
 def booked_sample(engine: Engine, locale: str) -> View:
     return View(values={"partner": "Ghent return desk"},
                 html={"reference": "<b>CX-7K3P</b>",
-                      "time": slot_label(datetime(2026, 12, 7, 9, tzinfo=UTC), locale)})
+                      "time": slot_label(datetime(2026, 12, 7, 9, tzinfo=UTC), locale)},
+                footer=where_to_go(sample_place(), locale))
 
 
 async def booking_lost(turn: Turn) -> str | None:

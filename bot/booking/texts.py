@@ -5,7 +5,7 @@ flows/mycontact.yaml."""
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 from aiogram.utils.i18n import gettext as _
 
@@ -17,10 +17,12 @@ from bot.api_client import (
     ReferralPublic,
     ReferralsClient,
 )
+from bot.booking.opening import opening_lines
 from bot.engine.core import Engine
 from bot.formats import day_label, map_link, slot_label
 from bot.i18n import isolate, native_name
 from bot.screening import flags_from
+from referral_api.partners.schemas import OpeningWindow
 
 MINUTE = 60  # seconds; a slot id is the visit's start in minutes since the epoch
 
@@ -61,7 +63,7 @@ def freephone(engine: Engine, locale: str) -> str:
 
 
 def place_block(n: int, place: PartnerNearby, locale: str) -> str:
-    """One place of the search result: name, distance, address, hours, phone, languages."""
+    """One place of the search result: name, distance, address, opening, phone, languages."""
     head = f"{n}. <b>" + isolate(html.escape(place.name), locale) + "</b>"
     if place.distance_km is not None and place.distance_km >= 0.05:
         head += " — " + isolate(f"{place.distance_km:.1f} km", locale)
@@ -72,9 +74,7 @@ def place_block(n: int, place: PartnerNearby, locale: str) -> str:
     else:  # never "you can go there" without an address
         where = (isolate(html.escape(place.city), locale) + " — "
                  + html.escape(_("the address is given when you book")))
-    lines = [head, "📍 " + where]
-    if place.hours:
-        lines.append("🕘 " + isolate(html.escape(place.hours), locale))
+    lines = [head, "📍 " + where, *opening_lines(place, locale)]
     if place.phone:
         lines.append("📞 " + isolate(html.escape(place.phone), locale))
     if place.languages:
@@ -82,15 +82,31 @@ def place_block(n: int, place: PartnerNearby, locale: str) -> str:
     return "\n".join(lines)
 
 
+def sample_place() -> PartnerNearby:
+    """A place with every kind of opening data, for the screens' sample views."""
+    return PartnerNearby(id="ghent-return-desk", name="Ghent return desk", kind="return_desk",
+                         city="Gent", postal_code="9000", province=None,
+                         address="Somewhere 1, 9000 Gent", lat=51.05, lon=3.72,
+                         phone="+32 9 000 00 00", access="both",
+                         opening=[*(OpeningWindow(mode="walk_in", day=day, part="morning")
+                                    for day in (0, 2, 3)),
+                                  *(OpeningWindow(mode="appointment", day=day, start=time(13),
+                                                  end=time(16)) for day in range(5))],
+                         opening_as_of="2015", interpreter=True, accessible=True,
+                         notes={"en": "In the OCMW Sociaal Centrum Plein."},
+                         languages=["nl", "fr"], services=[], verified=True, distance_km=1.2)
+
+
 def where_to_go(place: PartnerPublic, locale: str) -> str:
     """Where the place is: its address, a map link and its hours (data, not copy)."""
     lines = []
     if place.address:
         lines.append("📍 " + isolate(html.escape(place.address), locale))
-    if place.lat and place.lon:
+    else:
+        lines.append("📍 " + _("The counsellor will tell you the address."))
+    if place.lat and place.lon and place.address:  # without an address: the town's centre
         lines.append("🗺 " + map_link(place.lat, place.lon))
-    if place.hours:
-        lines.append("🕘 " + isolate(html.escape(place.hours), locale))
+    lines += opening_lines(place, locale)
     if place.phone:
         lines.append("📞 " + isolate(html.escape(place.phone), locale))
     return "\n".join(lines)

@@ -70,17 +70,19 @@ async def on_reply(message: Message, turn: Turn, reference: str) -> None:
 
 
 async def open_by_message(turn: Turn) -> ReferralPublic | None:
-    """The person's newest open contact by Telegram message, if any."""
+    """The contact typed text goes to: the newest open contact by Telegram message, else the
+    newest open contact of any kind (a counsellor may write to a person who booked a visit or
+    a call, and the person must be able to answer by typing)."""
     try:
         mine = await turn.referrals.mine(turn.chat_id)
     except (ApiUnavailable, ApiRefused):
         return None
-    by_message = [r for r in mine if r.contact_mode == "telegram"]
+    by_message = [r for r in mine if r.contact_mode == "telegram"] or mine
     return max(by_message, key=lambda r: r.created_at) if by_message else None
 
 
 async def offer(message: Message, turn: Turn) -> bool:
-    """Typed text while a contact by message is open: offer to send it, as a reply to it."""
+    """Typed text while a contact is open: offer to send it, as a reply to it."""
     if await open_by_message(turn) is None:
         return False
     markup = InlineKeyboardMarkup(inline_keyboard=[[

@@ -20,10 +20,19 @@ from referral_api.errors import Invalid
 from referral_api.partners.schemas import AvailabilityWindow, PartnerCreate, PartnerUpdate
 
 TEXT_FIELDS = ("id", "name", "kind", "city", "postal_code", "address", "lat", "lon", "phone",
-               "hours", "languages", "notification_chat_id", "slot_minutes",
-               "capacity_per_slot", "source")
+               "hours", "access", "opening_as_of", "interpreter", "accessible", "notes",
+               "languages", "notification_chat_id", "slot_minutes", "capacity_per_slot",
+               "source")
 OPTIONAL_TEXT = ("address", "phone", "hours", "source")
 FLAG_FIELDS = ("active", "verified")
+OPENING_MODES = ("walk_in", "appointment")
+DAY_PARTS = ("morning", "afternoon", "day")
+# The opening grid: for each mode and weekday, a part of the day or times ("9:00-12:00, 13-16").
+OPENING_FIELDS = tuple(f"open-{mode}-{day}-{what}" for mode in OPENING_MODES
+                       for day in range(7) for what in ("part", "times"))
+_TIME = r"(\d{1,2})(?:[:.h](\d{2}))?"
+_RANGE = re.compile(rf"^\s*{_TIME}\s*[-–—]\s*{_TIME}\s*$")
+_NOTE_LINE = re.compile(r"^\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)\s*[:=]\s*(.+?)\s*$")
 EXTRA_EMPTY_WINDOWS = 3  # empty rows under the existing windows, to add new ones
 
 
@@ -46,7 +55,8 @@ class PartnerFormData:
 
     @classmethod
     def from_form(cls, form: Mapping[str, str], services: Sequence[str]) -> PartnerFormData:
-        return cls(text={name: str(form.get(name, "")).strip()[:2000] for name in TEXT_FIELDS},
+        return cls(text={name: str(form.get(name, "")).strip()[:2000]
+                         for name in (*TEXT_FIELDS, *OPENING_FIELDS)},
                    services=list(dict.fromkeys(str(s) for s in services))[:10],
                    flags={name: form.get(name) == "on" for name in FLAG_FIELDS})
 
@@ -57,7 +67,71 @@ class PartnerFormData:
 
 def _error_field(loc: tuple[int | str, ...]) -> str:
     name = str(loc[0]) if loc else "coordinates"
+    if name == "opening":
+        return "opening_grid"
     return "coordinates" if name in ("lat", "lon") else name
+
+
+def _clock(hours: str, minutes: str | None) -> time:
+    return time(int(hours), int(minutes or 0))
+
+
+def parse_times(text: str) -> list[tuple[time, time]]:
+    """"9:00-12:00, 13-16" → [(9:00, 12:00), (13:00, 16:00)]; ValueError when unreadable."""
+    spans = []
+    for chunk in re.split(r"[,;]", text):
+        if not chunk.strip():
+            continue
+        match = _RANGE.match(chunk)
+        if match is None:
+            raise ValueError(chunk)
+        start, end = _clock(*match.group(1, 2)), _clock(*match.group(3, 4))
+        if start >= end:
+            raise ValueError(chunk)
+        spans.append((start, end))
+    return spans
+
+
+def _opening(text: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The opening grid as windows; errors keyed by the grid cell ("open-walk_in-0")."""
+    windows: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    for mode in OPENING_MODES:
+        for day in range(7):
+            cell = f"open-{mode}-{day}"
+            part, times = text.get(f"{cell}-part", ""), text.get(f"{cell}-times", "")
+            if part and part not in DAY_PARTS:
+                errors[cell] = "opening"
+            elif part and times:
+                errors[cell] = "opening_both"
+            elif part:
+                windows.append({"mode": mode, "day": day, "part": part})
+            elif times:
+                try:
+                    spans = parse_times(times)
+                except ValueError:
+                    errors[cell] = "opening"
+                    continue
+                windows.extend({"mode": mode, "day": day, "start": start, "end": end}
+                               for start, end in spans)
+    return windows, errors
+
+
+def parse_notes(text: str) -> dict[str, str]:
+    """One "code: note" per line → {code: note}; ValueError on a line that is not."""
+    notes: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        match = _NOTE_LINE.match(line)
+        if match is None:
+            raise ValueError(line)
+        notes[match.group(1)] = match.group(2)
+    return notes
+
+
+def _tri_state(value: str) -> bool | None:
+    return {"yes": True, "no": False}.get(value)
 
 
 def _parse(data: PartnerFormData) -> tuple[dict[str, Any], dict[str, str]]:
@@ -72,6 +146,15 @@ def _parse(data: PartnerFormData) -> tuple[dict[str, Any], dict[str, str]]:
         code for code in re.split(r"[,\s]+", text["languages"]) if code))
     values["services"] = data.services
     values.update(data.flags)
+    values["access"] = text["access"] or None
+    values["opening_as_of"] = text["opening_as_of"] or None
+    values["interpreter"] = _tri_state(text["interpreter"])
+    values["accessible"] = _tri_state(text["accessible"])
+    values["opening"], errors = _opening(text)
+    try:
+        values["notes"] = parse_notes(text["notes"])
+    except ValueError:
+        errors["notes"] = "notes"
     lat, lon = text["lat"].replace(",", "."), text["lon"].replace(",", ".")
     if lat or lon:
         try:

@@ -249,6 +249,10 @@ def _form_text(name: str, value: Any) -> Any:
     return str(value)
 
 
+def _tri_state(value: bool | None) -> str:
+    return "" if value is None else "yes" if value else "no"
+
+
 def partner_form_values(partner: Partner) -> dict[str, Any]:
     """The edit form's values of a saved partner."""
     values: dict[str, Any] = {
@@ -258,7 +262,19 @@ def partner_form_values(partner: Partner) -> dict[str, Any]:
                      "capacity_per_slot", "source")
     }
     values.update(id=partner.id, services=list(partner.services), active=partner.active,
-                  verified=partner.verified)
+                  verified=partner.verified, access=partner.access or "",
+                  opening_as_of=partner.opening_as_of or "",
+                  interpreter=_tri_state(partner.interpreter),
+                  accessible=_tri_state(partner.accessible),
+                  notes="\n".join(f"{code}: {note}" for code, note in partner.notes.items()))
+    for window in partner.opening:
+        cell = f"open-{window['mode']}-{window['day']}"
+        if window.get("part"):
+            values[f"{cell}-part"] = window["part"]
+        else:
+            span = f"{window['start']}-{window['end']}"
+            earlier = values.get(f"{cell}-times")
+            values[f"{cell}-times"] = f"{earlier}, {span}" if earlier else span
     return values
 
 

@@ -60,16 +60,21 @@ def language_name(locale: str) -> str:
     return str(parsed.get_display_name(locale) or locale)
 
 
-def flyer_text(locale: str, bot: str, code: str) -> FlyerText:
+def flyer_text(locale: str, bot: str, code: str, *, title: str | None = None,
+               body: str | None = None) -> FlyerText:
     """The flyer's text in `locale`; English (marked untranslated) until the catalogue has
-    all three texts, so that a flyer never mixes languages."""
+    all three texts, so that a flyer never mixes languages. `title` and `body` are a
+    deployment's own wording (settings FLYER_TITLE, FLYER_BODY; English msgids, translated
+    when the catalogue has them), else TITLE and BODY."""
+    title, body = title or TITLE, body or BODY
     gettext = _translations(locale).gettext
-    translated = locale == "en" or all(gettext(m) != m for m in (TITLE, BODY, HOW))
+    translated = locale == "en" or all(gettext(m) != m for m in (title, body, HOW))
     if not translated:
-        return replace(flyer_text("en", bot, code), translated=False, name=language_name(locale))
+        return replace(flyer_text("en", bot, code, title=title, body=body), translated=False,
+                       name=language_name(locale))
     return FlyerText(
         locale=locale.replace("_", "-"), name=language_name(locale), translated=True,
-        rtl=locale.split("_")[0] in RTL, title=gettext(TITLE), body=gettext(BODY),
+        rtl=locale.split("_")[0] in RTL, title=gettext(title), body=gettext(body),
         # isolates keep the Latin @name and code in order inside right-to-left text
         how=gettext(HOW).format(bot=f"\u2068@{bot}\u2069", code=f"\u2068{code}\u2069"),
     )

@@ -114,7 +114,8 @@ def create_router() -> APIRouter:
         texts: list[FlyerText] = []
         missing: list[str] = []
         for code in chosen:
-            text = flyer_text(code, bot, campaign.code)
+            text = flyer_text(code, bot, campaign.code, title=context.settings.flyer_title,
+                              body=context.settings.flyer_body)
             if not text.translated:
                 missing.append(text.name)
             if text.translated or all(t.locale != text.locale for t in texts):

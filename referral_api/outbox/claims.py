@@ -45,6 +45,14 @@ Values = dict[str, Any]  # one row's new column values, with its "id"
 Target = Callable[[str | None, str], int | None]  # (chat_id_enc, kind) -> chat id, or None
 
 
+def _in_line(row: Any, now: datetime) -> Any:
+    """Whether a pending row holds its chat's place in line: it is due, or it was tried and
+    waits to be tried again (a retry keeps the chat's order). A row scheduled for later and
+    never tried (a reminder the day before a visit, a follow-up wave) does not: the messages
+    queued after it (a counsellor's answer, a status notice) go now, not after it."""
+    return or_(row.not_before <= now, row.attempts > 0)
+
+
 @dataclass
 class DrainResult:
     sent: int = 0
@@ -217,7 +225,8 @@ class Leases:
                                     OutboxMessage.claimed_until <= now),
                                 ~exists().where(earlier.chat_key == OutboxMessage.chat_key,
                                                 earlier.status == "pending",
-                                                earlier.id < OutboxMessage.id))
+                                                earlier.id < OutboxMessage.id,
+                                                _in_line(earlier, now)))
                          .order_by(OutboxMessage.id).limit(limit))
                 if chat_key is not None:
                     query = query.where(OutboxMessage.chat_key == chat_key)
@@ -259,7 +268,8 @@ class Leases:
                                       order_by=OutboxMessage.id).label("rank")
         queued = (select(OutboxMessage.id, rank)
                   .where(OutboxMessage.chat_key.in_(list(heads)),
-                         OutboxMessage.status == "pending").subquery())
+                         OutboxMessage.status == "pending",
+                         _in_line(OutboxMessage, now)).subquery())
         following = await session.scalars(
             select(OutboxMessage).join(queued, queued.c.id == OutboxMessage.id)
             .where(queued.c.rank <= self.rows_per_chat)

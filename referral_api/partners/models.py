@@ -4,6 +4,7 @@ of a partner's slots taken by referrals: what `schedule.free_slots` counts)."""
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -37,7 +38,15 @@ class Partner(Base):
     lat: Mapped[float] = mapped_column(Double)
     lon: Mapped[float] = mapped_column(Double)
     phone: Mapped[str | None] = mapped_column(String(50))
-    hours: Mapped[str | None] = mapped_column(Text)
+    hours: Mapped[str | None] = mapped_column(Text)  # as published: for staff, never shown
+    # What the bot shows, in the person's language (partners/opening.py): walk-in or
+    # appointment, weekly windows, when published, interpreter, step-free, a note per language.
+    access: Mapped[str | None] = mapped_column(String(12))  # walk_in | appointment | both
+    opening: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    opening_as_of: Mapped[str | None] = mapped_column(String(10))  # "2015", "2026-11"
+    interpreter: Mapped[bool | None] = mapped_column()
+    accessible: Mapped[bool | None] = mapped_column()
+    notes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # locale -> short note
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty = unknown
     services: Mapped[list[str]] = mapped_column(JSON, default=list)
     province: Mapped[str | None] = mapped_column(String(8))

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_serializer,
+    model_validator,
+)
 
 PartnerKind = Literal["return_desk", "city_partner", "ngo", "intl_org"]
 Service = Literal["general", "medical", "families", "minors", "trafficking", "shelter"]
@@ -25,6 +32,43 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
 
 
+Access = Literal["walk_in", "appointment", "both"]
+DayPart = Literal["morning", "afternoon", "day"]
+# A per-language note: only what the structure cannot say (the bot shows it in that language
+# only, never in another one).
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+AsOf = Annotated[str, StringConstraints(strip_whitespace=True,
+                                        pattern=r"^(19|20)\d\d(-(0[1-9]|1[0-2]))?$")]
+
+
+class OpeningWindow(BaseModel):
+    """When a place is open, one weekday: walk-in or by appointment, a part of the day
+    ("Monday morning", when that is all a source says) or from `start` to `end`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["walk_in", "appointment"]
+    day: int = Field(ge=0, le=6)  # 0 = Monday
+    part: DayPart | None = None
+    start: time | None = None
+    end: time | None = None
+
+    @model_validator(mode="after")
+    def _part_or_times(self) -> OpeningWindow:
+        if self.part is None and (self.start is None or self.end is None):
+            raise ValueError("give a part of the day, or a start and an end")
+        if self.part is not None and (self.start is not None or self.end is not None):
+            raise ValueError("give a part of the day or times, not both")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError("end must be after start")
+        return self
+
+    @field_serializer("start", "end")
+    def _hh_mm(self, value: time | None) -> str | None:
+        """"09:00": stored in a JSON column as it is shown in the admin form."""
+        return value.strftime("%H:%M") if value is not None else None
+
+
 def _general_only() -> list[Service]:
     return ["general"]
 
@@ -42,7 +86,12 @@ class PartnerPublic(BaseModel):
     lat: float
     lon: float
     phone: str | None
-    hours: str | None
+    access: Access | None = None
+    opening: list[OpeningWindow] = Field(default_factory=list)
+    opening_as_of: str | None = None
+    interpreter: bool | None = None
+    accessible: bool | None = None
+    notes: dict[str, str] = Field(default_factory=dict)
     languages: list[str]
     services: list[str]
     verified: bool
@@ -73,6 +122,7 @@ class SlotList(BaseModel):
 
 
 class PartnerAdmin(PartnerPublic):
+    hours: str | None  # as published, for staff only
     notification_chat_id: int | None
     slot_minutes: int
     capacity_per_slot: int
@@ -97,6 +147,16 @@ class PartnerCreate(BaseModel):
     lon: float | None = None
     phone: Phone | None = None
     hours: LongText | None = None
+    access: Access | None = None
+    opening: list[OpeningWindow] = Field(default_factory=list, max_length=28)
+    opening_as_of: AsOf | None = None
+    interpreter: bool | None = None
+    accessible: bool | None = None
+    notes: dict[LanguageCode, Note] = Field(default_factory=dict, max_length=40)
+
+    @field_serializer("opening")
+    def _whole_windows(self, value: list[OpeningWindow]) -> list[dict[str, Any]]:
+        return [window.model_dump() for window in value]  # every key, as stored
     languages: list[LanguageCode] = Field(default_factory=list, max_length=40)
     services: list[Service] = Field(default_factory=_general_only, max_length=6)
     notification_chat_id: int | None = None
@@ -127,6 +187,16 @@ class PartnerUpdate(BaseModel):
     lon: float | None = None
     phone: Phone | None = None
     hours: LongText | None = None
+    access: Access | None = None
+    opening: list[OpeningWindow] | None = Field(default=None, max_length=28)
+    opening_as_of: AsOf | None = None
+    interpreter: bool | None = None
+    accessible: bool | None = None
+    notes: dict[LanguageCode, Note] | None = Field(default=None, max_length=40)
+
+    @field_serializer("opening")
+    def _whole_windows(self, value: list[OpeningWindow] | None) -> list[dict[str, Any]] | None:
+        return None if value is None else [window.model_dump() for window in value]
     languages: list[LanguageCode] | None = Field(default=None, max_length=40)
     services: list[Service] | None = Field(default=None, max_length=6)
     notification_chat_id: int | None = None
@@ -138,7 +208,8 @@ class PartnerUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _required_fields_not_null(self) -> PartnerUpdate:
-        nullable = {"address", "phone", "hours", "notification_chat_id", "source"}
+        nullable = {"address", "phone", "hours", "notification_chat_id", "source", "access",
+                    "opening_as_of", "interpreter", "accessible"}
         nulled = sorted(f for f in self.model_fields_set
                         if f not in nullable and getattr(self, f) is None)
         if nulled:

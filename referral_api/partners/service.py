@@ -46,6 +46,7 @@ DEFAULT_WINDOWS = tuple(
 # Equal distances (partners sharing a postcode centroid): the return desk first.
 KIND_ORDER = {"return_desk": 0, "city_partner": 1, "ngo": 2, "intl_org": 3}
 SEED_FIELDS = ("name", "kind", "city", "postal_code", "address", "lat", "lon", "phone", "hours",
+               "access", "opening", "opening_as_of", "interpreter", "accessible", "notes",
                "languages", "services", "province", "source", "verified")
 SEED_OPTIONAL_FIELDS = ("notification_chat_id", "slot_minutes", "capacity_per_slot", "active")
 

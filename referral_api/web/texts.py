@@ -51,6 +51,10 @@ SERVICE = {
     "trafficking": N_("Victims of trafficking"),
     "shelter": N_("Shelter"),
 }
+ACCESS = {"walk_in": N_("Walk-in, no appointment"), "appointment": N_("By appointment only"),
+          "both": N_("Walk-in and by appointment")}
+DAY_PART = {"morning": N_("Morning"), "afternoon": N_("Afternoon"), "day": N_("All day")}
+TRI_STATE = {"yes": N_("Yes"), "no": N_("No")}
 WEEKDAY = {
     "0": N_("Monday"), "1": N_("Tuesday"), "2": N_("Wednesday"), "3": N_("Thursday"),
     "4": N_("Friday"), "5": N_("Saturday"), "6": N_("Sunday"),
@@ -111,6 +115,16 @@ FIELD_ERROR = {
     "outside_belgium": N_("These coordinates are not in Belgium."),
     "phone": N_("Enter a phone number of at most 50 characters."),
     "hours": N_("Enter opening hours of at most 2000 characters."),
+    "access": N_("Choose from the list."),
+    "opening": N_("Write hours like “9:00-12:00” or “9:00-12:00, 13:00-16:00”, each end after "
+                  "its start."),
+    "opening_both": N_("Choose a part of the day or write hours, not both."),
+    "opening_grid": N_("Check the opening hours: at most 28 windows."),
+    "opening_as_of": N_("Write the year the hours were published, like “2015”, or “2015-06”."),
+    "interpreter": N_("Choose from the list."),
+    "accessible": N_("Choose from the list."),
+    "notes": N_("One note per line, starting with the language code, like “fr: Sur rendez-vous "
+                "l'après-midi.”, at most 300 characters each."),
     "languages": N_("Enter language codes separated by commas, like “nl, fr, ar”."),
     "services": N_("Choose services from the list."),
     "notification_chat_id": N_("A Telegram group chat id is a whole number, like "
@@ -213,7 +227,8 @@ TOPIC = {
 LABELS: dict[str, dict[str, str]] = {
     "status": STATUS, "action": ACTION, "contact_mode": CONTACT_MODE, "role": ROLE,
     "reintegration_partner": REINTEGRATION_PARTNER, "kind": PARTNER_KIND, "service": SERVICE,
-    "weekday": WEEKDAY, "notice": NOTICE, "error": ERROR, "field": FIELD_ERROR,
+    "weekday": WEEKDAY, "access": ACCESS, "day_part": DAY_PART, "tri_state": TRI_STATE,
+    "notice": NOTICE, "error": ERROR, "field": FIELD_ERROR,
     "card_status": CARD_STATUS, "card_button": CARD_BUTTON, "topic": TOPIC,
     "alert_reason": ALERT_REASON, "flag": FLAG, "actor": ACTOR, "province": PROVINCE,
 }

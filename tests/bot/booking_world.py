@@ -69,7 +69,12 @@ async def booking(app: FastAPI, admin: httpx.AsyncClient, redis: Redis, prefix: 
                   settings: Settings) -> AsyncIterator[Booking]:
     await make_partner(admin, "test-desk", name="Ghent return desk", counsellors=(5001,),
                        notification_chat_id=GROUP, services=["general", "medical"],
-                       address="Somewhere 1, 9000 Gent", hours="Mon–Fri 9:00–16:00",
+                       address="Somewhere 1, 9000 Gent", access="both",
+                       opening=[*({"mode": "walk_in", "day": d, "start": "09:00", "end": "12:00"}
+                                  for d in range(5)),
+                                {"mode": "appointment", "day": 1, "part": "afternoon"}],
+                       interpreter=True,
+                       notes={"nl": "Bel aan bij de zijdeur.", "en": "Ring at the side door."},
                        languages=["nl", "fr", "en"])
     await make_partner(admin, "far-desk", name="Arlon partner", postal_code="6700",
                        city="Arlon", counsellors=(5002,), notification_chat_id=GROUP)

@@ -35,7 +35,9 @@ async def test_postcode_search_shows_the_nearest_place_first(booking: Booking) -
     await find_by_postcode(person)
     text = person.text
     assert text.index("Ghent return desk") < text.index("Arlon partner")
-    assert "Somewhere 1, 9000 Gent" in text and "Mon–Fri 9:00–16:00" in text
+    assert "Somewhere 1, 9000 Gent" in text
+    assert "Walk in, no appointment: Mon–Fri 09:00\u2009–\u200912:00" in text
+    assert "By appointment: Tue afternoon" in text and "Ring at the side door." in text
     assert "Nederlands" in text  # languages spoken, in their own names
     assert person.buttons[0] == "1. Contact Ghent return desk"
 
@@ -286,7 +288,7 @@ def test_a_place_without_its_own_coordinates_shows_its_town_not_zero_km() -> Non
 
     place = PartnerNearby(id="x", name="Desk", kind="desk", city="Gent", postal_code="9000",
                           province=None, address=None, lat=51.05, lon=3.72, phone=None,
-                          hours=None, languages=[], services=[], verified=True,
+                          languages=[], services=[], verified=True,
                           distance_km=0.0)
     with english():
         assert "0.0 km" not in place_block(1, place, "en")
@@ -299,7 +301,7 @@ def test_a_place_without_an_address_says_it_is_given_when_you_book() -> None:
 
     place = PartnerNearby(id="x", name="Desk", kind="desk", city="Gent", postal_code="9000",
                           province=None, address=None, lat=51.05, lon=3.72, phone=None,
-                          hours=None, languages=[], services=[], verified=True,
+                          languages=[], services=[], verified=True,
                           distance_km=2.0)
     with english():
         assert "📍 Gent — the address is given when you book" in place_block(1, place, "en")

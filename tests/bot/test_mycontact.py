@@ -55,7 +55,7 @@ async def test_mycontact_shows_the_visit_with_its_actions(booking: Booking,
     assert person.buttons[:3] == ["Change the time", "What do I bring?", "Cancel this contact"]
     # where to go: the address, a map link and the hours, in /mycontact as in the confirmation
     assert "Somewhere 1, 9000 Gent" in text and "openstreetmap.org" in text
-    assert "Mon–Fri 9:00–16:00" in text
+    assert "Walk in, no appointment: Mon–Fri 09:00\u2009–\u200912:00" in text
     confirmation = next(m["text"] for m in person.bot_messages() if "Your reference" in m["text"])
     assert "Somewhere 1, 9000 Gent" in confirmation and "openstreetmap.org" in confirmation
     assert "✉️ Write to the counsellor" not in person.buttons  # a visit: no messages

@@ -46,7 +46,8 @@ def test_the_simulator_follows_the_app_language(demo: str, page: Page) -> None:
 
 def test_a_booking_seen_from_both_sides(demo: str, page: Page) -> None:
     """The person books a contact by postcode; the counsellor, in the partner group tab,
-    accepts it; the person is told."""
+    accepts it and sees the same card edited in place (new status, buttons that fit it); the
+    person is told."""
     open_chat(page, demo)
     reference = book_contact_by_postcode(page, "9000")
     page.screenshot(path=str(SCREENSHOTS / "booking-person.png"), full_page=True)
@@ -56,7 +57,14 @@ def test_a_booking_seen_from_both_sides(demo: str, page: Page) -> None:
     card = page.locator(".msg.bot", has_text=reference).last
     expect(card).to_be_visible(timeout=10_000)
     expect(card).to_contain_text("Nieuwe doorverwijzing")
+    expect(card.locator(".kb button").first).to_have_text("Aanvaarden")
     card.locator(".kb button").first.click()
+    # one card per referral, kept current: the same message is edited, no second card posted
+    expect(card).to_contain_text("Aanvaard, ", timeout=10_000)
+    expect(card.locator(".edited")).to_be_visible()
+    expect(card.locator(".kb button", has_text="Aanvaarden")).to_have_count(0)
+    expect(card.locator(".kb button").first).to_have_text("Gecontacteerd")
+    expect(page.locator(".msg.bot", has_text=reference)).to_have_count(1)
     page.screenshot(path=str(SCREENSHOTS / "booking-group.png"), full_page=True)
 
     page.get_by_role("button", name="👤 Person").click()

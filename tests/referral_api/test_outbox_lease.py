@@ -287,6 +287,25 @@ async def test_a_chats_next_message_waits_for_the_retry_of_the_one_before(
     assert attempts == [1, 0, 0, 0]
 
 
+async def test_a_reminder_for_tomorrow_holds_back_nothing_queued_after_it(
+        world: World) -> None:
+    """A visit's reminder is queued when the visit is booked, for the day before it; a
+    counsellor's message queued after it must not wait until then (found by the journey test:
+    every message to a person who booked a visit waited for their reminder)."""
+    people(world.fake, 8003)
+    context = world.app.state.context
+    async with context.sessionmaker() as session:
+        enqueue(session, context.vault, kind="reminder", message=StaffMessage(text="tomorrow"),
+                chat_id=8003, now=world.now(), not_before=world.now() + timedelta(days=1))
+        await session.commit()
+    await world.queue([("relay", 8003, "Can you bring your passport?"),
+                       ("person_notice", 8003, "accepted")])
+    async with running(world.worker()):
+        await world.until(lambda: len(world.accepted) == 2, limit=30)
+    assert world.texts(8003) == ["Can you bring your passport?", "accepted"]  # in order
+    assert await world.statuses() == Counter({"sent": 2, "pending": 1})  # the reminder waits
+
+
 async def test_a_group_at_its_limit_holds_back_nobody_else(world: World) -> None:
     world.fake.open_group(GROUP)
     people(world.fake, 8101)

@@ -4,6 +4,7 @@ referral status changes, forget."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from datetime import UTC, datetime
@@ -273,6 +274,27 @@ async def test_a_campaign_has_a_link_a_qr_code_that_decodes_to_it_and_a_flyer(
     # The bot's lookup: any case, only active, known codes.
     assert (await client.get(f"/v1/campaigns/{code.lower()}")).json() == {"code": code}
     assert (await client.get("/v1/campaigns/NOPE42")).status_code == 404
+
+
+async def test_the_flyer_says_what_the_settings_say(app: FastAPI,
+                                                    coordinator: httpx.AsyncClient) -> None:
+    """The bot's @username and the flyer's own wording come from settings (BOT_USERNAME,
+    FLYER_TITLE, FLYER_BODY); a language without that wording stays English and says so."""
+    context = app.state.context
+    app.state.context = dataclasses.replace(context, settings=context.settings.model_copy(
+        update={"bot_username": "retour_be_bot", "flyer_title": "Questions about going home?",
+                "flyer_body": "Free advice in your language. You decide."}))
+    try:
+        code = await create_campaign(coordinator, "Station flyers", partner_id="test-desk")
+        flyer = await coordinator.get(f"/staff/campaigns/{code}/flyer?lang=en&lang=nl")
+    finally:
+        app.state.context = context
+    assert flyer.status_code == 200
+    assert "@retour_be_bot" in flyer.text and "@conex_return_bot" not in flyer.text
+    assert "Questions about going home?" in flyer.text
+    assert "Free advice in your language. You decide." in flyer.text
+    assert "Thinking about going back" not in flyer.text
+    assert "Not translated yet, shown in English: Nederlands" in flyer.text
 
 
 def test_the_qr_code_of_a_long_link_still_decodes() -> None:

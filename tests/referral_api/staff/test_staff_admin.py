@@ -549,3 +549,53 @@ async def test_services_and_languages_are_not_doubled(app: FastAPI,
     assert saved.status_code == 303
     partner = await partner_row(app)
     assert (partner.languages, partner.services) == (["nl", "fr"], ["general", "minors"])
+
+
+# --- opening hours shown to people (issue 13, item 4) -------------------------------------
+
+async def test_an_admin_sets_the_opening_people_read_in_their_language(
+        app: FastAPI, root: httpx.AsyncClient) -> None:
+    page = await root.get("/staff/admin/partners/test-desk")
+    assert "Opening hours shown to people" in page.text
+    saved = await root.post("/staff/admin/partners/test-desk", data={
+        **partner_form(access="both", opening_as_of="2015", interpreter="yes", accessible="no",
+                       notes="nl: Bel aan bij de zijdeur.\nfr : Sonnez à la porte latérale.",
+                       **{"open-walk_in-0-part": "morning", "open-walk_in-2-part": "morning",
+                          "open-appointment-1-times": "9-12, 13:30-16.00"}),
+        "csrf_token": csrf_of(page)})
+    assert saved.status_code == 303, saved.text
+    partner = await partner_row(app)
+    assert (partner.access, partner.opening_as_of) == ("both", "2015")
+    assert (partner.interpreter, partner.accessible) == (True, False)
+    assert partner.notes == {"nl": "Bel aan bij de zijdeur.", "fr": "Sonnez à la porte latérale."}
+    assert {(w["mode"], w["day"], w["part"], w["start"], w["end"]) for w in partner.opening} == {
+        ("walk_in", 0, "morning", None, None), ("walk_in", 2, "morning", None, None),
+        ("appointment", 1, None, "09:00", "12:00"), ("appointment", 1, None, "13:30", "16:00")}
+    shown = (await root.get(saved.headers["location"])).text
+    assert 'value="09:00-12:00, 13:30-16:00"' in shown  # the grid shows what was saved
+    assert 'value="morning" selected' in shown
+    [record] = await audits(app, "update_partner")
+    assert record.detail is not None and "opening" in record.detail
+    bot_view = await root.get("/v1/partners/test-desk")  # what the bot reads (no staff text)
+    assert bot_view.status_code in (401, 403)  # the bot's API needs the service token
+
+
+async def test_unreadable_hours_are_shown_on_their_cell_in_the_admins_language(
+        app: FastAPI) -> None:
+    await make_account(app, "beheer2@conex.example", role="admin", locale="nl")
+    async with browser(app) as client:
+        await login(client, "beheer2@conex.example")
+        response = await client.post("/staff/admin/partners/test-desk", data={
+            **partner_form(opening_as_of="long ago", notes="just a note without a language",
+                           **{"open-walk_in-3-times": "16-9",
+                              "open-appointment-4-part": "morning",
+                              "open-appointment-4-times": "9-12"}),
+            "csrf_token": await token(client)})
+    assert response.status_code == 422
+    text = response.text
+    for cell in ("open-walk_in-3", "open-appointment-4"):
+        assert f'id="{cell}-error"' in text, cell
+    assert 'id="f-opening_as_of-error"' in text and 'id="f-notes-error"' in text
+    assert "Kies een deel van de dag of schrijf uren, niet allebei." in text
+    assert 'value="16-9"' in text  # what was typed is shown again
+    assert (await partner_row(app)).opening == []
