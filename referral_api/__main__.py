@@ -228,8 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
+    # proxy_headers=False: X-Forwarded-For is read only from TRUSTED_PROXIES (web/clientip.py)
     uvicorn.run("referral_api.app:app_factory", factory=True, host=args.host, port=args.port,
-                access_log=False)
+                access_log=False, proxy_headers=False)
     return 0
 
 

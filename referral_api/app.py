@@ -28,12 +28,13 @@ from referral_api.campaigns import router as campaigns_router
 from referral_api.campaigns import web as campaign_pages
 from referral_api.clock import Clock, system_clock
 from referral_api.crypto import DataVault
-from referral_api.db.engine import create_engine, create_sessionmaker
+from referral_api.db.engine import create_engine, create_sessionmaker, pool_options
 from referral_api.dependencies import AppContext, SessionDep
 from referral_api.errors import DomainError
 from referral_api.followup import router as followup_router
 from referral_api.followup import web as followup_pages
 from referral_api.partners import router as partners_router
+from referral_api.passwords import PasswordChecks
 from referral_api.referrals import router as referrals_router
 from referral_api.referrals import web as referral_pages
 from referral_api.referrals.service import withdraw_followup_consent
@@ -41,6 +42,7 @@ from referral_api.settings import Settings
 from referral_api.signals import router as signals_router
 from referral_api.signals import web as signal_pages
 from referral_api.staff import web as staff_pages
+from referral_api.staff.service import password_hasher
 from referral_api.web import router as staff_kit
 from referral_api.web.ratelimit import create_login_limiter
 from referral_api.web.security import StaffSecurityHeadersMiddleware, staff_error_response
@@ -55,11 +57,20 @@ def create_context(settings: Settings, *, clock: Clock = system_clock,
     vault = DataVault(settings.resolved_data_key())
     service_token = settings.resolved_service_token()
     if engine is None:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, **pool_options(settings.database_url,
+                                                                     settings.db_pool_size))
+    staff_engine = engine
+    if engine.dialect.name != "sqlite":  # the demo's SQLite: one file, one engine
+        url = engine.url.render_as_string(hide_password=False)
+        staff_engine = create_engine(url, **pool_options(url, settings.staff_db_pool_size))
     return AppContext(
         settings=settings,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
+        staff_engine=staff_engine,
+        staff_sessionmaker=create_sessionmaker(staff_engine),
+        passwords=PasswordChecks(password_hasher(settings), limit=settings.password_checks,
+                                 queue=settings.password_queue),
         vault=vault,
         clock=clock,
         service_token=service_token,
@@ -84,20 +95,22 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
     app.state.context = context
     app.add_exception_handler(DomainError, _domain_error)
     app.include_router(_health_router())
-    app.include_router(partners_router.create_router())
-    app.include_router(admin_router.create_router())
-    app.include_router(referrals_router.create_router())
-    app.include_router(followup_router.create_router(withdraw_followup_consent))
-    app.include_router(signals_router.create_router())
-    app.include_router(campaigns_router.create_router())
-    # The staff web app under /staff: the kit's routes, then each domain's pages.
-    staff_kit.install(app)
-    campaign_pages.install(app)
-    signal_pages.install(app)
-    staff_pages.install(app)
-    referral_pages.install(app)  # with the Alerts count in every page's navigation
-    admin_pages.install(app)
-    followup_pages.install(app)
+    if settings.api_surface in ("all", "bot"):  # the bot's API under /v1
+        app.include_router(partners_router.create_router())
+        app.include_router(admin_router.create_router())
+        app.include_router(referrals_router.create_router())
+        app.include_router(followup_router.create_router(withdraw_followup_consent))
+        app.include_router(signals_router.create_router())
+        app.include_router(campaigns_router.create_router())
+    if settings.api_surface in ("all", "staff"):
+        # The staff web app under /staff: the kit's routes, then each domain's pages.
+        staff_kit.install(app)
+        campaign_pages.install(app)
+        signal_pages.install(app)
+        staff_pages.install(app)
+        referral_pages.install(app)  # with the Alerts count in every page's navigation
+        admin_pages.install(app)
+        followup_pages.install(app)
     app.add_middleware(StaffSecurityHeadersMiddleware)
     app.add_middleware(AccessLogMiddleware)
     return app

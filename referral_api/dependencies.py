@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from referral_api.clock import Clock
 from referral_api.crypto import DataVault
+from referral_api.passwords import PasswordChecks
 from referral_api.settings import Settings
 from referral_api.web.ratelimit import LoginLimiter
 
@@ -29,9 +30,15 @@ class AppContext:
     service_token: str
     admin_token: str | None
     login_limiter: LoginLimiter  # staff logins: failures per account and per IP
+    passwords: PasswordChecks  # argon2 off the event loop, bounded (one per process)
+    # The staff pages' own pool (the bot's /v1 keeps `engine`); the same engine on SQLite.
+    staff_engine: AsyncEngine
+    staff_sessionmaker: async_sessionmaker[AsyncSession]
 
     async def aclose(self) -> None:
         await self.login_limiter.aclose()
+        if self.staff_engine is not self.engine:
+            await self.staff_engine.dispose()
         await self.engine.dispose()
 
 
@@ -43,8 +50,10 @@ def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-async def get_session(context: ContextDep) -> AsyncIterator[AsyncSession]:
-    async with context.sessionmaker() as session:
+async def get_session(request: Request, context: ContextDep) -> AsyncIterator[AsyncSession]:
+    """A session from the bot's pool, or from the staff pool for the staff pages."""
+    staff = request.url.path.startswith("/staff")
+    async with (context.staff_sessionmaker if staff else context.sessionmaker)() as session:
         yield session
 
 

@@ -39,3 +39,10 @@ class Conflict(DomainError):
 class Invalid(DomainError):
     status_code = 422
     default_code = "invalid"
+
+
+class Busy(DomainError):
+    """The service is saturated for this kind of work (password checks): try again shortly."""
+
+    status_code = 503
+    default_code = "busy"

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import logging
 from pathlib import Path
+from typing import Literal
 
 import argon2
 from pydantic import Field, SecretStr, model_validator
@@ -66,6 +67,21 @@ class Settings(BaseSettings):
     staff_session_secret: SecretStr | None = None  # signs the session cookie; derived if unset
     staff_session_hours: int = Field(default=8, ge=1, le=72)
     staff_login_max_failures: int = Field(default=5, ge=1, le=100)
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDR
+    # networks, e.g. "10.0.0.0/8"); empty: none, the peer's address is the client's.
+    trusted_proxies: str = Field(default="", max_length=2000)
+    # Password checks (argon2) at once per API process, and how many may wait behind them
+    # before a login is told "busy, try again" (issue 17: logins must not stall bookings).
+    password_checks: int = Field(default=2, ge=1, le=64)
+    password_queue: int = Field(default=16, ge=0, le=1000)
+    # Database connections: the bot's API (/v1) and the staff pages (/staff) have pools of
+    # their own, so that staff traffic can never take the bot's connections.
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    # What this process serves: the bot's API (/v1), the staff web app (/staff), or both (the
+    # demo, a small site). In production the bot's API runs apart from the staff app, so that
+    # no staff traffic (a login flood) can take its CPU (docs/operations.md).
+    api_surface: Literal["all", "bot", "staff"] = "all"
+    staff_db_pool_size: int = Field(default=5, ge=1, le=200)
     staff_login_window_minutes: int = Field(default=15, ge=1, le=1440)
     # Staff password hashing (argon2id). The defaults are argon2-cffi's (RFC 9106, low memory:
     # 3 passes over 64 MiB, 4 lanes); only tests lower them.
@@ -90,6 +106,16 @@ class Settings(BaseSettings):
     # text, else the flyer stays English and says so). Empty: the built-in texts.
     flyer_title: str | None = Field(default=None, max_length=120)
     flyer_body: str | None = Field(default=None, max_length=400)
+
+    @model_validator(mode="after")
+    def _proxies_readable(self) -> Settings:
+        from referral_api.web.clientip import trusted_networks
+
+        try:
+            trusted_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise ValueError(f"TRUSTED_PROXIES: {exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _argon2_memory_for_lanes(self) -> Settings:

@@ -47,5 +47,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def pool_options(url: str, size: int) -> dict[str, Any]:
+    """A pool of `size` connections and as many more at peaks; a request waits at most 10 s
+    for one (then an error page, never a request hanging): none for SQLite (no pool)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return {}
+    return {"pool_size": size, "max_overflow": size, "pool_timeout": 10}
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -17,13 +17,13 @@ from argon2 import (
     DEFAULT_TIME_COST,
     PasswordHasher,
 )
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.clock import Clock
 from referral_api.errors import Conflict, Forbidden, Invalid, NotFound
 from referral_api.partners.models import Partner
+from referral_api.passwords import PasswordChecks
 from referral_api.settings import Settings
 from referral_api.staff.models import LOCALES, ROLES, AuditRecord, StaffAccount
 
@@ -50,12 +50,6 @@ def default_password_hasher() -> PasswordHasher:
     return _argon2(DEFAULT_TIME_COST, DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM)
 
 
-@cache
-def _dummy_hash(hasher: PasswordHasher) -> str:
-    """A hash of nobody's password at the hasher's cost: an unknown e-mail costs a login as
-    much work as a known one."""
-    return hasher.hash("not a password of anyone")
-
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
@@ -73,10 +67,14 @@ def display_name(account: StaffAccount) -> str:
 
 class AccountService:
     def __init__(self, session: AsyncSession, clock: Clock,
-                 hasher: PasswordHasher | None = None) -> None:
+                 hasher: PasswordHasher | None = None,
+                 passwords: PasswordChecks | None = None) -> None:
+        """`passwords`: the process's bounded password checks (the API's AppContext); else
+        checks of their own with `hasher` (the command line, tests)."""
         self.session = session
         self.clock = clock
-        self.hasher = hasher if hasher is not None else default_password_hasher()
+        self.passwords = passwords or PasswordChecks(
+            hasher if hasher is not None else default_password_hasher())
 
     async def create(self, *, email: str, password: str, role: str,
                      partner_id: str | None = None, locale: str = "nl",
@@ -91,7 +89,8 @@ class AccountService:
         partner_id = await self._checked_assignment(role, partner_id, locale)
         if await self.session.scalar(select(StaffAccount.id).where(StaffAccount.email == email)):
             raise Conflict("email_taken")
-        account = StaffAccount(email=email, password_hash=self.hasher.hash(password), role=role,
+        account = StaffAccount(email=email, password_hash=await self.passwords.hash(password),
+                               role=role,
                                partner_id=partner_id, locale=locale, active=True,
                                created_at=self.clock())
         self.session.add(account)
@@ -119,18 +118,21 @@ class AccountService:
 
     async def authenticate(self, email: str, password: str) -> StaffAccount | None:
         """The active account with this e-mail and password, else None (same work either way).
-        A successful login is audited; commits."""
-        dummy = _dummy_hash(self.hasher)  # made before the lookup: the first login pays it too
-        account = await self.session.scalar(
-            select(StaffAccount).where(StaffAccount.email == normalize_email(email)))
-        try:
-            self.hasher.verify(account.password_hash if account else dummy, password)
-        except (VerificationError, InvalidHashError):
+        No database connection is held during the password check (it runs in a thread,
+        bounded: PasswordChecks; raises Busy when too many wait). A successful login is
+        audited; commits."""
+        dummy = await self.passwords.dummy_hash()  # an unknown e-mail costs the same work
+        found = (await self.session.execute(
+            select(StaffAccount.id, StaffAccount.password_hash)
+            .where(StaffAccount.email == normalize_email(email)))).first()
+        await self.session.commit()  # ends the transaction: the connection goes back
+        if not await self.passwords.verify(found.password_hash if found else dummy, password):
             return None
+        account = await self.session.get(StaffAccount, found.id) if found else None
         if account is None or not account.active:
             return None
-        if self.hasher.check_needs_rehash(account.password_hash):
-            account.password_hash = self.hasher.hash(password)
+        if self.passwords.needs_rehash(account.password_hash):
+            account.password_hash = await self.passwords.hash(password)
         audit(self.session, account, "login", now=self.clock())
         await self.session.commit()
         return account
@@ -181,7 +183,7 @@ class AccountService:
         account = await self.get_for_admin(account_id, by)
         if len(password) < MIN_PASSWORD_LENGTH:
             raise Invalid("weak_password")
-        account.password_hash = self.hasher.hash(password)
+        account.password_hash = await self.passwords.hash(password)
         account.session_epoch += 1
         audit(self.session, by, "reset_password", detail=str(account.id), now=self.clock())
         await self.session.commit()
@@ -211,13 +213,12 @@ class AccountService:
                                   new: str) -> None:
         """Anyone changes their own password, proving the current one; every session of the
         account ends (log in again). Audited (never a password); commits."""
-        try:
-            self.hasher.verify(account.password_hash, current)
-        except (VerificationError, InvalidHashError):
-            raise Invalid("wrong_password") from None
+        await self.session.commit()  # no connection held during the password check
+        if not await self.passwords.verify(account.password_hash, current):
+            raise Invalid("wrong_password")
         if len(new) < MIN_PASSWORD_LENGTH:
             raise Invalid("weak_password")
-        account.password_hash = self.hasher.hash(new)
+        account.password_hash = await self.passwords.hash(new)
         account.session_epoch += 1
         audit(self.session, account, "change_password", now=self.clock())
         await self.session.commit()

@@ -3,16 +3,18 @@ pages (/staff/admin/accounts). Scoping and audit live in staff.service."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import Response
 
 from referral_api.dependencies import ContextDep, SessionDep
-from referral_api.errors import Conflict, Forbidden, Invalid
+from referral_api.errors import Busy, Conflict, Forbidden, Invalid
 from referral_api.staff.models import LOCALES, ROLES
 from referral_api.staff.service import normalize_email, require_admin
 from referral_api.web.auth import StaffDep, accounts, staff_router
+from referral_api.web.clientip import client_ip, trusted_networks
 from referral_api.web.pages import (
     StaffSession,
     redirect,
@@ -22,7 +24,7 @@ from referral_api.web.pages import (
     shown_notice,
     write_session,
 )
-from referral_api.web.ratelimit import limiter_key
+from referral_api.web.ratelimit import login_budgets
 
 LOCALE_NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}  # each in itself
 ACCOUNT_FIELD_OF = {  # which field of the new-account form an error code is about
@@ -30,10 +32,6 @@ ACCOUNT_FIELD_OF = {  # which field of the new-account form an error code is abo
     "invalid_role": "role", "partner_required": "partner_id", "unknown_partner": "partner_id",
     "invalid_locale": "locale",
 }
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def create_router() -> APIRouter:
@@ -48,18 +46,22 @@ def create_router() -> APIRouter:
     async def login(request: Request, session: SessionDep, context: ContextDep,
                     email: Annotated[str, Form(max_length=254)] = "",
                     password: Annotated[str, Form(max_length=1024)] = "") -> Response:
-        limiter = context.login_limiter
-        account_key = limiter_key("account", normalize_email(email))
-        keys = [account_key, limiter_key("ip", _client_ip(request))]
-        if await limiter.blocked(keys):
+        budgets = login_budgets(context.settings, normalize_email(email), client_ip(
+            request, trusted_networks(context.settings.trusted_proxies)))
+        wait = await context.login_limiter.attempt(budgets)  # counted before any check
+        if wait is not None:
             return render(request, "login.html", status_code=429, email=email,
-                          login_error="too_many")
-        account = await accounts(session, context).authenticate(email, password)
+                          login_error="too_many",
+                          headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        try:
+            account = await accounts(session, context).authenticate(email, password)
+        except Busy:
+            return render(request, "login.html", status_code=503, email=email,
+                          login_error="busy", headers={"Retry-After": "30"})
         if account is None:
-            await limiter.failed(keys)
             return render(request, "login.html", status_code=401, email=email,
                           login_error="login_failed")
-        await limiter.reset(account_key)
+        await context.login_limiter.reset([budgets[0].key, budgets[2].key])
         replace_session(request, StaffSession.new(account))  # new CSRF token at login
         response = redirect("/admin/accounts" if account.role == "admin" else "/inbox")
         write_session(request, response)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral_api.dependencies import ContextDep, SessionDep
 from referral_api.errors import Forbidden
 from referral_api.staff.models import StaffAccount
-from referral_api.staff.service import AccountService, password_hasher
+from referral_api.staff.service import AccountService
 from referral_api.web.pages import LoginRequired, load_session
 from referral_api.web.security import STAFF_PREFIX
 
@@ -49,8 +49,8 @@ def staff_router(path: str = "") -> APIRouter:
 
 
 def accounts(session: SessionDep, context: ContextDep) -> AccountService:
-    """The account service with the password hasher of the settings (ARGON2_*)."""
-    return AccountService(session, context.clock, hasher=password_hasher(context.settings))
+    """The account service with the process's bounded password checks (ARGON2_*)."""
+    return AccountService(session, context.clock, passwords=context.passwords)
 
 
 async def staff_account(request: Request, session: SessionDep,

@@ -116,7 +116,7 @@ def current_account(request: Request) -> StaffAccount | None:
 
 
 def render(request: Request, template: str, *, status_code: int = 200,
-           **values: Any) -> HTMLResponse:
+           headers: dict[str, str] | None = None, **values: Any) -> HTMLResponse:
     account = current_account(request)
     locale = account.locale if account else negotiate(request.headers.get("accept-language"))
     session = load_session(request)
@@ -127,7 +127,7 @@ def render(request: Request, template: str, *, status_code: int = 200,
         language_name=lambda code: language_label(code, texts.locale),
         account=account, csrf_token=session.csrf,
         alert_count=getattr(request.state, "staff_alert_count", None), **values)
-    response = HTMLResponse(html, status_code=status_code)
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
     write_session(request, response)
     return response
 

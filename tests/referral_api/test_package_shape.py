@@ -33,7 +33,8 @@ DOMAINS = frozenset({"admin", "campaigns", "followup", "outbox", "partners", "re
                      "signals", "staff"})
 KITS = frozenset({"db", "web"})
 KIT_MODULES = frozenset(f"{API}.{name}" for name in (
-    "clock", "countries", "crypto", "dependencies", "errors", "geo", "schemas", "settings",
+    "clock", "countries", "crypto", "dependencies", "errors", "geo", "passwords", "schemas",
+    "settings",
     "suppression"))
 WIRING = frozenset({f"{API}.app", f"{API}.housekeeping"})  # import every domain; nobody them
 ENTRY_POINTS = frozenset({f"{API}.__main__", f"{API}.outbox.__main__"})  # run, never imported

@@ -57,7 +57,7 @@ async def send(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> dict[
 @pytest.fixture(autouse=True)
 async def memory_limiter(app: FastAPI) -> AsyncIterator[None]:
     context = app.state.context
-    app.state.context = replace(context, login_limiter=MemoryLoginLimiter(5, 15 * 60))
+    app.state.context = replace(context, login_limiter=MemoryLoginLimiter(15 * 60))
     yield
     app.state.context = context
 

@@ -21,7 +21,7 @@ async def memory_limiter(app: FastAPI) -> AsyncIterator[None]:
     """Rate-limit counts start at zero in every test, even when REDIS_URL is set (the Redis
     limiter is tested on its own below, with a private key prefix)."""
     context = app.state.context
-    app.state.context = replace(context, login_limiter=MemoryLoginLimiter(5, 15 * 60))
+    app.state.context = replace(context, login_limiter=MemoryLoginLimiter(15 * 60))
     yield
     app.state.context = context
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -14,7 +19,7 @@ from sqlalchemy import select
 from referral_api.__main__ import main
 from referral_api.referrals.models import ReferralEvent, RelayMessage
 from referral_api.staff.models import AuditRecord, StaffAccount
-from referral_api.web.ratelimit import MemoryLoginLimiter, RedisLoginLimiter
+from referral_api.web.ratelimit import Budget, MemoryLoginLimiter, RedisLoginLimiter
 from tests.referral_api.factories import book, count, outbox_rows, referral_row
 from tests.referral_api.staff_pages import PASSWORD, browser, csrf_of, login, make_account, token
 
@@ -100,51 +105,124 @@ async def test_a_forged_cookie_is_no_session(app: FastAPI, counsellor: StaffAcco
 
 # --- rate limits, CSRF --------------------------------------------------------------------
 
-async def test_five_failures_per_account_block_the_sixth_attempt(
+@contextlib.contextmanager
+def limits(app: FastAPI, trusted_proxies: str = "") -> Iterator[list[float]]:
+    """A fresh in-memory limiter on a clock the test moves (`clock[0]`, seconds), and the
+    trusted proxies given."""
+    clock = [1000.0]
+    context = app.state.context
+    app.state.context = replace(
+        context, login_limiter=MemoryLoginLimiter(15 * 60, monotonic=lambda: clock[0]),
+        settings=context.settings.model_copy(update={"trusted_proxies": trusted_proxies}))
+    try:
+        yield clock
+    finally:
+        app.state.context = context
+
+
+def proxied(client: httpx.AsyncClient, forwarded_for: str) -> httpx.AsyncClient:
+    client.headers["x-forwarded-for"] = forwarded_for
+    return client
+
+
+async def test_guessing_from_one_place_gets_slower_and_never_locks_the_owner_out(
         app: FastAPI, counsellor: StaffAccount) -> None:
-    for attempt in range(5):
-        async with browser(app, ip=f"198.51.100.{attempt}") as client:  # a new IP each time
+    with limits(app) as clock:
+        async with browser(app, ip="198.51.100.7") as client:
+            for _ in range(5):
+                assert (await login(client, "anna@desk.example", "wrong!")).status_code == 401
+            refused = await login(client, "anna@desk.example")  # even the right password
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+            assert "Too many attempts. Please wait a moment" in refused.text
+            clock[0] += 1
             assert (await login(client, "anna@desk.example", "wrong!")).status_code == 401
-    async with browser(app, ip="198.51.100.99") as client:
-        blocked = await login(client, "anna@desk.example")  # even the right password
-        assert blocked.status_code == 429
-        assert "Too many failed attempts" in blocked.text
+            # every attempt counts, refused ones too: the next wait is 4 s, not 2
+            assert (await login(client, "anna@desk.example")).headers["retry-after"] == "4"
+            clock[0] += 4  # an increasing delay, not a lockout
+            assert (await login(client, "anna@desk.example")).status_code == 303
 
 
-async def test_five_failures_per_ip_block_that_ip(app: FastAPI,
-                                                  counsellor: StaffAccount) -> None:
-    async with browser(app, ip="192.0.2.1") as client:
-        for attempt in range(5):
-            response = await login(client, f"guess{attempt}@desk.example", "wrong!")
-            assert response.status_code == 401
-        assert (await login(client, "anna@desk.example")).status_code == 429
-    async with browser(app, ip="192.0.2.2") as client:
-        assert (await login(client, "anna@desk.example")).status_code == 303
+async def test_forty_concurrent_guesses_at_one_account_get_five_checks(
+        app: FastAPI, counsellor: StaffAccount) -> None:
+    checks = 0
+    passwords = app.state.context.passwords
+    verify = passwords.verify
+
+    async def counted(password_hash: str, password: str) -> bool:
+        nonlocal checks
+        checks += 1
+        return await verify(password_hash, password)
+
+    with limits(app), mock.patch.object(passwords, "verify", counted):
+        async with browser(app, ip="198.51.100.8") as client:
+            answers = await asyncio.gather(*(login(client, "anna@desk.example", f"guess{n}")
+                                             for n in range(40)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [401] * 5 + [429] * 35
+    assert checks == 5  # counted before checking: the other 35 never reached argon2
+
+
+async def test_a_rotated_forwarded_for_from_an_untrusted_peer_is_one_client(
+        app: FastAPI, counsellor: StaffAccount) -> None:
+    with limits(app):  # no trusted proxies: the header means nothing
+        async with browser(app, ip="127.0.0.1") as client:
+            answers = [await login(proxied(client, f"192.0.2.{n}"), f"user{n}@desk.example",
+                                   "Winter2026!") for n in range(24)]
+    assert [a.status_code for a in answers[:20]] == [401] * 20  # a spray over 20 accounts
+    assert {a.status_code for a in answers[20:]} == {429}  # ... and then it slows down
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_budget(
+        app: FastAPI, counsellor: StaffAccount) -> None:
+    with limits(app, trusted_proxies="127.0.0.1, 10.0.0.0/8"):
+        async with browser(app, ip="127.0.0.1") as client:
+            for _ in range(5):  # an attacker behind the proxy, then the proxy's own hop
+                response = await login(proxied(client, "198.51.100.66, 10.1.2.3"),
+                                       "anna@desk.example", "wrong!")
+                assert response.status_code == 401
+            attacker = await login(proxied(client, "198.51.100.66"), "anna@desk.example")
+            assert attacker.status_code == 429
+            owner = await login(proxied(client, "203.0.113.50"), "anna@desk.example")
+            assert owner.status_code == 303  # the owner elsewhere is not held back
+
+
+async def test_many_places_guessing_one_account_slow_it_by_a_minute_at_most(
+        app: FastAPI, counsellor: StaffAccount) -> None:
+    with limits(app) as clock:
+        for n in range(30):
+            async with browser(app, ip=f"192.0.2.{n}") as client:
+                await login(client, "anna@desk.example", "wrong!")
+        async with browser(app, ip="203.0.113.9") as owner:
+            assert (await login(owner, "anna@desk.example")).status_code == 429
+            clock[0] += 60
+            assert (await login(owner, "anna@desk.example")).status_code == 303
 
 
 async def test_memory_limiter_window_expires() -> None:
     now = [0.0]
-    limiter = MemoryLoginLimiter(2, 60, monotonic=lambda: now[0])
-    await limiter.failed(["k"])
-    await limiter.failed(["k"])
-    assert await limiter.blocked(["k"])
-    now[0] = 61.0
-    assert not await limiter.blocked(["k"])
+    limiter = MemoryLoginLimiter(60, monotonic=lambda: now[0])
+    budget = [Budget("k", 2, 900)]
+    assert await limiter.attempt(budget) is None
+    assert await limiter.attempt(budget) is None
+    assert await limiter.attempt(budget) == 1.0
+    now[0] = 61.0  # a new window
+    assert await limiter.attempt(budget) is None
 
 
-async def test_redis_limiter(redis: Redis) -> None:
+async def test_redis_limiter_counts_forty_concurrent_attempts_atomically(redis: Redis) -> None:
     prefix = f"test:staff:{id(redis)}"
-    limiter = RedisLoginLimiter(redis, 2, 60, prefix=prefix)
+    limiter = RedisLoginLimiter(redis, 60, prefix=prefix)
+    budgets = [Budget("pair:a", 5, 900), Budget("ip:b", 20, 900)]
     try:
-        await limiter.failed(["account:a", "ip:b"])
-        assert not await limiter.blocked(["account:a"])
-        await limiter.failed(["account:a"])
-        assert await limiter.blocked(["account:a", "ip:c"])
-        assert 0 < await redis.ttl(f"{prefix}:account:a") <= 60
-        await limiter.reset("account:a")
-        assert not await limiter.blocked(["account:a", "ip:b"])
+        answers = await asyncio.gather(*(limiter.attempt(budgets) for _ in range(40)))
+        assert answers.count(None) == 5
+        assert all(0 < wait <= 1.0 for wait in answers if wait is not None)
+        assert 0 < await redis.ttl(f"{prefix}:pair:a") <= 60
+        await limiter.reset(["pair:a"])
+        assert await limiter.attempt([Budget("pair:a", 5, 900)]) is None
     finally:
-        await redis.delete(f"{prefix}:account:a", f"{prefix}:ip:b")
+        await redis.delete(*(f"{prefix}:{k}{g}" for k in ("pair:a", "ip:b")
+                             for g in ("", ":gate")))
 
 
 async def test_posts_without_the_csrf_token_are_refused(app: FastAPI, client: httpx.AsyncClient,
