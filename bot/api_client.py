@@ -14,9 +14,11 @@ fault, like a 5xx: ApiUnavailable. tests/contract checks the flows against the A
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -88,6 +90,28 @@ class ApiRefused(Exception):
         self.status = status
         self.code = code
         self.detail = detail or {}
+
+
+# What each kind of path segment may be (issue 17, item 6): callback data and typed text are
+# the person's input, and a reference like "../forget?" once reached another route. A value
+# that does not match is refused here, as the API would refuse an unknown one (404), before
+# any request; one that matches is escaped all the same.
+SEGMENTS = {
+    "partner": re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*"),
+    "reference": re.compile(r"[A-Za-z2-9]{4}-?[A-Za-z2-9]{4}"),
+    "token": re.compile(r"[A-Za-z0-9_-]{8,128}"),
+    "code": re.compile(r"[A-Za-z0-9_-]{1,64}"),  # a deep link's start parameter
+}
+
+
+def api_path(template: str, **segments: str) -> str:
+    """`api_path("/v1/referrals/{reference}/cancel", reference=ref)`: every segment checked
+    against its kind (SEGMENTS, by the placeholder's name) and percent-escaped."""
+    for kind, value in segments.items():
+        if not isinstance(value, str) or SEGMENTS[kind].fullmatch(value) is None \
+                or len(value) > 128:
+            raise ApiRefused(404, "not_found")
+    return template.format(**{kind: quote(value, safe="") for kind, value in segments.items()})
 
 
 def checked(model: type[M], /, **fields: Any) -> M:
@@ -183,10 +207,12 @@ class ReferralsClient:
         return _parsed_list(CityPartners, await self._get("/v1/partners/cities"))
 
     async def partner(self, partner_id: str) -> PartnerPublic:
-        return _parsed(PartnerPublic, await self._get(f"/v1/partners/{partner_id}"))
+        path = api_path("/v1/partners/{partner}", partner=partner_id)
+        return _parsed(PartnerPublic, await self._get(path))
 
     async def slots(self, partner_id: str, days: int = 14) -> list[datetime]:
-        data = await self._get(f"/v1/partners/{partner_id}/slots", days=days)
+        path = api_path("/v1/partners/{partner}/slots", partner=partner_id)
+        data = await self._get(path, days=days)
         return _parsed(SlotList, data).slots
 
     # --- referrals -------------------------------------------------------------------
@@ -199,22 +225,23 @@ class ReferralsClient:
         return _parsed_list(ReferralPublic, data)
 
     async def cancel(self, reference: str, chat_id: int) -> ReferralPublic:
-        data = await self._post(f"/v1/referrals/{reference}/cancel",
+        data = await self._post(api_path("/v1/referrals/{reference}/cancel", reference=reference),
                                 checked(PersonRequest, chat_id=chat_id))
         return _parsed(ReferralPublic, data)
 
     async def reschedule(self, reference: str, chat_id: int, slot: datetime) -> ReferralPublic:
-        data = await self._post(f"/v1/referrals/{reference}/reschedule",
-                                checked(RescheduleRequest, chat_id=chat_id, slot_start=slot))
+        path = api_path("/v1/referrals/{reference}/reschedule", reference=reference)
+        data = await self._post(path, checked(RescheduleRequest, chat_id=chat_id,
+                                              slot_start=slot))
         return _parsed(ReferralPublic, data)
 
     async def change_phone(self, reference: str, chat_id: int, phone: str) -> ReferralPublic:
-        data = await self._post(f"/v1/referrals/{reference}/phone",
+        data = await self._post(api_path("/v1/referrals/{reference}/phone", reference=reference),
                                 checked(PhoneChange, chat_id=chat_id, phone=phone))
         return _parsed(ReferralPublic, data)
 
     async def set_status(self, reference: str, counsellor_id: int, status: str) -> ReferralPublic:
-        data = await self._post(f"/v1/referrals/{reference}/status",
+        data = await self._post(api_path("/v1/referrals/{reference}/status", reference=reference),
                                 checked(ReferralStatusUpdate,
                                         counsellor_telegram_id=counsellor_id, status=status))
         return _parsed(ReferralPublic, data)
@@ -250,7 +277,8 @@ class ReferralsClient:
         """The state of the wave of `token`: open or closed, and whether the background
         questions (info source, reasons) are still to be asked. ApiRefused 404 for an
         unknown token."""
-        return _parsed(FollowupWaveState, await self._get(f"/v1/followup/waves/{token}"))
+        path = api_path("/v1/followup/waves/{token}", token=token)
+        return _parsed(FollowupWaveState, await self._get(path))
 
     # --- signals and campaigns (docs/signals.md) ------------------------------------------
     async def record_signals(self, events: Sequence[Mapping[str, Any]]) -> None:
@@ -266,7 +294,7 @@ class ReferralsClient:
     async def campaign(self, code: str) -> str | None:
         """The stored code of an active campaign (codes are case-insensitive), or None."""
         try:
-            data = await self._get(f"/v1/campaigns/{code}")
+            data = await self._get(api_path("/v1/campaigns/{code}", code=code))
         except ApiRefused as exc:
             if exc.status == 404:
                 return None

@@ -46,6 +46,7 @@ from referral_api.staff.service import password_hasher
 from referral_api.web import router as staff_kit
 from referral_api.web.ratelimit import create_login_limiter
 from referral_api.web.security import StaffSecurityHeadersMiddleware, staff_error_response
+from referral_api.web.strict import RejectNulMiddleware
 
 logger = logging.getLogger("referral_api.access")
 
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
         admin_pages.install(app)
         followup_pages.install(app)
     app.add_middleware(StaffSecurityHeadersMiddleware)
+    app.add_middleware(RejectNulMiddleware)
     app.add_middleware(AccessLogMiddleware)
     return app
 

@@ -46,3 +46,10 @@ class Busy(DomainError):
 
     status_code = 503
     default_code = "busy"
+
+
+class TooMany(DomainError):
+    """A per-person rate was reached (bookings a day, messages to a person)."""
+
+    status_code = 429
+    default_code = "too_many"

@@ -12,7 +12,7 @@ REFERENCE_BYTES = 12
 
 def register(registry: ActionRegistry) -> None:
     api = ("unavailable",)
-    submitting = ("invalid", "taken", "refused", *api)
+    submitting = ("invalid", "taken", "refused", "already", "too_many", *api)
     registry.reader("location", search.read_location, outcomes=("cancel",))
     registry.reader("postcode", search.read_postcode, outcomes=("invalid",))
     registry.reader("phone", submit.read_phone, outcomes=submitting)

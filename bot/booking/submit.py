@@ -158,6 +158,10 @@ async def store(turn: Turn, phone: str | None = None) -> None:
     except ApiRefused as exc:
         if exc.code == "slot_taken":
             raise Outcome("taken") from exc
+        if exc.code == "already_booked":  # one open contact per place: show it instead
+            raise Outcome("already") from exc
+        if exc.code == "too_many_bookings":
+            raise Outcome("too_many") from exc
         if exc.code == "invalid_phone":
             raise Outcome("invalid") from exc
         log.warning("booking refused: %s", exc.code)

@@ -53,8 +53,10 @@ async def on_status(cb: CallbackQuery, callback_data: RefCb, referrals: Referral
                         show_alert=True)
         return
     except ApiRefused as exc:
-        text = ("Only registered counsellors of this partner can do this."
-                if exc.status == 403 else "This referral no longer exists.")
+        text = {"referral_cancelled": "The person cancelled this request.",
+                "referral_purged": "The person's data were deleted."}.get(
+            exc.code, "This referral no longer exists, or you are not one of its partner's "
+                      "counsellors.")  # one answer for both: a guess learns nothing
         await cb.answer(text, show_alert=True)
         return
     # The API says it in the partner's language; the English label only if it does not.
@@ -64,6 +66,16 @@ async def on_status(cb: CallbackQuery, callback_data: RefCb, referrals: Referral
 
 async def on_other_button(cb: CallbackQuery) -> None:
     await answer_quietly(cb)
+
+
+# What a counsellor is told when the API refuses a message (the group's texts are English,
+# like the rest of the group's bot replies; the cards themselves are in the partner's language).
+GROUP_REFUSALS = {
+    "referral_cancelled": "Not sent: the person cancelled this request.",
+    "referral_closed": "Not sent: this request is closed.",
+    "referral_purged": "Not sent: the person's data were deleted.",
+    "too_many_messages": "Not sent: too many messages for this request in the last hour.",
+}
 
 
 async def on_group_message(message: Message, referrals: ReferralsClient) -> None:
@@ -85,9 +97,9 @@ async def on_group_message(message: Message, referrals: ReferralsClient) -> None
         await message.reply("Not sent: the service is not reachable. Try again.")
         return
     except ApiRefused as exc:
-        await message.reply("Not sent: only registered counsellors of this partner can "
-                            "write to the person." if exc.status == 403 else
-                            "Not sent: this referral no longer exists.")
+        await message.reply(GROUP_REFUSALS.get(exc.code, "Not sent: this referral no longer "
+                                                         "exists, or you are not one of its "
+                                                         "partner's counsellors."))
         return
     await message.reply(f"✅ Sent to the person ({html.escape(found.group(1))}).")
 

@@ -36,7 +36,10 @@ async def relay(turn: Turn, reference: str, text: str) -> str:
     except ApiUnavailable:
         return _("Sorry, your message could not be sent right now. Please send it again in a "
                  "moment.")
-    except ApiRefused:
+    except ApiRefused as exc:
+        if exc.code == "too_many_messages":
+            return _("You have sent many messages in the last hour. Nothing was sent. Please "
+                     "wait a little, the counsellor will answer.")
         return _("This contact no longer exists.")
     return _("✅ Sent to your counsellor. The answer will come here.")
 

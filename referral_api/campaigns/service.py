@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral_api.campaigns.models import CHANNELS, Campaign
 from referral_api.errors import Forbidden, Invalid, NotFound
 from referral_api.partners.models import Partner
+from referral_api.schemas import no_controls
 from referral_api.staff.models import StaffAccount
 from referral_api.staff.service import audit
 
@@ -83,7 +84,13 @@ class CampaignView:
 
 
 def _clean(text: str, limit: int) -> str:
-    return " ".join(text.split())[:limit]
+    """One line of at most `limit` characters, without control characters (whitespace is
+    folded; other controls, which `split` keeps, make it empty: refused)."""
+    folded = " ".join(text.split())[:limit]
+    try:
+        return no_controls(folded)
+    except ValueError:
+        return ""
 
 
 class CampaignService:

@@ -14,6 +14,8 @@ from pydantic import (
     model_validator,
 )
 
+from referral_api.schemas import Lines, OneLine
+
 PartnerKind = Literal["return_desk", "city_partner", "ngo", "intl_org"]
 Service = Literal["general", "medical", "families", "minors", "trafficking", "shelter"]
 # A language as the bot names it: "ar", "fa", "pt_BR" (gettext) or "pt-BR" (BCP 47); kept as is.
@@ -25,18 +27,21 @@ LanguageCode = Annotated[
 # bot/booking/__init__.py PARTNER_ID_BYTES, checked by python -m bot.engine check).
 Slug = Annotated[str, StringConstraints(max_length=40, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                 OneLine]
+City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                 OneLine]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), OneLine]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), Lines]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50), OneLine]
 
 
 Access = Literal["walk_in", "appointment", "both"]
 DayPart = Literal["morning", "afternoon", "day"]
 # A per-language note: only what the structure cannot say (the bot shows it in that language
 # only, never in another one).
-Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+                 OneLine]
 AsOf = Annotated[str, StringConstraints(strip_whitespace=True,
                                         pattern=r"^(19|20)\d\d(-(0[1-9]|1[0-2]))?$")]
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, false
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referral_api.db.base import Base, utcnow
 
 STATUSES = ("new", "accepted", "contacted", "unreachable", "returned", "closed", "cancelled")
 FINISHED_STATUSES = ("closed", "cancelled")
+OPEN_WHERE = text("status NOT IN ('closed', 'cancelled') AND chat_key IS NOT NULL")
 COUNSELLOR_STATUSES = ("accepted", "contacted", "unreachable", "closed")
 CONTACT_MODES = ("telegram", "phone", "visit")
 # The reintegration partners of a return: followup.models.REINTEGRATION_PARTNERS.
@@ -23,6 +24,10 @@ CONTACT_MODES = ("telegram", "phone", "visit")
 
 class Referral(Base):
     __tablename__ = "referrals"
+    # At most one open referral per person per partner (migration 0010): two bookings at the
+    # same instant cannot both pass.
+    __table_args__ = (Index("uq_referrals_open_per_partner", "chat_key", "partner_id",
+                            unique=True, postgresql_where=OPEN_WHERE, sqlite_where=OPEN_WHERE),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(8), unique=True)  # without the dash

@@ -15,40 +15,42 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from referral_api.partners.schemas import LanguageCode
-from referral_api.schemas import ChatId
+from referral_api.schemas import ChatId, Lines, OneLine
 from referral_api.signals.schemas import SignalRef
 
 ContactMode = Literal["telegram", "phone", "visit"]
 Topic = Literal["information", "apply", "travel_documents", "reintegration", "medical", "family",
                 "other"]
 CounsellorStatus = Literal["accepted", "contacted", "unreachable", "closed"]
-TelegramUserId = Annotated[int, Field(gt=0, le=10**15)]
+TelegramUserId = Annotated[int, Field(strict=True, gt=0, le=10**15)]
 # Referral flags are an open set of ids (the screening's flags, bot/screening.py, are checked
 # against this pattern by tests/contract); the closed list of *signalled* screening flags is
 # signals/catalogue.py SCREENING_FLAGS.
 FlagId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
 ReferenceText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                 max_length=16)]
+                                                 max_length=16), OneLine]
 # 4,000: with its heading, a relayed message still fits Telegram's 4,096 characters. Longer
 # text is refused with words by the bot and the partner group, never cut.
 RELAY_MAX = 4000
 RelayText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=RELAY_MAX)]
+                                             max_length=RELAY_MAX), Lines]
 
 
 class ReferralCreate(BaseModel):
-    partner_id: Annotated[str, StringConstraints(max_length=64)]
+    partner_id: Annotated[str, StringConstraints(max_length=64), OneLine]
     contact_mode: ContactMode
     slot_start: AwareDatetime | None = None  # visits only: one of GET …/slots
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40),
+                     OneLine] | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100),
+                    OneLine] | None = None
     language: LanguageCode
     interpreter: bool = False
     topic: Topic
     flags: list[FlagId] = Field(default_factory=list, max_length=20)
     chat_id: ChatId
     consent_version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                      max_length=32)]
+                                                      max_length=32), OneLine]
     # The separate, optional question "May we send you a few questions after your return?"
     followup_consent: bool = False
     signal: SignalRef | None = None  # the anonymous journey this booking belongs to

@@ -13,13 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TypeGuard
 
 import phonenumbers
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.clock import Clock
 from referral_api.crypto import DataVault
-from referral_api.errors import Conflict, Forbidden, Invalid, NotFound
+from referral_api.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
 from referral_api.followup.service import FollowupService
 from referral_api.outbox.messages import (
     NoticeStatus,
@@ -110,6 +110,7 @@ class ReferralService:
         else:
             slot = None
         name = data.name or None
+        await self._fair_use(partner.id, data.chat_id, now)
 
         referral = Referral(
             partner_id=partner.id, status="new", contact_mode=data.contact_mode,
@@ -220,7 +221,10 @@ class ReferralService:
 
     async def relay_to_partner(self, chat_id: int, reference: str, text: str) -> None:
         referral, partner = await self._persons_referral(reference, chat_id)
+        if referral.status in FINISHED_STATUSES:
+            raise Conflict(f"referral_{referral.status}")
         now = self.clock()
+        await self._message_rate(referral, now)
         self.session.add(RelayMessage(referral_id=referral.id, direction="to_partner",
                                       text_enc=self.vault.encrypt(text), created_at=now))
         enqueue(self.session, self.vault, kind="relay",
@@ -373,7 +377,10 @@ class ReferralService:
     async def _relay_to_person(self, referral: Referral, partner: Partner, text: str) -> None:
         if referral.chat_id_enc is None:
             raise Conflict("referral_purged")
+        if referral.status in FINISHED_STATUSES:  # the person left, or the case is closed
+            raise Conflict(f"referral_{referral.status}")
         now = self.clock()
+        await self._message_rate(referral, now)
         self.session.add(RelayMessage(referral_id=referral.id, direction="to_person",
                                       text_enc=self.vault.encrypt(text), created_at=now))
         enqueue(self.session, self.vault, kind="relay",
@@ -426,8 +433,12 @@ class ReferralService:
 
     async def _counsellors_referral(self, reference: str,
                                     telegram_user_id: int) -> tuple[Referral, Partner]:
-        """A referral by reference; 403 unless the user counsels for its partner."""
-        referral, partner = await self._referral_where(reference)
+        """A referral by reference; 403 unless the user counsels for its partner, and the
+        same 403 when there is no such referral (a guess learns nothing)."""
+        try:
+            referral, partner = await self._referral_where(reference)
+        except NotFound:
+            raise Forbidden("not_a_counsellor") from None
         registered = await self.session.scalar(
             select(PartnerCounsellor.id).where(
                 PartnerCounsellor.partner_id == partner.id,
@@ -453,6 +464,34 @@ class ReferralService:
             raise Invalid("invalid_slot")
         return slot
 
+    async def _message_rate(self, referral: Referral, now: datetime) -> None:
+        """At most RELAY_PER_HOUR messages a referral an hour, both ways together (429
+        `too_many_messages`): nobody can flood a person, or a partner's group."""
+        sent = await self.session.scalar(
+            select(func.count()).select_from(RelayMessage).where(
+                RelayMessage.referral_id == referral.id,
+                RelayMessage.created_at > now - timedelta(hours=1)))
+        if (sent or 0) >= self.settings.relay_per_hour:
+            raise TooMany("too_many_messages")
+
+    async def _fair_use(self, partner_id: str, chat_id: int, now: datetime) -> None:
+        """At most one open referral per person per partner (409 `already_booked`, with its
+        reference: the bot shows it), and at most BOOKINGS_PER_DAY bookings a person a day
+        (429 `too_many_bookings`): one person cannot take a desk's day of slots."""
+        chat_key = self.vault.chat_key(chat_id)
+        existing = await self.session.scalar(
+            select(Referral.reference).where(Referral.chat_key == chat_key,
+                                             Referral.partner_id == partner_id,
+                                             Referral.status.not_in(FINISHED_STATUSES)))
+        if existing is not None:
+            raise Conflict("already_booked", reference=format_reference(existing))
+        recent = await self.session.scalar(
+            select(func.count()).select_from(Referral).where(
+                Referral.chat_key == chat_key,
+                Referral.created_at > now - timedelta(days=1)))
+        if (recent or 0) >= self.settings.bookings_per_day:
+            raise TooMany("too_many_bookings")
+
     async def _insert_with_new_reference(self, referral: Referral) -> None:
         for _ in range(REFERENCE_ATTEMPTS):
             referral.reference = new_reference()
@@ -460,7 +499,9 @@ class ReferralService:
                 async with self.session.begin_nested():
                     self.session.add(referral)
                     await self.session.flush()
-            except IntegrityError:
+            except IntegrityError as exc:
+                if "uq_referrals_open_per_partner" in str(exc.orig):
+                    raise Conflict("already_booked") from None  # booked at the same instant
                 continue  # that reference exists: draw another
             return
         raise RuntimeError("could not draw an unused reference code")

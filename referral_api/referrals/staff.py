@@ -22,7 +22,12 @@ from referral_api.errors import Forbidden, Invalid, NotFound
 from referral_api.followup.models import REINTEGRATION_PARTNERS
 from referral_api.partners.models import Partner
 from referral_api.partners.schedule import to_local
-from referral_api.referrals.models import Referral, ReferralEvent, RelayMessage
+from referral_api.referrals.models import (
+    FINISHED_STATUSES,
+    Referral,
+    ReferralEvent,
+    RelayMessage,
+)
 from referral_api.referrals.reference import format_reference, normalize_reference
 from referral_api.referrals.schemas import ReferralPublic
 from referral_api.referrals.service import ReferralService
@@ -31,6 +36,7 @@ from referral_api.staff.models import StaffAccount
 from referral_api.staff.service import audit, display_name, staff_actor
 
 MAX_MESSAGE_LENGTH = 2000
+MAX_RETURN_DAYS_BACK = 2 * 366  # a return registered late: at most about two years ago
 MAX_RETURN_DAYS_AHEAD = 60  # a planned return may be recorded up to 60 days ahead
 TABS: dict[str, tuple[str, ...]] = {
     "new": ("new",),
@@ -165,7 +171,8 @@ class StaffReferrals:
         name = phone = None
         if personal:
             name = self.vault.decrypt_optional(referral.name_enc)
-            phone = self.vault.decrypt_optional(referral.phone_enc)
+            if referral.status not in FINISHED_STATUSES:  # hidden once cancelled or closed
+                phone = self.vault.decrypt_optional(referral.phone_enc)
             relays = await self.session.scalars(
                 select(RelayMessage).where(RelayMessage.referral_id == referral.id)
                 .order_by(RelayMessage.created_at, RelayMessage.id))
@@ -212,7 +219,8 @@ class StaffReferrals:
             day = date.fromisoformat(return_date.strip())
         except ValueError:
             raise Invalid("invalid_return_date") from None
-        if day > self.max_return_date():
+        if not self.max_return_date() - timedelta(days=MAX_RETURN_DAYS_BACK) <= day \
+                <= self.max_return_date():  # 0001-01-01 was stored as -infinity
             raise Invalid("invalid_return_date")
         if reintegration_partner not in REINTEGRATION_PARTNERS:
             raise Invalid("invalid_reintegration_partner")

@@ -91,9 +91,13 @@ ERROR = {
     "unknown_partner": N_("Unknown partner."),
     "email_taken": N_("An account with this e-mail address exists."),
     "invalid_text": N_("Write a message of at most 2000 characters."),
-    "referral_cancelled": N_("The person cancelled this request."),
+    "referral_cancelled": N_("The person cancelled this request. Nothing was sent."),
+    "referral_closed": N_("This request is closed. Nothing was sent."),
+    "too_many_messages": N_("Too many messages for this request in the last hour. Nothing "
+                            "was sent; please wait."),
     "invalid_country": N_("Choose a destination country from the list."),
-    "invalid_return_date": N_("Enter a return date at most 60 days from today."),
+    "invalid_return_date": N_("Enter a return date from the last two years up to 60 days "
+                              "from today."),
     "invalid_reintegration_partner": N_("Choose Caritas or IOM."),
     "invalid_telegram_id": N_("A Telegram user id is a positive whole number."),
     "cannot_deactivate_self": N_("You cannot deactivate your own account."),

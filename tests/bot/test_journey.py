@@ -166,3 +166,20 @@ async def test_a_message_too_long_for_one_message_is_refused_with_words(
     assert not any("word word" in t for t in booking.group_texts())
     await person.send("Short, then.")  # still on the write screen
     assert "✅ Sent to your counsellor" in person.text
+
+
+async def test_booking_the_same_place_twice_shows_the_contact_already_booked(
+        booking: Booking) -> None:
+    person = booking.h.person(8308)
+    reference = await book_by_message(booking, person)
+    await find_by_postcode(person)
+    await choose_and_answer(person, "Write to me here")
+    await person.press("Continue")
+    await person.press("✅ Yes, share")
+    await person.press("No, thank you")
+    assert "You already have a contact with this place" in person.text
+    assert person.buttons[:2] == ["📋 See my contact", "🔎 Search again"]
+    await person.press("📋 See my contact")
+    assert reference.replace("-", "") in person.text.replace("-", "").replace(
+        "\u2068", "").replace("\u2069", "")
+    assert len(await booking.referrals()) == 1  # no second card, no second slot

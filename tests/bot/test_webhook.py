@@ -52,3 +52,20 @@ async def test_webhook_checks_the_secret_and_handles_each_update_once(prefix: st
             assert ok.status == 200
         assert await bot_replies(fake, user, 1) == 1
     await dp.storage.close()
+
+
+async def test_a_malformed_body_with_the_right_secret_is_400_not_500(prefix: str) -> None:
+    for redis_url in (REDIS_URL, None):  # through the inbox, and handled in the request
+        settings = Settings(_env_file=None, bot_token=SecretStr(TEST_TOKEN), redis_url=redis_url,
+                            redis_prefix=prefix, webhook_secret=SecretStr(SECRET))
+        fake = FakeBotAPI()
+        bot = create_bot(settings, session=InProcessSession(fake))
+        dp = dispatcher_for(settings)
+        app = create_webhook_app(settings, bot, dp, consume=False)
+        async with TestClient(TestServer(app)) as client:
+            for body in (b"{not json", b"[]", b'{"update_id": "1"}', b'{"update_id": true}',
+                         b"\xff\xfe", b""):
+                answer = await client.post("/webhook", data=body, headers={HEADER: SECRET})
+                assert answer.status == 400, (redis_url, body, answer.status)
+            assert (await client.post("/webhook", data=b"{not json")).status == 401
+        await dp.storage.close()

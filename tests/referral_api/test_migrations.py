@@ -40,7 +40,7 @@ async def _inspect(url: str) -> tuple[set[str], str | None, list[object]]:
 
 def test_upgrade_downgrade_upgrade_on_postgresql() -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == "0009_structured_hours"
+    assert head == "0010_one_open_contact"
     with temporary_database() as url:
         config = alembic_config(url)
         command.upgrade(config, "head")
@@ -67,7 +67,7 @@ async def test_upgrade_database_builds_sqlite_for_the_demo(tmp_path: Path) -> No
     await upgrade_database(url)  # already at head: nothing to do
     tables, revision, diff = await _inspect(url)
     assert tables == TABLES
-    assert revision == "0009_structured_hours"
+    assert revision == "0010_one_open_contact"
     assert diff == []
     engine = create_engine(url)
     try:

@@ -96,7 +96,10 @@ async def test_only_the_partners_counsellors_may_change_a_status(
 
 
 async def test_status_errors(client: httpx.AsyncClient) -> None:
-    assert (await set_status(client, "ZZZZ-ZZZZ", "accepted")).status_code == 404
+    # no such referral: the same 403 as another partner's (a guess learns nothing)
+    unknown = await set_status(client, "ZZZZ-ZZZZ", "accepted")
+    assert unknown.status_code == 403
+    assert unknown.json() == {"detail": {"code": "not_a_counsellor"}}
     reference = (await book(client))["reference"]
     for status in ("new", "cancelled", "lost"):
         assert (await set_status(client, reference, status)).status_code == 422

@@ -9,6 +9,7 @@ import re
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from babel.dates import format_datetime
 from fastapi import FastAPI
 
@@ -130,3 +131,30 @@ def test_charts_carry_no_style_element_and_fit_their_longest_label() -> None:
     label_x = int(re.search(r'x="(\d+)" y="[\d.]+" text-anchor="end"',  # type: ignore[union-attr]
                             drawn).group(1))
     assert label_x >= len(label) * 7 and width > label_x
+
+
+async def test_once_cancelled_the_phone_is_gone_and_writing_is_refused(
+        app: FastAPI, client: httpx.AsyncClient, anna: httpx.AsyncClient) -> None:
+    reference = await referral(client)
+    assert (await client.post(f"/v1/referrals/{reference}/cancel",
+                              json={"chat_id": PERSON})).status_code == 200
+    page = (await anna.get(f"/staff/referrals/{reference}")).text
+    assert "tel:" not in page and "470" not in page
+    sent = await anna.post(f"/staff/referrals/{reference}/messages",
+                           data={"text": "Are you still there?", "csrf_token": await token(anna)})
+    assert sent.status_code == 303 and "error=referral_cancelled" in sent.headers["location"]
+    shown = (await anna.get(sent.headers["location"])).text
+    assert "The person cancelled this request. Nothing was sent." in shown
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "9999-12-31"])
+async def test_a_return_date_out_of_range_is_refused(client: httpx.AsyncClient,
+                                                     anna: httpx.AsyncClient, day: str) -> None:
+    reference = await referral(client)
+    answer = await anna.post(f"/staff/referrals/{reference}/returned", data={
+        "country": "GE", "return_date": day, "reintegration_partner": "iom",
+        "csrf_token": await token(anna)})
+    assert answer.status_code == 303
+    assert "error=invalid_return_date" in answer.headers["location"]
+    shown = (await anna.get(answer.headers["location"])).text
+    assert "Enter a return date from the last two years up to 60 days from today." in shown

@@ -1,0 +1,84 @@
+"""Strict input at the door (issue 17, item 5): a NUL character anywhere in a request's path,
+query or body is refused with 422 `invalid_text`, for every route at once.
+
+PostgreSQL cannot store NUL in text; it used to reach the database from seven places (the
+referral's consent version and partner id, a campaign's label and city, the staff login's
+e-mail, ...) and end in a 500. Other control characters are refused by the schemas' text types
+(referral_api.schemas.SafeText). Bodies are read up to MAX_BODY bytes (larger ones: 413).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_BODY = 1_000_000
+
+
+def _has_nul(data: bytes, content_type: bytes = b"application/x-www-form-urlencoded") -> bool:
+    """NUL as it travels: raw, percent-encoded (URLs, forms) or escaped (JSON)."""
+    if b"\x00" in data:
+        return True
+    if b"json" in content_type:
+        return b"\\u0000" in data
+    if b"x-www-form-urlencoded" in content_type:
+        return b"%00" in data
+    return False
+
+
+class RejectNulMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
+        if _has_nul(raw_path) or _has_nul(scope.get("query_string", b"")):
+            await _refuse(send, 422, "invalid_text")
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                await _refuse(send, 413, "too_large")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
+        if _has_nul(body, content_type):
+            await _refuse(send, 422, "invalid_text")
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(send: Send, status: int, code: str) -> None:
+    payload = json.dumps({"detail": {"code": code}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
