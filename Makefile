@@ -7,7 +7,7 @@ BABEL_KEYWORDS := -k _ -k __ -k N_
 STAFF_KEYWORDS := -k _ -k N_ -k pgettext:1c,2
 
 .PHONY: demo test install i18n i18n-extract i18n-update i18n-compile i18n-check lint typecheck \
-        flows-check facts-report unit bench bench-signals clean db-upgrade seed-partners i18n-report
+        flows-check facts-report unit bench bench-signals fuzz clean db-upgrade seed-partners i18n-report
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ bench: install i18n-compile
 # Signals reports over 1,000,000 events on PostgreSQL (TEST_DATABASE_URL's server); not in `make test`
 bench-signals: install
 	$(PY) bench/signals.py
+
+# Schemathesis against the API process with and without tokens, bounded in time; not in `make test`
+fuzz: install
+	$(PY) -m pip install --quiet -e ".[fuzz]"
+	cd bench && ../$(PY) fuzz_api.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -17,9 +17,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referral_api.admin import router as admin_router
@@ -43,6 +46,7 @@ from referral_api.signals import router as signals_router
 from referral_api.signals import web as signal_pages
 from referral_api.staff import web as staff_pages
 from referral_api.staff.service import password_hasher
+from referral_api.web import openapi
 from referral_api.web import router as staff_kit
 from referral_api.web.ratelimit import create_login_limiter
 from referral_api.web.security import StaffSecurityHeadersMiddleware, staff_error_response
@@ -92,9 +96,12 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
         yield
         await app.state.context.aclose()
 
-    app = FastAPI(title="CONEX referral API", version="1", lifespan=lifespan)
+    app = FastAPI(title="CONEX referral API", version="1", lifespan=lifespan,
+                  docs_url="/docs" if settings.api_docs else None, redoc_url=None,
+                  openapi_url="/openapi.json" if settings.api_docs else None)
     app.state.context = context
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(_health_router())
     if settings.api_surface in ("all", "bot"):  # the bot's API under /v1
         app.include_router(partners_router.create_router())
@@ -112,6 +119,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
         referral_pages.install(app)  # with the Alerts count in every page's navigation
         admin_pages.install(app)
         followup_pages.install(app)
+    openapi.install(app)
     app.add_middleware(StaffSecurityHeadersMiddleware)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(AccessLogMiddleware)
@@ -128,6 +136,29 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/staff"):
         return staff_error_response(request, exc)
     return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail()})
+
+
+HTTP_CODES = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed",
+              413: "too_large"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (a body that is not JSON, an unknown path, a method the path
+    does not take) in the API's one shape, `{"detail": {"code": …}}`; a 405 lists every method
+    of the path in `Allow` (Starlette names only the first route's). The staff pages keep
+    FastAPI's handling."""
+    assert isinstance(exc, StarletteHTTPException)
+    if request.url.path.startswith("/staff"):
+        return await http_exception_handler(request, exc)
+    detail = exc.detail if isinstance(exc.detail, dict) else {
+        "code": HTTP_CODES.get(exc.status_code, "error")}
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = {method for route in request.app.routes if isinstance(route, APIRoute)
+                   and route.path_regex.match(request.url.path) for method in route.methods or ()}
+        headers["Allow"] = ", ".join(sorted(methods))
+    return JSONResponse(status_code=exc.status_code, content={"detail": detail},
+                        headers=headers or None)
 
 
 def _health_router() -> APIRouter:

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from referral_api.clock import Clock
@@ -78,13 +79,21 @@ def _matches(given: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def require_service(request: Request, context: ContextDep) -> None:
+# Declares the bearer token in the OpenAPI schema; the check itself is ours (below), so that
+# every refusal is the same 401 with `WWW-Authenticate: Bearer`.
+BEARER = HTTPBearer(auto_error=False, description="SERVICE_TOKEN (the bot) or ADMIN_TOKEN")
+DeclaredBearer = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+
+
+def require_service(request: Request, context: ContextDep,
+                    _declared: DeclaredBearer) -> None:
     """`Authorization: Bearer <SERVICE_TOKEN>` (the bot), else 401."""
     if not _matches(_bearer(request), context.service_token):
         raise _unauthorized()
 
 
-def require_admin(request: Request, context: ContextDep) -> str:
+def require_admin(request: Request, context: ContextDep,
+                  _declared: DeclaredBearer) -> str:
     """`Authorization: Bearer <ADMIN_TOKEN>`, else 401 (always 401 when ADMIN_TOKEN is unset).
     Returns the actor name for audit."""
     if not _matches(_bearer(request), context.admin_token):

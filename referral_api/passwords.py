@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # no stubs published
 
 from referral_api.errors import Busy
 
@@ -77,3 +78,18 @@ class PasswordChecks:
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self.hasher.check_needs_rehash(password_hash)
+
+
+MIN_LENGTH = 12
+MIN_SCORE = 3  # zxcvbn's 0..4: 3 is "safely unguessable" for an online attack with limits
+
+
+def strong_enough(password: str, email: str) -> bool:
+    """At least MIN_LENGTH characters and hard to guess: not a common password, a keyboard
+    pattern, a repetition, or made of the account's e-mail address (zxcvbn, Dropbox's
+    estimator; only the first 100 characters are scored: enough, and bounded in time)."""
+    if len(password) < MIN_LENGTH:
+        return False
+    local, _, domain = email.partition("@")
+    hints = [email, local, *domain.split("."), "conex", "fedasil", "staff"]
+    return int(zxcvbn(password[:100], user_inputs=hints)["score"]) >= MIN_SCORE

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # demo, a small site). In production the bot's API runs apart from the staff app, so that
     # no staff traffic (a login flood) can take its CPU (docs/operations.md).
     api_surface: Literal["all", "bot", "staff"] = "all"
+    # /docs and /openapi.json: off unless asked for (the demo turns them on); the schema
+    # declares the bearer token every /v1 route needs.
+    api_docs: bool = False
     staff_db_pool_size: int = Field(default=5, ge=1, le=200)
     staff_login_window_minutes: int = Field(default=15, ge=1, le=1440)
     # Staff password hashing (argon2id). The defaults are argon2-cffi's (RFC 9106, low memory:

@@ -37,7 +37,8 @@ async def serve(host: str, port: int) -> None:
     group = DemoGroup()
     api_settings = ApiSettings()
     if api_settings.is_demo:  # plain http on localhost: the staff cookie cannot be Secure
-        api_settings = api_settings.model_copy(update={"staff_cookie_secure": False})
+        api_settings = api_settings.model_copy(update={"staff_cookie_secure": False,
+                                                       "api_docs": True})
     api = await prepare_api(api_settings, group)
     accounts = await create_demo_accounts(api_settings) if api_settings.is_demo else []
     app = create_app(group=group)

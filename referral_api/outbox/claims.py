@@ -173,9 +173,12 @@ class Leases:
         self._claiming = asyncio.Lock()  # one claim at a time (a few database connections)
         self._empty_payload: str | None = None  # what a blanked row keeps (encrypted {})
 
-    def blank(self, kind: str) -> Values:
-        """A follow-up row done with: no chat id, no token kept."""
-        if kind != "followup_wave":
+    def blank(self, row: Claim | OutboxMessage) -> Values:
+        """A row done with that must not keep what it carried: a follow-up wave (no chat id,
+        no token kept), and the "withdrawn" card of a referral deleted by /forget or the
+        retention purge (no reference kept once the group has it)."""
+        forgotten = row.kind == "card_update" and row.referral_id is None
+        if row.kind != "followup_wave" and not forgotten:
             return {}
         if self._empty_payload is None:
             self._empty_payload = self.vault.encrypt_json({})
@@ -333,7 +336,7 @@ class Leases:
                 wanted.append(row)
                 continue
             row.status, row.last_error, row.claimed_until = "failed", reason, None
-            for column, value in self.blank(row.kind).items():
+            for column, value in self.blank(row).items():
                 setattr(row, column, value)
             result.dropped += 1
             log.info("outbox dropped: %s (%s)", reason, row.kind)

@@ -269,7 +269,7 @@ class OutboxWorker:
                     if claim.kind in CARD_KINDS and sent.message_id is not None else {})
             await self.leases.record([{"id": claim.id, "status": "sent", "sent_at": now,
                                        "last_error": None, "claimed_until": None, **card,
-                                       **self.leases.blank(claim.kind)}], [])
+                                       **self.leases.blank(claim)}], [])
             return _Step.NEXT
         if sent.retry and sent.reason == "flood":
             # Only without the governor: Telegram's "slow down" is no failed attempt.
@@ -301,7 +301,7 @@ class OutboxWorker:
     def _failed(self, claim: Claim, reason: str) -> Values:
         return {"id": claim.id, "status": "failed", "last_error": reason,
                 "attempts": claim.attempts, "claimed_until": None,
-                **self.leases.blank(claim.kind)}
+                **self.leases.blank(claim)}
 
     # ---- draining --------------------------------------------------------------------------
     async def _dispatch(self, result: DrainResult) -> int:

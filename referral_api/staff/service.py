@@ -23,13 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referral_api.clock import Clock
 from referral_api.errors import Conflict, Forbidden, Invalid, NotFound
 from referral_api.partners.models import Partner
-from referral_api.passwords import PasswordChecks
+from referral_api.passwords import PasswordChecks, strong_enough
 from referral_api.settings import Settings
 from referral_api.staff.models import LOCALES, ROLES, AuditRecord, StaffAccount
 
 logger = logging.getLogger(__name__)
 
-MIN_PASSWORD_LENGTH = 12
+
 
 
 @cache
@@ -84,7 +84,7 @@ class AccountService:
         local, _, domain = email.partition("@")
         if not local or "." not in domain or len(email) > 254 or " " in email:
             raise Invalid("invalid_email")
-        if len(password) < MIN_PASSWORD_LENGTH:
+        if not strong_enough(password, email):
             raise Invalid("weak_password")
         partner_id = await self._checked_assignment(role, partner_id, locale)
         if await self.session.scalar(select(StaffAccount.id).where(StaffAccount.email == email)):
@@ -181,7 +181,7 @@ class AccountService:
         """An admin sets a new password: the account's sessions end at once (the admin's own
         too, when it is theirs). Audited (never the password); commits."""
         account = await self.get_for_admin(account_id, by)
-        if len(password) < MIN_PASSWORD_LENGTH:
+        if not strong_enough(password, account.email):
             raise Invalid("weak_password")
         account.password_hash = await self.passwords.hash(password)
         account.session_epoch += 1
@@ -216,7 +216,7 @@ class AccountService:
         await self.session.commit()  # no connection held during the password check
         if not await self.passwords.verify(account.password_hash, current):
             raise Invalid("wrong_password")
-        if len(new) < MIN_PASSWORD_LENGTH:
+        if not strong_enough(new, account.email):
             raise Invalid("weak_password")
         account.password_hash = await self.passwords.hash(new)
         account.session_epoch += 1

@@ -24,7 +24,7 @@ from referral_api.web.pages import (
     shown_notice,
     write_session,
 )
-from referral_api.web.ratelimit import login_budgets
+from referral_api.web.ratelimit import Budget, limiter_key, login_budgets
 
 LOCALE_NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}  # each in itself
 ACCOUNT_FIELD_OF = {  # which field of the new-account form an error code is about
@@ -141,10 +141,18 @@ def create_router() -> APIRouter:
     async def change_password(account: StaffDep, session: SessionDep, context: ContextDep,
                               current: Annotated[str, Form(max_length=1024)] = "",
                               new: Annotated[str, Form(max_length=1024)] = "") -> Response:
+        # Guessing the current password (a session left open) is limited like a login.
+        budget = Budget(limiter_key("password", str(account.id)),
+                        context.settings.staff_login_max_failures, 15 * 60)
+        if await context.login_limiter.attempt([budget]) is not None:
+            return redirect("/password", error="too_many")
         try:
             await accounts(session, context).change_own_password(account, current, new)
+        except Busy:
+            return redirect("/password", error="busy")
         except Invalid as exc:
             return redirect("/password", error=exc.code)
+        await context.login_limiter.reset([budget.key])
         return redirect("/login", done="password_changed")
 
     @router.post("/admin/accounts/{account_id}/deactivate")

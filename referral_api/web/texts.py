@@ -86,7 +86,9 @@ ERROR = {
     "too_many": N_("Too many attempts. Please wait a moment and try again."),
     "busy": N_("Many people are logging in right now. Please try again in a minute."),
     "invalid_email": N_("This e-mail address is not valid."),
-    "weak_password": N_("The password needs at least 12 characters."),
+    "weak_password": N_("Choose a password of at least 12 characters that is hard to guess: "
+                        "not a common password and not your e-mail address. A few unrelated "
+                        "words work well."),
     "partner_required": N_("A counsellor needs a partner."),
     "unknown_partner": N_("Unknown partner."),
     "email_taken": N_("An account with this e-mail address exists."),

@@ -4,6 +4,7 @@ stands, and typed text the bot cannot place."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from referral_api.campaigns.models import Campaign
@@ -183,3 +184,25 @@ async def test_booking_the_same_place_twice_shows_the_contact_already_booked(
     assert reference.replace("-", "") in person.text.replace("-", "").replace(
         "\u2068", "").replace("\u2069", "")
     assert len(await booking.referrals()) == 1  # no second card, no second slot
+
+
+async def test_a_person_over_the_daily_bookings_is_told_to_wait_or_call(
+        booking: Booking) -> None:
+    context = booking.app.state.context
+    booking.app.state.context = dataclasses.replace(
+        context, settings=context.settings.model_copy(update={"bookings_per_day": 1}))
+    try:
+        person = booking.h.person(8309)
+        await book_by_message(booking, person)
+        await person.send("/mycontact")
+        await person.press("Cancel this contact")
+        await person.press("Yes, cancel")
+        await find_by_postcode(person)
+        await choose_and_answer(person, "Write to me here")
+        await person.press("Continue")
+        await person.press("✅ Yes, share")
+        await person.press("No, thank you")
+    finally:
+        booking.app.state.context = context
+    assert "You have booked several contacts today" in person.text
+    assert "0800 327 45" in person.text and person.buttons[0] == "📋 See my contacts"

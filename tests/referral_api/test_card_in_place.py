@@ -20,7 +20,7 @@ from referral_api.referrals.service import ReferralService, purge_expired
 from referral_api.web.i18n import staff_gettext
 from simulator.botapi import FakeBotAPI
 from simulator.session import InProcessSession
-from tests.referral_api.factories import make_partner, referral_body
+from tests.referral_api.factories import make_partner, outbox_rows, referral_body
 
 GROUP = -1000000001
 PERSON = 987654321
@@ -128,6 +128,9 @@ async def test_forget_edits_the_card_to_withdrawn(app: FastAPI, client: httpx.As
     assert "For: Partner c-desk" in card["text"]
     assert "470" not in card["text"] and "Amina" not in card["text"]
     assert buttons(card) == []
+    # once the group has it, the "withdrawn" row keeps no reference (nor the group's chat)
+    for row in await outbox_rows(app, "card_update"):
+        assert row["payload"] == {} and row["chat_id"] is None, row
 
 
 async def test_the_retention_purge_edits_the_card(app: FastAPI, client: httpx.AsyncClient,

@@ -35,6 +35,8 @@ SECRETS = ("987654321", "+32470123456", "470123456", "470 12 34 56", "Amina")
 @pytest.fixture(autouse=True)
 async def partner(admin: httpx.AsyncClient) -> None:
     await make_partner(admin, counsellors=(5001,))
+    await make_partner(admin, "second-desk", counsellors=(5001,))  # one open contact a place
+    await make_partner(admin, "third-desk", counsellors=(5001,))
 
 
 async def raw_rows(app: FastAPI, table: str) -> list[dict[str, Any]]:
@@ -47,8 +49,8 @@ async def test_no_plaintext_personal_data_in_the_database(app: FastAPI,
                                                          client: httpx.AsyncClient) -> None:
     reference = (await book(client, contact_mode="phone", phone=PHONE, name="Amina",
                             chat_id=PERSON))["reference"]
-    await book(client, contact_mode="visit", slot_start=future_slot(), chat_id=PERSON,
-               name="Amina")
+    await book(client, partner_id="second-desk", contact_mode="visit", slot_start=future_slot(),
+               chat_id=PERSON, name="Amina")
     await client.post("/v1/relay/to-partner", json={"chat_id": PERSON, "reference": reference,
                                                     "text": "Amina here, call +32470123456"})
     await client.post(f"/v1/referrals/{reference}/status",
@@ -77,12 +79,13 @@ async def test_forget_deletes_everything_of_that_person_only(
         app: FastAPI, client: httpx.AsyncClient) -> None:
     mine_visit = await book(client, contact_mode="visit", slot_start=future_slot(),
                             chat_id=PERSON, name="Amina")
-    mine_phone = await book(client, contact_mode="phone", phone=PHONE, chat_id=PERSON)
+    mine_phone = await book(client, partner_id="second-desk", contact_mode="phone", phone=PHONE,
+                            chat_id=PERSON)
     await client.post("/v1/relay/to-partner", json={
         "chat_id": PERSON, "reference": mine_phone["reference"], "text": "hello"})
     await client.post("/v1/relay/to-person", json={
         "counsellor_telegram_id": 5001, "reference": mine_phone["reference"], "text": "hi"})
-    closed = await book(client, chat_id=PERSON)
+    closed = await book(client, partner_id="third-desk", chat_id=PERSON)
     await client.post(f"/v1/referrals/{closed['reference']}/status",
                       json={"counsellor_telegram_id": 5001, "status": "closed"})
 
@@ -124,7 +127,8 @@ async def test_forget_deletes_everything_of_that_person_only(
     again = await client.post("/v1/forget", json={"chat_id": PERSON})
     assert again.json() == {"deleted_referrals": 0, "deleted_followups": 0}
     # The freed slot can be booked again.
-    await book(client, contact_mode="visit", slot_start=mine_visit["slot_start"], chat_id=OTHER)
+    await book(client, contact_mode="visit", slot_start=mine_visit["slot_start"],
+               chat_id=OTHER + 1)  # OTHER has an open contact with this place
 
 
 async def test_purge_after_the_retention_period(app: FastAPI, client: httpx.AsyncClient) -> None:

@@ -263,11 +263,14 @@ async def test_a_partner_without_chat_raises_a_coordinator_alert(
     assert "Amina" not in alert["payload"]["text"]
 
 
-async def test_mine_lists_the_persons_open_referrals(client: httpx.AsyncClient) -> None:
-    first = await book(client)
-    second = await book(client, contact_mode="visit", slot_start=future_slot())
+async def test_mine_lists_the_persons_open_referrals(client: httpx.AsyncClient,
+                                                    admin: httpx.AsyncClient) -> None:
+    await make_partner(admin, "second-desk")  # one open contact per place
     cancelled = await book(client)
     await client.post(f"/v1/referrals/{cancelled['reference']}/cancel", json={"chat_id": PERSON})
+    first = await book(client)
+    second = await book(client, partner_id="second-desk", contact_mode="visit",
+                        slot_start=future_slot())
     await book(client, chat_id=OTHER_PERSON)
 
     response = await client.post("/v1/referrals/mine", json={"chat_id": PERSON})
@@ -362,7 +365,8 @@ async def test_reschedule_errors(client: httpx.AsyncClient) -> None:
     assert response.status_code == 422
     assert response.json() == {"detail": {"code": "invalid_slot"}}
 
-    visit = await book(client, contact_mode="visit", slot_start=slot)
+    await client.post(f"/v1/referrals/{telegram['reference']}/cancel", json={"chat_id": PERSON})
+    visit = await book(client, contact_mode="visit", slot_start=slot)  # one open a place
     url = f"/v1/referrals/{visit['reference']}/reschedule"
     bad = slot.replace("T10:00", "T10:10")
     assert (await client.post(url, json={"chat_id": PERSON,

@@ -599,3 +599,33 @@ async def test_unreadable_hours_are_shown_on_their_cell_in_the_admins_language(
     assert "Kies een deel van de dag of schrijf uren, niet allebei." in text
     assert 'value="16-9"' in text  # what was typed is shown again
     assert (await partner_row(app)).opening == []
+
+
+# --- passwords people can guess (issue 17, item 7) ----------------------------------------
+
+@pytest.mark.parametrize("weak", ["aaaaaaaaaaaa", "password1234", "anna@desk.example",
+                                  "qwertyuiop12", "Password2026"])
+async def test_common_and_own_address_passwords_are_refused(
+        counsellor: StaffAccount, anna: httpx.AsyncClient, root: httpx.AsyncClient,
+        weak: str) -> None:
+    csrf = await token(root)
+    refused = await root.post(f"/staff/admin/accounts/{counsellor.id}/password",
+                              data={"password": weak, "csrf_token": csrf})
+    assert refused.headers["location"].endswith("error=weak_password")
+    page = (await root.get(refused.headers["location"])).text
+    assert "hard to guess" in page
+    own = await anna.post("/staff/password", data={"current": PASSWORD, "new": weak,
+                                                   "csrf_token": await token(anna)})
+    assert own.headers["location"].endswith("error=weak_password")
+
+
+async def test_guessing_the_current_password_is_limited(counsellor: StaffAccount,
+                                                        anna: httpx.AsyncClient) -> None:
+    csrf = await token(anna)
+    for n in range(5):
+        wrong = await anna.post("/staff/password", data={
+            "current": f"guess number {n}", "new": NEW_PASSWORD, "csrf_token": csrf})
+        assert wrong.headers["location"].endswith("error=wrong_password")
+    held = await anna.post("/staff/password", data={"current": PASSWORD, "new": NEW_PASSWORD,
+                                                    "csrf_token": csrf})
+    assert held.headers["location"].endswith("error=too_many")  # even the right one, now
