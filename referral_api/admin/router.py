@@ -39,7 +39,9 @@ def create_router() -> APIRouter:
                                  _admin: AdminDep) -> PartnerAdmin:
         return await service_.deactivate(partner_id)
 
-    @router.post("/{partner_id}/counsellors", status_code=status.HTTP_201_CREATED)
+    @router.post("/{partner_id}/counsellors", status_code=status.HTTP_201_CREATED,
+                 responses={200: {"model": CounsellorPublic,
+                                  "description": "Already a counsellor of this partner"}})
     async def add_counsellor(partner_id: str, body: CounsellorCreate, response: Response,
                              service_: ServiceDep, _admin: AdminDep) -> CounsellorPublic:
         counsellor, created = await service_.add_counsellor(partner_id, body.telegram_user_id)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from referral_api.dependencies import ContextDep, SessionDep, require_service
+from referral_api.dependencies import AppContext, ContextDep, SessionDep, require_service
+from referral_api.errors import TooMany
 from referral_api.referrals.schemas import (
     ForgetResult,
     PersonRequest,
@@ -21,6 +22,7 @@ from referral_api.referrals.schemas import (
     RescheduleRequest,
 )
 from referral_api.referrals.service import ReferralService
+from referral_api.web.ratelimit import Budget, limiter_key
 
 
 def referral_service(session: SessionDep, context: ContextDep) -> ReferralService:
@@ -28,6 +30,17 @@ def referral_service(session: SessionDep, context: ContextDep) -> ReferralServic
 
 
 ServiceDep = Annotated[ReferralService, Depends(referral_service)]
+
+
+async def counsellor_pace(context: AppContext, telegram_user_id: int) -> None:
+    """A counsellor's actions from the group (status buttons, replies) are counted: past
+    COUNSELLOR_ACTIONS in 15 minutes each further one waits an increasing delay (429), so that
+    references cannot be probed by the hundred (one answer for unknown and foreign ones
+    already tells nothing)."""
+    budget = Budget(limiter_key("counsellor", str(telegram_user_id)),
+                    context.settings.counsellor_actions, 15 * 60)
+    if await context.login_limiter.attempt([budget]) is not None:
+        raise TooMany("too_many_requests")
 
 
 def create_router() -> APIRouter:
@@ -57,7 +70,8 @@ def create_router() -> APIRouter:
 
     @router.post("/referrals/{reference}/status")
     async def set_status(reference: str, body: ReferralStatusUpdate,
-                         service: ServiceDep) -> ReferralPublic:
+                         service: ServiceDep, context: ContextDep) -> ReferralPublic:
+        await counsellor_pace(context, body.counsellor_telegram_id)
         return await service.set_status(reference, body.counsellor_telegram_id, body.status)
 
     @router.post("/relay/to-partner", status_code=status.HTTP_202_ACCEPTED)
@@ -66,7 +80,9 @@ def create_router() -> APIRouter:
         return RelayQueued()
 
     @router.post("/relay/to-person", status_code=status.HTTP_202_ACCEPTED)
-    async def relay_to_person(body: RelayToPerson, service: ServiceDep) -> RelayQueued:
+    async def relay_to_person(body: RelayToPerson, service: ServiceDep,
+                              context: ContextDep) -> RelayQueued:
+        await counsellor_pace(context, body.counsellor_telegram_id)
         await service.relay_to_person(body.counsellor_telegram_id, body.reference, body.text)
         return RelayQueued()
 

@@ -63,3 +63,15 @@ async def test_a_made_up_reference_answers_like_someone_elses(
         "reference": reference, "counsellor_telegram_id": 999, "text": "Hello"})
     assert made_up.status_code == not_mine.status_code == 403
     assert made_up.json() == not_mine.json()
+
+
+async def test_one_counsellor_cannot_probe_references_by_the_hundred(
+        app: FastAPI, client: httpx.AsyncClient) -> None:
+    limit = app.state.context.settings.counsellor_actions
+    answers = [(await client.post("/v1/referrals/ABCD-2345/status", json={
+        "counsellor_telegram_id": COUNSELLOR, "status": "accepted"})).status_code
+        for _ in range(limit + 10)]
+    assert set(answers[:limit]) == {403} and set(answers[limit:]) == {429}
+    other = await client.post("/v1/referrals/ABCD-2345/status", json={
+        "counsellor_telegram_id": COUNSELLOR + 1, "status": "accepted"})
+    assert other.status_code == 403  # someone else is not slowed down
