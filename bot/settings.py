@@ -19,7 +19,9 @@ DAY = 24 * 3600
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
+    # An empty value (`COORDINATOR_CHAT_ID=` in .env or docker-compose) means "not set".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__",
+                                      env_ignore_empty=True)
 
     bot_token: SecretStr | None = None
     telegram_api_url: str | None = None  # any Bot API-compatible server; None = Telegram
