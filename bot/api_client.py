@@ -74,6 +74,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# httpx logs every request's full URL at INFO, query string included: a person's location
+# (`/v1/partners/nearest?lat=…&lon=…`) would reach the logs. Its warnings and errors stay.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -47,7 +48,8 @@ async def test_postcode_search_shows_the_nearest_place_first(booking: Booking) -
     ((48.85, 2.35), "outside Belgium"),         # Paris
 ])
 async def test_location_search(booking: Booking, location: tuple[float, float],
-                               expected: str) -> None:
+                               expected: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger that would say anything at INFO says it
     person = booking.h.person(7002)
     await person.send("/start")
     await person.press("No")
@@ -63,6 +65,8 @@ async def test_location_search(booking: Booking, location: tuple[float, float],
         key=__import__("aiogram").fsm.storage.base.StorageKey(
             bot_id=booking.h.bot.id, chat_id=7002, user_id=7002)))
     assert str(lat) not in data and str(lon) not in data  # the location is never kept
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "lat=" not in logged and str(lat) not in logged  # nor logged (httpx's URLs)
 
 
 @pytest.mark.parametrize(("lang", "typed"), [
