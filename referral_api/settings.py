@@ -49,7 +49,7 @@ class Settings(BaseSettings):
 
     # Booking rules.
     bookings_per_day: int = Field(default=5, ge=1, le=100)  # a person's bookings in 24 hours
-    relay_per_hour: int = Field(default=30, ge=1, le=1000)  # messages a referral, both ways
+    relay_per_hour: int = Field(default=60, ge=1, le=1000)  # messages a referral, both ways
     counsellor_actions: int = Field(default=120, ge=1, le=10_000)  # group actions in 15 min
     slot_lead_hours: int = Field(default=2, ge=0, le=72)  # earliest bookable slot: now + this
     slot_list_limit: int = Field(default=12, ge=1, le=100)  # at most this many slots per list
