@@ -123,6 +123,26 @@ def well_formed_updates(secret: str) -> Middleware:
     return middleware
 
 
+def add_health_routes(app: web.Application, redis: Redis | None) -> None:
+    """GET /healthz (the process answers) and GET /readyz (and Redis, which holds the inbox
+    and the conversations, answers a ping: 503 otherwise), for Kubernetes' probes."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        if redis is not None:
+            try:
+                await redis.ping()
+            except Exception as exc:  # any failure: not ready, said without details
+                log.warning("readyz: redis unavailable (%s)", type(exc).__name__)
+                return web.json_response({"status": "unavailable"}, status=503)
+        return web.json_response({"status": "ready"})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+
 def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
                        redis: Redis | None = None, *, consume: bool = True) -> web.Application:
     """aiohttp app: POST /webhook, refused (401) without the right secret header.
@@ -136,6 +156,7 @@ def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
     app = web.Application(middlewares=[well_formed_updates(secret)])
     if redis is None and settings.redis_url:
         redis = create_redis(settings)
+    add_health_routes(app, redis)
     if redis is None:
         SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret,
                              handle_in_background=False).register(app, "/webhook")

@@ -69,3 +69,19 @@ async def test_a_malformed_body_with_the_right_secret_is_400_not_500(prefix: str
                 assert answer.status == 400, (redis_url, body, answer.status)
             assert (await client.post("/webhook", data=b"{not json")).status == 401
         await dp.storage.close()
+
+
+async def test_health_and_readiness_for_the_probes(prefix: str) -> None:
+    settings = Settings(_env_file=None, bot_token=SecretStr(TEST_TOKEN), redis_url=REDIS_URL,
+                        redis_prefix=prefix, webhook_secret=SecretStr(SECRET))
+    fake = FakeBotAPI()
+    bot = create_bot(settings, session=InProcessSession(fake))
+    dp = dispatcher_for(settings)
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})  # nobody there
+    async with TestClient(TestServer(create_webhook_app(settings, bot, dp, consume=False))) as up:
+        assert (await up.get("/healthz")).status == 200
+        assert (await up.get("/readyz")).status == 200
+    async with TestClient(TestServer(create_webhook_app(down, bot, dp, consume=False))) as no:
+        assert (await no.get("/healthz")).status == 200
+        assert (await no.get("/readyz")).status == 503
+    await dp.storage.close()
