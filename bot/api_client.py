@@ -32,6 +32,7 @@ from referral_api.followup.schemas import (
     FollowupWaveState,
 )
 from referral_api.partners.schemas import (
+    SLUG_PATTERN,
     CityPartners,
     NearestPartners,
     Origin,
@@ -100,7 +101,7 @@ class ApiRefused(Exception):
 # that does not match is refused here, as the API would refuse an unknown one (404), before
 # any request; one that matches is escaped all the same.
 SEGMENTS = {
-    "partner": re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*"),
+    "partner": re.compile(SLUG_PATTERN),  # the API's own partner id pattern
     "reference": re.compile(r"[A-Za-z2-9]{4}-?[A-Za-z2-9]{4}"),
     "token": re.compile(r"[A-Za-z0-9_-]{8,128}"),
     "code": re.compile(r"[A-Za-z0-9_-]{1,64}"),  # a deep link's start parameter

@@ -25,7 +25,8 @@ LanguageCode = Annotated[
 ]
 # At most 40: a partner id travels in a Telegram button's callback data (64 bytes in all;
 # bot/booking/__init__.py PARTNER_ID_BYTES, checked by python -m bot.engine check).
-Slug = Annotated[str, StringConstraints(max_length=40, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+SLUG_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+Slug = Annotated[str, StringConstraints(max_length=40, pattern=rf"^{SLUG_PATTERN}$")]
 PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
                  OneLine]

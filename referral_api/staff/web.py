@@ -24,7 +24,7 @@ from referral_api.web.pages import (
     shown_notice,
     write_session,
 )
-from referral_api.web.ratelimit import Budget, limiter_key, login_budgets
+from referral_api.web.ratelimit import Budget, limiter_key, login_budgets, succeeded
 
 LOCALE_NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}  # each in itself
 ACCOUNT_FIELD_OF = {  # which field of the new-account form an error code is about
@@ -61,7 +61,7 @@ def create_router() -> APIRouter:
         if account is None:
             return render(request, "login.html", status_code=401, email=email,
                           login_error="login_failed")
-        await context.login_limiter.reset([budgets[0].key, budgets[2].key])
+        await succeeded(context.login_limiter, budgets)
         replace_session(request, StaffSession.new(account))  # new CSRF token at login
         response = redirect("/admin/accounts" if account.role == "admin" else "/inbox")
         write_session(request, response)
@@ -143,7 +143,8 @@ def create_router() -> APIRouter:
                               new: Annotated[str, Form(max_length=1024)] = "") -> Response:
         # Guessing the current password (a session left open) is limited like a login.
         budget = Budget(limiter_key("password", str(account.id)),
-                        context.settings.staff_login_max_failures, 15 * 60)
+                        context.settings.staff_login_max_failures, 15 * 60,
+                        cleared_by_success=True)
         if await context.login_limiter.attempt([budget]) is not None:
             return redirect("/password", error="too_many")
         try:
@@ -152,7 +153,7 @@ def create_router() -> APIRouter:
             return redirect("/password", error="busy")
         except Invalid as exc:
             return redirect("/password", error=exc.code)
-        await context.login_limiter.reset([budget.key])
+        await succeeded(context.login_limiter, [budget])
         return redirect("/login", done="password_changed")
 
     @router.post("/admin/accounts/{account_id}/deactivate")

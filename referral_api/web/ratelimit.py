@@ -37,6 +37,7 @@ class Budget:
     key: str
     free: int  # attempts in the window before any delay
     max_delay: int  # seconds: the longest wait between two attempts
+    cleared_by_success: bool = False  # a correct password starts this count again
 
 
 def delay_after(count: int, budget: Budget) -> float:
@@ -49,9 +50,10 @@ def delay_after(count: int, budget: Budget) -> float:
 
 def login_budgets(settings: Settings, email: str, ip: str) -> list[Budget]:
     free = settings.staff_login_max_failures
-    return [Budget(limiter_key("pair", f"{email}\n{ip}"), free, 15 * 60),
-            Budget(limiter_key("ip", ip), free * 4, 15 * 60),
-            Budget(limiter_key("account", email), free * 4, 60)]
+    return [Budget(limiter_key("pair", f"{email}\n{ip}"), free, 15 * 60,
+                   cleared_by_success=True),
+            Budget(limiter_key("ip", ip), free * 4, 15 * 60),  # a spray is not forgiven
+            Budget(limiter_key("account", email), free * 4, 60, cleared_by_success=True)]
 
 
 class LoginLimiter(Protocol):
@@ -59,7 +61,7 @@ class LoginLimiter(Protocol):
         """Count an attempt on every key; None: check the password now; else the seconds to
         wait before the next attempt may be checked."""
 
-    async def reset(self, keys: Sequence[str]) -> None: ...
+    async def reset(self, keys: Sequence[str]) -> None: ...  # see succeeded()
     async def aclose(self) -> None: ...
 
 
@@ -159,3 +161,8 @@ def create_login_limiter(settings: Settings) -> LoginLimiter:
     if settings.redis_url:
         return RedisLoginLimiter(Redis.from_url(settings.redis_url), window)
     return MemoryLoginLimiter(window)
+
+
+async def succeeded(limiter: LoginLimiter, budgets: Sequence[Budget]) -> None:
+    """The right password: the counts it clears start again."""
+    await limiter.reset([b.key for b in budgets if b.cleared_by_success])

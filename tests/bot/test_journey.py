@@ -13,12 +13,17 @@ from tests.bot.test_booking import choose_and_answer, find_by_postcode
 from tests.harness import Harness, Person
 
 
-async def book_by_message(booking: Booking, person: Person) -> str:
+async def ask_to_be_written_to(person: Person) -> None:
+    """From /start to the booking sent: the Ghent desk, a message here, consent given."""
     await find_by_postcode(person)
     await choose_and_answer(person, "Write to me here")
     await person.press("Continue")
     await person.press("✅ Yes, share")
     await person.press("No, thank you")
+
+
+async def book_by_message(booking: Booking, person: Person) -> str:
+    await ask_to_be_written_to(person)
     [referral] = await booking.referrals()
     return referral.reference
 
@@ -173,11 +178,7 @@ async def test_booking_the_same_place_twice_shows_the_contact_already_booked(
         booking: Booking) -> None:
     person = booking.h.person(8308)
     reference = await book_by_message(booking, person)
-    await find_by_postcode(person)
-    await choose_and_answer(person, "Write to me here")
-    await person.press("Continue")
-    await person.press("✅ Yes, share")
-    await person.press("No, thank you")
+    await ask_to_be_written_to(person)
     assert "You already have a contact with this place" in person.text
     assert person.buttons[:2] == ["📋 See my contact", "🔎 Search again"]
     await person.press("📋 See my contact")
@@ -197,11 +198,7 @@ async def test_a_person_over_the_daily_bookings_is_told_to_wait_or_call(
         await person.send("/mycontact")
         await person.press("Cancel this contact")
         await person.press("Yes, cancel")
-        await find_by_postcode(person)
-        await choose_and_answer(person, "Write to me here")
-        await person.press("Continue")
-        await person.press("✅ Yes, share")
-        await person.press("No, thank you")
+        await ask_to_be_written_to(person)
     finally:
         booking.app.state.context = context
     assert "You have booked several contacts today" in person.text
