@@ -4,6 +4,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot bot
+COPY governor governor
+COPY ops ops
 COPY referral_api referral_api
 COPY simulator simulator
 COPY flows flows

@@ -18,16 +18,25 @@ import signal
 import sys
 from typing import Any
 
+import aiohttp
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramUnauthorizedError,
+)
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.app import create_bot, create_dispatcher, create_governor, create_redis, create_stores
 from bot.inbox import InboxConsumer, UpdateInbox
 from bot.settings import MissingToken, Settings
+from ops.http import add_routes
+from ops.logs import configure as configure_logs
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header's name
@@ -101,6 +110,23 @@ async def run_polling(settings: Settings) -> None:
             await redis.aclose()
 
 
+def why_not_started(exc: BaseException, settings: Settings | None) -> str:
+    """What an operator needs to read when the bot does not start: which service refused or
+    could not be reached, never a token or a URL's secret part."""
+    telegram = (settings.telegram_api_url if settings else None) or "https://api.telegram.org"
+    if isinstance(exc, TelegramUnauthorizedError):
+        return "Telegram refused BOT_TOKEN (401 Unauthorized): check the token from @BotFather"
+    if isinstance(exc, TelegramNetworkError | aiohttp.ClientError | TimeoutError):
+        return f"could not reach Telegram at {telegram} ({type(exc).__name__})"
+    if isinstance(exc, TelegramAPIError):
+        return f"Telegram refused a start-up call ({type(exc).__name__}: {exc.message})"
+    if isinstance(exc, RedisError):
+        return f"could not reach Redis (REDIS_URL; {type(exc).__name__})"
+    if isinstance(exc, OSError):
+        return f"could not start: {exc.strerror or type(exc).__name__}"
+    return f"could not start ({type(exc).__name__})"
+
+
 UPDATE = web.RequestKey("conex.update", dict)  # the parsed update (well_formed_updates)
 
 
@@ -128,24 +154,20 @@ def well_formed_updates(secret: str) -> Middleware:
     return middleware
 
 
-def add_health_routes(app: web.Application, redis: Redis | None) -> None:
-    """GET /healthz (the process answers) and GET /readyz (and Redis, which holds the inbox
-    and the conversations, answers a ping: 503 otherwise), for Kubernetes' probes."""
+def add_health_routes(app: web.Application, settings: Settings, redis: Redis | None,
+                      inbox: UpdateInbox | None = None) -> None:
+    """GET /healthz (the process answers), GET /readyz (and Redis, which holds the inbox
+    and the conversations, answers a ping: 503 otherwise), for Kubernetes' probes, and
+    GET /metrics (ops.metrics: updates, handling time, the inbox, the governor, 429s)."""
 
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def readyz(_: web.Request) -> web.Response:
+    async def ping() -> None:
         if redis is not None:
-            try:
-                await redis.ping()
-            except Exception as exc:  # any failure: not ready, said without details
-                log.warning("readyz: redis unavailable (%s)", type(exc).__name__)
-                return web.json_response({"status": "unavailable"}, status=503)
-        return web.json_response({"status": "ready"})
+            await redis.ping()
 
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    add_routes(app, process="bot", ready=[ping],
+               refresh=[inbox.refresh_metrics] if inbox is not None else [],
+               metrics_token=token)
 
 
 def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
@@ -161,13 +183,13 @@ def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
     app = web.Application(middlewares=[well_formed_updates(secret)])
     if redis is None and settings.redis_url:
         redis = create_redis(settings)
-    add_health_routes(app, redis)
-    if redis is None:
+    inbox = create_inbox(settings, redis) if redis is not None else None
+    add_health_routes(app, settings, redis, inbox)
+    if redis is None or inbox is None:
         SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret,
                              handle_in_background=False).register(app, "/webhook")
         setup_application(app, dp, bot=bot)
         return app
-    inbox = create_inbox(settings, redis)
 
     async def receive(request: web.Request) -> web.Response:
         update: dict[str, Any] | None = request.get(UPDATE)
@@ -186,7 +208,12 @@ def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
     app[CONSUMER] = consumer
 
     async def start(_: web.Application) -> None:
-        await dp.emit_startup(**workflow(dp, bot))
+        try:
+            await dp.emit_startup(**workflow(dp, bot))
+        except BaseException:  # not started (main says why): close what is open, quietly
+            await bot.session.close()
+            await redis.aclose()
+            raise
         if consume:
             app[CONSUMER_TASK] = asyncio.create_task(consumer.run(stop))
 
@@ -214,15 +241,20 @@ def run_webhook(settings: Settings) -> None:
     @dp.startup()
     async def set_webhook() -> None:
         await bot.set_webhook(f"{settings.webhook_url}/webhook", secret_token=secret)
+        log.info("webhook registered")
 
-    web.run_app(app, host=settings.webhook_host, port=settings.webhook_port)
+    # Stop: the webhook answers what is in flight (a put into the inbox: milliseconds) for at
+    # most 2 s, then the consumer finishes or hands back what it holds (InboxConsumer.grace).
+    web.run_app(app, host=settings.webhook_host, port=settings.webhook_port,
+                shutdown_timeout=2.0, access_log=None, print=None)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot")
     parser.add_argument("--webhook", action="store_true", help="serve a webhook instead")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs("bot")
+    settings: Settings | None = None
     try:
         settings = Settings()
         if args.webhook:
@@ -238,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+    except Exception as exc:  # start-up failed: say why in one line, exit 2
+        log.error("start-up failed: %s", type(exc).__name__, exc_info=exc)
+        print(f"error: {why_not_started(exc, settings)}", file=sys.stderr)
+        return 2
     return 0
 
 

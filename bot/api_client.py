@@ -205,7 +205,9 @@ class ReferralsClient:
         params = {k: v for k, v in {"lat": lat, "lon": lon, "postcode": postcode, "city": city,
                                     "service": service, "language": language,
                                     "limit": limit}.items() if v is not None}
-        return _parsed(NearestPartners, await self._get("/v1/partners/nearest", **params))
+        # POST: a shared location never travels in a URL (URLs reach proxies' logs)
+        return _parsed(NearestPartners, await self._call("POST", "/v1/partners/nearest",
+                                                         json=params))
 
     async def cities(self) -> list[CityPartners]:
         return _parsed_list(CityPartners, await self._get("/v1/partners/cities"))

@@ -31,6 +31,7 @@ from bot.handlers import (
 )
 from bot.handlers.partner_group import InPrivate
 from bot.i18n import create_i18n, shipped_locales
+from bot.middlewares import observe
 from bot.middlewares.conversation import ConversationMiddleware
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.signals import SignalsMiddleware
@@ -141,6 +142,7 @@ def create_dispatcher(
         signal_buffer=signal_buffer,
         **deps,
     )
+    observe.install(dp)  # first: its timing and outcome cover everything below
     dp.update.outer_middleware(
         LocaleMiddleware(i18n, stores.languages, available, settings.default_locale)
     )

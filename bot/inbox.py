@@ -37,6 +37,8 @@ from aiogram.types import Update
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from ops.metrics import INBOX_DEPTH, INBOX_OLDEST, UPDATES
+
 log = logging.getLogger(__name__)
 
 GROUP = "bot"
@@ -74,6 +76,10 @@ def chat_of(update: dict[str, Any]) -> int | None:
         if isinstance(sender, dict) and isinstance(sender.get("id"), int):
             return int(sender["id"])
     return None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("ascii") if isinstance(value, bytes) else value
 
 
 class UpdateInbox:
@@ -114,13 +120,30 @@ class UpdateInbox:
                 pipe.xlen(self.stream(shard))
             return sum(int(n) for n in await pipe.execute())
 
+    async def oldest_age(self) -> float:
+        """Seconds since the oldest update still in the inbox arrived (0 when empty): entries
+        are deleted once handled, and a stream id starts with its arrival time in ms."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for shard in range(self.shards):
+                pipe.xrange(self.stream(shard), count=1)
+            heads = await pipe.execute()
+        arrived = [int(_text(entries[0][0]).split("-")[0]) for entries in heads if entries]
+        if not arrived:
+            return 0.0
+        return max(0.0, time.time() - min(arrived) / 1000)
+
+    async def refresh_metrics(self) -> None:
+        """The inbox's gauges, read when /metrics is scraped."""
+        INBOX_DEPTH.set(await self.backlog())
+        INBOX_OLDEST.set(await self.oldest_age())
+
 
 class InboxConsumer:
     """Handles the inbox's updates with ``dp`` (see the module's doc)."""
 
     def __init__(self, inbox: UpdateInbox, dp: Dispatcher, bot: Bot, *,
                  name: str | None = None, concurrency: int = 32, lease_seconds: float = 5.0,
-                 block_ms: int = 1000, done_ttl: int = DONE_TTL) -> None:
+                 block_ms: int = 1000, done_ttl: int = DONE_TTL, grace: float = 6.0) -> None:
         self.inbox = inbox
         self.redis = inbox.redis
         self.dp = dp
@@ -130,6 +153,7 @@ class InboxConsumer:
         self.lease_ms = int(lease_seconds * 1000)
         self.block_ms = block_ms
         self.done_ttl = done_ttl
+        self.grace = grace
         self.handled = 0
         self._renew = self.redis.register_script(_RENEW)
         self._release = self.redis.register_script(_RELEASE)
@@ -151,7 +175,9 @@ class InboxConsumer:
     # ---- running ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Take shards and handle their updates until ``stop`` is set; then finish what is
-        in hand and give the shards back."""
+        in hand (at most ``grace`` seconds: what is not finished by then stays unacknowledged
+        in its stream) and give the shards back, so that another consumer takes them over at
+        once instead of after a lease."""
         try:
             while not stop.is_set():
                 try:
@@ -198,10 +224,16 @@ class InboxConsumer:
 
     async def _leave(self) -> None:
         self._leaving.update(self._readers)
-        if self._readers:
+        if self._readers:  # each stops after its current read (block_ms at most)
             await asyncio.gather(*self._readers.values(), return_exceptions=True)
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _, late = await asyncio.wait(set(self._tasks), timeout=self.grace)
+            for task in late:  # not acknowledged: the next owner handles it again
+                task.cancel()
+            if late:
+                log.warning("inbox: %d update(s) in hand at the stop handed back", len(late),
+                            extra={"count": len(late)})
+                await asyncio.gather(*late, return_exceptions=True)
         for shard in list(self._readers):
             await self._release(keys=[self._lease_key(shard)], args=[self.name])
         self._readers.clear()
@@ -302,7 +334,8 @@ class InboxConsumer:
                 log.error("inbox: update not handled: %s", type(exc).__name__)
             self.handled += 1
         else:
-            log.info("inbox: update handled before; skipped")
+            UPDATES.labels("any", "duplicate").inc()
+            log.info("inbox: update handled before; skipped", extra={"update_id": update_id})
         await self._ack(stream, entry_id, done)
 
     async def _ack(self, stream: str, entry_id: bytes | str, done: str | None) -> None:

@@ -10,6 +10,7 @@ end: the call waits ``retry_after`` and is made again, as many times as Telegram
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from aiogram import Bot
@@ -18,7 +19,8 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
-from governor import Clock, Governor, WallClock
+from governor import Clock, Governor, WallClock, current_priority
+from ops.metrics import GOVERNOR_WAIT, TELEGRAM_429
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,15 @@ class GovernorMiddleware(BaseRequestMiddleware):
         pace = name in SENDING  # the context's class; other calls only honour pauses
         if not pace and chat_id is None and name != "answerCallbackQuery":
             return await make_request(bot, method)  # getUpdates, getMe, setWebhook, …
+        label = current_priority.get().name.lower() if pace else "other"
         while True:
+            started = time.monotonic()
             grant = await self.governor.acquire(chat_id, pace=pace)
+            GOVERNOR_WAIT.labels(label).observe(time.monotonic() - started)
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
+                TELEGRAM_429.inc()
                 await self.governor.pushed_back(grant, float(exc.retry_after))
 
 
@@ -68,5 +74,6 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
+                TELEGRAM_429.inc()
                 log.warning("telegram flood control: waiting %.0f s", float(exc.retry_after))
                 await self.clock.sleep(float(exc.retry_after))

@@ -9,6 +9,8 @@
     python -m referral_api followup import FILE.csv   pilot-format responses (idempotent)
     python -m referral_api followup report [--format text|csv|html] [--publication] [--out DIR]
     python -m referral_api followup send-next-wave --chat-id N   (demo: queue the next wave now)
+    python -m referral_api lookup-key              the LOOKUP_KEY value to pin (key rotation)
+    python -m referral_api rotate-keys [--batch-size 500]   re-encrypt with DATA_KEY's newest key
 
 Settings come from the environment and .env (referral_api.settings).
 """
@@ -26,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from ops.logs import configure as configure_logs
 from referral_api.admin.service import seed_partners as seed_partner_records
 from referral_api.clock import system_clock
 from referral_api.db.engine import create_engine, create_sessionmaker
@@ -35,7 +38,7 @@ from referral_api.followup.importer import ImportFailed, ImportResult, import_re
 from referral_api.followup.report import Report, load_rows, render_csv, render_text
 from referral_api.followup.report import build as build_report
 from referral_api.partners.schemas import SeedResult
-from referral_api.settings import Settings
+from referral_api.settings import ConfigError, Settings
 from referral_api.staff.models import LOCALES, ROLES
 from referral_api.staff.service import AccountService, password_hasher
 
@@ -98,17 +101,33 @@ async def followup_report(settings: Settings, *, publication: bool) -> Report:
 
 
 async def followup_send_next_wave(settings: Settings, chat_id: int) -> int | None:
-    from referral_api.crypto import DataVault
+    from referral_api.crypto import create_vault
     from referral_api.followup.service import FollowupService
 
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            service = FollowupService(session, DataVault(settings.resolved_data_key()),
-                                      settings, system_clock)
+            service = FollowupService(session, create_vault(settings), settings,
+                                      system_clock)
             return await service.send_next_wave_now(chat_id)
     finally:
         await engine.dispose()
+
+
+async def rotate_keys(settings: Settings, batch_size: int) -> bool:
+    """Every encrypted column re-encrypted with the newest key of DATA_KEY, a line of counts
+    per table printed; False when something is left to do (docs/operations.md)."""
+    from referral_api.crypto import create_vault
+    from referral_api.key_rotation import rotate_keys as rotate_all
+
+    vault = create_vault(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        results = await rotate_all(create_sessionmaker(engine), vault, batch_size=batch_size,
+                                   report=lambda result: print(result.summary(), flush=True))
+    finally:
+        await engine.dispose()
+    return all(result.complete for result in results)
 
 
 def _followup(settings: Settings, args: argparse.Namespace) -> int:
@@ -195,12 +214,21 @@ def _parser() -> argparse.ArgumentParser:
     wave = followup_commands.add_parser("send-next-wave",
                                         help="demo: queue a person's next wave now")
     wave.add_argument("--chat-id", type=int, required=True)
+    commands.add_parser("lookup-key", help="print the LOOKUP_KEY value that keeps every "
+                        "chat lookup key (pin it before removing DATA_KEY's oldest key)")
+    rotate = commands.add_parser("rotate-keys", help="re-encrypt every personal field with "
+                                 "the newest key of DATA_KEY")
+    rotate.add_argument("--batch-size", type=int, default=500,
+                        help="rows per transaction (default 500)")
     return parser
+
+
+GRACE = 7  # seconds for requests in flight at SIGTERM: the process is gone within 10 s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs("api")
     settings = Settings()
     if args.command == "seed-partners":
         result = asyncio.run(seed_partners(settings, args.file))
@@ -221,6 +249,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "followup":
         logging.getLogger().setLevel(logging.WARNING)  # the report goes to stdout
         return _followup(settings, args)
+    if args.command == "lookup-key":
+        from referral_api.crypto import encode_lookup_key
+
+        try:
+            print(encode_lookup_key(settings.resolved_lookup_secret()))
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "rotate-keys":
+        if args.batch_size < 1:
+            print("--batch-size must be at least 1", file=sys.stderr)
+            return 2
+        try:
+            finished = asyncio.run(rotate_keys(settings, args.batch_size))
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        if not finished:
+            print("not finished: see the counts above (docs/operations.md, "
+                  "\"Rotating DATA_KEY\"); keep every key in DATA_KEY", file=sys.stderr)
+            return 1
+        print("every encrypted value is readable with the newest key of DATA_KEY alone")
+        return 0
     if args.command == "upgrade":
         asyncio.run(upgrade_database(settings.database_url))
         print("database upgraded")
@@ -230,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # proxy_headers=False: X-Forwarded-For is read only from TRUSTED_PROXIES (web/clientip.py)
     uvicorn.run("referral_api.app:app_factory", factory=True, host=args.host, port=args.port,
-                access_log=False, proxy_headers=False)
+                access_log=False, proxy_headers=False, timeout_graceful_shutdown=GRACE,
+                log_config=None)  # ops.logs' JSON lines, not uvicorn's own format
     return 0
 
 

@@ -10,6 +10,7 @@ without importing it is handed over here (the referrals' consent withdrawal to /
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -25,17 +26,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ops.metrics import CONTENT_TYPE_LATEST, HTTP_REQUESTS, HTTP_SECONDS, render
 from referral_api.admin import router as admin_router
 from referral_api.admin import web as admin_pages
 from referral_api.campaigns import router as campaigns_router
 from referral_api.campaigns import web as campaign_pages
 from referral_api.clock import Clock, system_clock
-from referral_api.crypto import DataVault
+from referral_api.crypto import create_vault
 from referral_api.db.engine import create_engine, create_sessionmaker, pool_options
 from referral_api.dependencies import AppContext, SessionDep
 from referral_api.errors import DomainError
 from referral_api.followup import router as followup_router
 from referral_api.followup import web as followup_pages
+from referral_api.metrics import database_gauges
 from referral_api.partners import router as partners_router
 from referral_api.passwords import PasswordChecks
 from referral_api.referrals import router as referrals_router
@@ -59,7 +62,7 @@ def create_context(settings: Settings, *, clock: Clock = system_clock,
                    engine: AsyncEngine | None = None) -> AppContext:
     """What the routes need at run time: engine, sessions, vault, clock, tokens.
     Raises ConfigError when a secret is missing outside the demo."""
-    vault = DataVault(settings.resolved_data_key())
+    vault = create_vault(settings)
     service_token = settings.resolved_service_token()
     if engine is None:
         engine = create_engine(settings.database_url, **pool_options(settings.database_url,
@@ -168,6 +171,20 @@ def _health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus text: counters of this process, and the referrals and the outbox as
+        PostgreSQL has them (every replica reports the same: alert on max())."""
+        context: AppContext = request.app.state.context
+        token = context.settings.metrics_token
+        if token is not None and token.get_secret_value():
+            given = request.headers.get("authorization", "").encode("utf-8")
+            expected = f"Bearer {token.get_secret_value()}".encode()
+            if not hmac.compare_digest(given, expected):
+                return JSONResponse(status_code=401, content={"detail": {"code": "unauthorized"}})
+        body = await render("api", database_gauges(context.sessionmaker, context.clock))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
     @router.get("/readyz")
     async def readyz(session: SessionDep) -> JSONResponse:
         try:
@@ -207,5 +224,10 @@ class AccessLogMiddleware:
         finally:
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or "<unmatched>"
-            logger.info("%s %s %d %.1fms", scope["method"], path, status_code,
-                        (time.perf_counter() - started) * 1000)
+            took = time.perf_counter() - started
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method, path, str(status_code)).inc()
+            HTTP_SECONDS.labels(method, path).observe(took)
+            logger.info("%s %s %d %.1fms", method, path, status_code, took * 1000,
+                        extra={"method": method, "route": path, "status": status_code,
+                               "duration_ms": round(took * 1000, 1)})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,8 @@ from typing import Literal
 import argon2
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from referral_api.crypto import decode_lookup_key, derive_lookup_secret, parse_data_keys
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +44,12 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     service_token: SecretStr | None = None  # bot ↔ API
     admin_token: SecretStr | None = None  # admin endpoints until staff accounts exist; None = off
-    data_key: SecretStr | None = None  # Fernet key (urlsafe base64 of 32 bytes)
+    # Fernet keys (urlsafe base64 of 32 bytes), comma-separated, newest first: written with
+    # the first, read with any (rotation: docs/operations.md).
+    data_key: SecretStr | None = None
+    # The secret of the chat lookup keys (`chat_key`), as printed by
+    # `python -m referral_api lookup-key`; unset: derived from DATA_KEY's last key.
+    lookup_key: SecretStr | None = None
     bot_token: SecretStr | None = None  # worker
     telegram_api_url: str | None = None  # worker
     coordinator_chat_id: int | None = None  # alerts (partner without a notification chat, …)
@@ -87,6 +95,12 @@ class Settings(BaseSettings):
     # /docs and /openapi.json: off unless asked for (the demo turns them on); the schema
     # declares the bearer token every /v1 route needs.
     api_docs: bool = False
+    # GET /metrics (Prometheus): when set, a scrape must bring it as a bearer token; unset, it
+    # answers anyone who reaches the port (the NetworkPolicy keeps it inside the cluster).
+    metrics_token: SecretStr | None = None
+    # The outbox worker's own small HTTP server: /healthz, /readyz, /metrics (0: none).
+    worker_http_host: str = "127.0.0.1"
+    worker_http_port: int = Field(default=8082, ge=0, le=65535)
     staff_db_pool_size: int = Field(default=5, ge=1, le=200)
     staff_login_window_minutes: int = Field(default=15, ge=1, le=1440)
     # Staff password hashing (argon2id). The defaults are argon2-cffi's (RFC 9106, low memory:
@@ -155,12 +169,31 @@ class Settings(BaseSettings):
         logger.warning("DATA_KEY is not set: personal data is encrypted with a derived demo key")
         return demo_data_key()
 
+    def resolved_data_keys(self) -> list[bytes]:
+        """The keys of DATA_KEY, newest first. Raises ConfigError when one is malformed (its
+        position is named, never its value) or when DATA_KEY is missing outside the demo."""
+        try:
+            return parse_data_keys(self.resolved_data_key())
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def resolved_lookup_secret(self) -> bytes:
+        """The secret of the chat lookup keys: LOOKUP_KEY, else derived from the last (oldest)
+        key of DATA_KEY, so that adding a newer key in front changes no chat_key."""
+        if self.lookup_key is not None and self.lookup_key.get_secret_value():
+            try:
+                return decode_lookup_key(self.lookup_key.get_secret_value())
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        return derive_lookup_secret(self.resolved_data_keys()[-1])
 
     def resolved_staff_session_secret(self) -> bytes:
-        """STAFF_SESSION_SECRET, or a secret derived from DATA_KEY (never the key itself)."""
+        """STAFF_SESSION_SECRET, or a secret derived from the lookup secret (never a key): it
+        stays the same while DATA_KEY rotates and once LOOKUP_KEY is pinned."""
         if self.staff_session_secret is not None and self.staff_session_secret.get_secret_value():
             return self.staff_session_secret.get_secret_value().encode("utf-8")
-        return hashlib.sha256(b"conex staff session/v1:" + self.resolved_data_key()).digest()
+        return hmac.new(self.resolved_lookup_secret(), b"conex staff session/v2",
+                        hashlib.sha256).digest()
 
 
 def demo_data_key() -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import Generator
@@ -21,6 +20,7 @@ from pydantic import SecretStr
 from bot.api_client import ReferralsClient
 from bot.app import create_bot, create_dispatcher
 from bot.settings import Settings
+from ops.logs import configure as configure_logs
 from referral_api.housekeeping import create_worker
 from referral_api.settings import Settings as ApiSettings
 from simulator.demo import create_demo_accounts, prepare_api
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logs("simulator")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port))
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 
 from aiogram import Bot, Router
 from aiogram.types import ErrorEvent, User
@@ -48,10 +47,10 @@ def create_router() -> Router:
         settings: Settings,
     ) -> bool:
         update = event.update
-        # Only the update id and the exception type: never message text or user ids.
-        # The traceback's frames, without the exception's message (which may quote input).
-        log.error("update %s failed: %s\n%s", update.update_id, type(event.exception).__name__,
-                  "".join(traceback.format_tb(event.exception.__traceback__)))
+        # Only the update id and the exception: ops.logs writes its type and the traceback's
+        # frames, never its message (which may quote input).
+        log.error("update failed: %s", type(event.exception).__name__,
+                  exc_info=event.exception, extra={"update_id": update.update_id})
         chat_id = None
         try:
             user = None
@@ -68,8 +67,8 @@ def create_router() -> Router:
                                           settings.default_locale)
                 await bot.send_message(chat_id, i18n.gettext(APOLOGY, locale=locale))
         except Exception as exc:
-            log.error("could not apologise for update %s: %s", update.update_id,
-                      type(exc).__name__)
+            log.error("could not apologise: %s", type(exc).__name__,
+                      extra={"update_id": update.update_id})
         return True
 
     return router

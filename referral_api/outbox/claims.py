@@ -33,6 +33,7 @@ from sqlalchemy import Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from ops.metrics import DELIVERIES
 from referral_api.crypto import DataVault
 from referral_api.outbox.delivery import NO_WINDOW_BUDGET, delivery_class
 from referral_api.outbox.delivery import Clock as Timer
@@ -313,11 +314,13 @@ class Leases:
             except (InvalidToken, ValueError):
                 row.status, row.last_error = "failed", "invalid"
                 result.failed += 1
+                DELIVERIES.labels(row.kind, "failed", "invalid").inc()
                 log.warning("outbox failed: invalid (%s, undecryptable chat)", row.kind)
                 continue
             if target is None:
                 row.status, row.last_error = "held", "no_target"
                 result.held += 1
+                DELIVERIES.labels(row.kind, "held", "no_target").inc()
                 log.info("outbox held: no_target (%s)", row.kind)
             else:
                 row.chat_key = self.vault.chat_key(target)
@@ -339,6 +342,7 @@ class Leases:
             for column, value in self.blank(row).items():
                 setattr(row, column, value)
             result.dropped += 1
+            DELIVERIES.labels(row.kind, "dropped", reason).inc()
             log.info("outbox dropped: %s (%s)", reason, row.kind)
         return wanted
 

@@ -56,6 +56,7 @@ from cryptography.fernet import InvalidToken
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ops.metrics import DELIVERIES
 from referral_api.clock import Clock, system_clock
 from referral_api.crypto import DataVault
 from referral_api.outbox.claims import Claim, DrainResult, Leases, Queue, Values
@@ -226,11 +227,13 @@ class OutboxWorker:
             outgoing = None if chat_id is None else self._outgoing(claim, chat_id)
         except (InvalidToken, ValueError):
             result.failed += 1
+            DELIVERIES.labels(claim.kind, "failed", "invalid").inc()
             log.warning("outbox failed: invalid (%s, undecryptable)", claim.kind)
             await self.leases.record([self._failed(claim, "invalid")], [])
             return _Step.NEXT
         if chat_id is None:
             result.held += 1
+            DELIVERIES.labels(claim.kind, "held", "no_target").inc()
             log.info("outbox held: no_target (%s)", claim.kind)
             await self.leases.record([{"id": claim.id, "status": "held",
                                        "last_error": "no_target", "claimed_until": None}], [])
@@ -239,6 +242,7 @@ class OutboxWorker:
             # A notice the person's side has no text for (such as "returned", which is for
             # statistics): nothing to send, recorded as such.
             result.failed += 1
+            DELIVERIES.labels(claim.kind, "failed", "no_text").inc()
             log.info("outbox not sent: no_text (%s)", claim.kind)
             await self.leases.record([self._failed(claim, "no_text")], [])
             return _Step.NEXT
@@ -265,6 +269,7 @@ class OutboxWorker:
         now = self.clock()
         if sent.sent:
             result.sent += 1
+            DELIVERIES.labels(claim.kind, "sent", "").inc()
             card = ({"message_id": sent.message_id}
                     if claim.kind in CARD_KINDS and sent.message_id is not None else {})
             await self.leases.record([{"id": claim.id, "status": "sent", "sent_at": now,
@@ -274,6 +279,7 @@ class OutboxWorker:
         if sent.retry and sent.reason == "flood":
             # Only without the governor: Telegram's "slow down" is no failed attempt.
             result.retried += 1
+            DELIVERIES.labels(claim.kind, "retry", "flood").inc()
             wait = sent.retry_after if sent.retry_after is not None else 1.0
             await self.leases.record([{"id": claim.id,
                                        "not_before": now + timedelta(seconds=wait),
@@ -283,6 +289,7 @@ class OutboxWorker:
             attempts = claim.attempts + 1
             if claim.give_up_at is None or now < claim.give_up_at:
                 result.retried += 1
+                DELIVERIES.labels(claim.kind, "retry", sent.reason).inc()
                 delay = sent.retry_after if sent.retry_after is not None else backoff(attempts)
                 await self.leases.record([{"id": claim.id, "attempts": attempts,
                                            "not_before": now + timedelta(seconds=delay),
@@ -295,6 +302,7 @@ class OutboxWorker:
         else:
             log.warning("outbox failed: %s (%s)", sent.reason, claim.kind)
         result.failed += 1
+        DELIVERIES.labels(claim.kind, "failed", sent.reason).inc()
         await self.leases.record([self._failed(claim, sent.reason)], [])
         return _Step.NEXT
 

@@ -11,8 +11,8 @@ from referral_api.dependencies import ContextDep, SessionDep, require_service
 from referral_api.partners.schemas import (
     CityPartners,
     NearestPartners,
+    NearestQuery,
     PartnerPublic,
-    Service,
     SlotList,
 )
 from referral_api.partners.service import PartnerService
@@ -29,21 +29,13 @@ def create_router() -> APIRouter:
     router = APIRouter(prefix="/v1/partners", tags=["partners"],
                        dependencies=[Depends(require_service)])
 
-    @router.get("/nearest")
-    async def nearest(
-        service_: ServiceDep,
-        lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
-        lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-        postcode: Annotated[str | None, Query(max_length=12)] = None,
-        city: Annotated[str | None, Query(max_length=100)] = None,
-        service: Service | None = None,
-        language: Annotated[str | None, Query(max_length=16,
-                                              pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
-        = None,
-        limit: Annotated[int, Query(ge=1, le=50)] = 5,
-    ) -> NearestPartners:
-        return await service_.nearest(lat=lat, lon=lon, postcode=postcode, city=city,
-                                      service=service, language=language, limit=limit)
+    @router.post("/nearest")
+    async def nearest(query: NearestQuery, service_: ServiceDep) -> NearestPartners:
+        """A search, not a change: POST only so that the place searched from (a person's
+        location) travels in the body and never in a URL."""
+        return await service_.nearest(lat=query.lat, lon=query.lon, postcode=query.postcode,
+                                      city=query.city, service=query.service,
+                                      language=query.language, limit=query.limit)
 
     @router.get("/cities")
     async def cities(service_: ServiceDep) -> list[CityPartners]:

@@ -112,6 +112,21 @@ class Origin(BaseModel):
     province: str | None
 
 
+class NearestQuery(BaseModel):
+    """Where to search from: a point (the person's shared location), a postcode or a city.
+    Sent in a POST body, never in a URL: URLs end up in proxies' and clients' logs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    postcode: Annotated[str, StringConstraints(max_length=12), OneLine] | None = None
+    city: Annotated[str, StringConstraints(max_length=100), OneLine] | None = None
+    service: Service | None = None
+    language: LanguageCode | None = None
+    limit: int = Field(default=5, ge=1, le=50)
+
+
 class NearestPartners(BaseModel):
     origin: Origin
     partners: list[PartnerNearby]

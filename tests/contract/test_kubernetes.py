@@ -63,9 +63,8 @@ def test_workloads_have_limits_probes_and_only_secret_references() -> None:
             assert not any("value" in e and e["name"] in ("SERVICE_TOKEN", "DATA_KEY",
                                                             "BOT_TOKEN", "DATABASE_URL")
                            for e in container.get("env", [])), name
-            if name != "conex-worker":  # the worker serves no HTTP yet
-                assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
-                assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
     surfaces = {name: {e["name"]: e.get("value") for e in containers(d)[0].get("env", [])}
                 .get("API_SURFACE") for name, d in deployments.items()}
     assert surfaces["conex-api"] == "bot" and surfaces["conex-staff"] == "staff"

@@ -35,7 +35,7 @@ async def test_readyz_is_503_when_the_database_does_not_answer() -> None:
 
 
 SERVICE_CALLS = [
-    ("GET", "/v1/partners/nearest?postcode=9000", None),
+    ("POST", "/v1/partners/nearest", {"postcode": "9000"}),
     ("GET", "/v1/partners/cities", None),
     ("GET", "/v1/partners/fedasil-gent", None),
     ("GET", "/v1/partners/fedasil-gent/slots", None),

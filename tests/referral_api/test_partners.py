@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("seeded")
 
 
 async def nearest(client: httpx.AsyncClient, **params: object) -> httpx.Response:
-    return await client.get("/v1/partners/nearest", params=params)
+    return await client.post("/v1/partners/nearest", json=params)
 
 
 def ids(response: httpx.Response) -> list[str]:

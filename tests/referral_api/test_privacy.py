@@ -170,7 +170,7 @@ async def test_purge_after_the_retention_period(app: FastAPI, client: httpx.Asyn
 async def test_logs_carry_no_personal_data_nor_location(
         client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    await client.get("/v1/partners/nearest", params={"lat": 51.0412, "lon": 3.7233})
+    await client.post("/v1/partners/nearest", json={"lat": 51.0412, "lon": 3.7233})
     referral = await book(client, contact_mode="phone", phone=PHONE, name="Amina",
                           chat_id=PERSON)
     await client.post(f"/v1/referrals/{referral['reference']}/cancel", json={"chat_id": PERSON})
@@ -181,5 +181,5 @@ async def test_logs_carry_no_personal_data_nor_location(
     for secret in (*SECRETS, "51.0412", "3.7233"):
         assert secret not in messages
     # One access line per request, with the route's template rather than the concrete path.
-    assert "GET /v1/partners/nearest 200" in messages
+    assert "POST /v1/partners/nearest 200" in messages
     assert "POST /v1/referrals/{reference}/cancel 200" in messages

@@ -24,7 +24,7 @@ async def test_booking_on_sqlite(tmp_path: Path) -> None:
     app = create_app(settings)
     try:
         async with make_client(app, DEMO_SERVICE_TOKEN) as client:
-            nearest = await client.get("/v1/partners/nearest", params={"postcode": "9000"})
+            nearest = await client.post("/v1/partners/nearest", json={"postcode": "9000"})
             assert nearest.json()["partners"][0]["id"] == "fedasil-gent"
             slot = (await client.get("/v1/partners/fedasil-gent/slots")).json()["slots"][0]
             visit = referral_body("fedasil-gent", contact_mode="visit", slot_start=slot)

@@ -62,7 +62,9 @@ async def test_a_nul_in_a_staff_form_is_refused_without_a_login(
 
 
 async def test_a_nul_in_a_query_or_path_is_refused(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/v1/partners/nearest?city=Gent%00")).status_code == 422
+    assert (await client.get("/v1/partners/cities?x=Gent%00")).status_code == 422
+    assert (await client.post("/v1/partners/nearest",
+                              json={"city": "Gent\u0000"})).status_code == 422
     assert (await client.get("/v1/partners/test%00desk")).status_code == 422
 
 
