@@ -7,7 +7,8 @@ BABEL_KEYWORDS := -k _ -k __ -k N_
 STAFF_KEYWORDS := -k _ -k N_ -k pgettext:1c,2
 
 .PHONY: demo test install i18n i18n-extract i18n-update i18n-compile i18n-check lint typecheck \
-        flows-check facts-report unit bench bench-signals fuzz clean db-upgrade seed-partners i18n-report
+        flows-check facts-report unit bench bench-signals fuzz clean db-upgrade seed-partners i18n-report \
+        i18n-import-reviews
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +61,11 @@ i18n-compile: install
 i18n-check: install
 	$(PY) -m bot.i18n_check
 	$(PY) -m bot.i18n_check --domain staff
+
+# The translations reviewed in the staff app, written into the catalogues (commit them after)
+i18n-import-reviews: install
+	$(PY) -m referral_api translations import
+	$(VENV)/bin/pybabel compile -d locales -D messages
 
 # The README's table of languages, coverage and review state
 i18n-report: install

@@ -58,6 +58,7 @@ from referral_api.signals.schemas import (
     SignalsForgotten,
     SignalsRecorded,
 )
+from referral_api.translations.schemas import FileId, VoiceInfo, VoiceList
 
 __all__ = [
     "ApiRefused",
@@ -105,6 +106,8 @@ SEGMENTS = {
     "reference": re.compile(r"[A-Za-z2-9]{4}-?[A-Za-z2-9]{4}"),
     "token": re.compile(r"[A-Za-z0-9_-]{8,128}"),
     "code": re.compile(r"[A-Za-z0-9_-]{1,64}"),  # a deep link's start parameter
+    "locale": re.compile(r"[a-z]{2,3}(?:_[A-Za-z]{2,4})?"),  # a catalogue: "ar", "fa_AF"
+    "screen": re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*"),  # a flow node: "menu.welcome"
 }
 
 
@@ -306,6 +309,32 @@ class ReferralsClient:
                 return None
             raise
         return _parsed(CampaignPublic, data).code
+
+    # --- recorded voice (issue 18) ---------------------------------------------------------
+    async def voices(self) -> set[tuple[str, str]]:
+        """(language, screen) of every recording."""
+        data = _parsed(VoiceList, await self._get("/v1/voice"))
+        return {(r.locale, r.screen) for r in data.recordings}
+
+    async def voice(self, locale: str, screen: str) -> VoiceInfo:
+        return _parsed(VoiceInfo, await self._get(api_path(
+            "/v1/voice/{locale}/{screen}", locale=locale, screen=screen)))
+
+    async def voice_audio(self, locale: str, screen: str) -> bytes:
+        if self.http is None:
+            raise ApiUnavailable("not_configured")
+        path = api_path("/v1/voice/{locale}/{screen}/audio", locale=locale, screen=screen)
+        try:
+            response = await self.http.get(path, headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise ApiUnavailable(type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise ApiUnavailable(str(response.status_code))
+        return response.content
+
+    async def remember_voice(self, locale: str, screen: str, file_id: str) -> None:
+        path = api_path("/v1/voice/{locale}/{screen}/file-id", locale=locale, screen=screen)
+        await self._call("PUT", path, json=checked(FileId, file_id=file_id).model_dump())
 
     async def forget(self, chat_id: int) -> int:
         data = await self._post("/v1/forget", checked(PersonRequest, chat_id=chat_id))

@@ -13,6 +13,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 
+from bot import voice
 from bot.actions import create_action_registry
 from bot.api_client import ReferralsClient
 from bot.engine.core import Engine
@@ -43,6 +44,7 @@ from bot.preferences import (
 from bot.settings import MissingToken, Settings
 from bot.signals import SignalBuffer
 from bot.storage import PrefetchingRedisStorage
+from bot.voice import VoiceShelf
 from governor import Governor, wiring
 
 
@@ -140,6 +142,7 @@ def create_dispatcher(
         language_preferences=stores.languages,
         referrals=referrals,
         signal_buffer=signal_buffer,
+        voices=VoiceShelf(referrals),
         **deps,
     )
     observe.install(dp)  # first: its timing and outcome cover everything below
@@ -162,6 +165,7 @@ def create_dispatcher(
         language.create_router(),
         campaign.create_router(),
         mycontact.create_router(),
+        voice.create_router(),
         followup.create_router(),
         fallback.create_router(),  # last: takes whatever the others did not
     )

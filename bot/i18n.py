@@ -58,8 +58,17 @@ def isolate(text: str, locale: str) -> str:
     return f"{FSI}{text}{PDI}" if is_rtl(locale) else text
 
 
+# Where CLDR's own name is not what the speakers call their language in a picker: Dari (CLDR:
+# "Persian (Afghanistan)"), Kurmanji (CLDR adds script and country), Guinea's Pular (CLDR gives
+# Senegal's "Pulaar"), Serbian in Latin script (CLDR adds "(latinica)"), Simplified Chinese.
+NATIVE_NAMES = {"fa_AF": "دری", "kmr": "Kurdî (Kurmancî)", "ff": "Pular", "sr_Latn": "Srpski",
+                "zh_Hans": "简体中文"}
+
+
 def native_name(code: str) -> str:
     """The language's name in its own script ("Nederlands", "Français")."""
+    if code in NATIVE_NAMES:
+        return NATIVE_NAMES[code]
     name = Locale.parse(code).get_display_name(code) or code
     if name[:1] and unicodedata.name(name[0], "").startswith(("LATIN", "CYRILLIC", "ARMENIAN")):
         return name[:1].upper() + name[1:]
@@ -67,8 +76,9 @@ def native_name(code: str) -> str:
 
 
 # The order of the language picker: Belgium's languages, then the main countries of return.
-LANGUAGE_ORDER = ("nl", "fr", "en", "pt_BR", "es", "ro", "ru", "uk", "ka", "hy", "tr", "ar",
-                  "fa", "ps", "ckb", "mn", "sq", "am")
+LANGUAGE_ORDER = ("nl", "fr", "en", "pt_BR", "es", "ro", "ru", "uk", "sr_Latn", "sq", "ka",
+                  "hy", "tr", "kmr", "ckb", "ar", "fa", "fa_AF", "ps", "mn", "zh_Hans", "am",
+                  "ti", "ln", "ff")
 
 
 def shipped_locales(locales_dir: Path) -> list[str]:

@@ -117,21 +117,81 @@ def keys(catalog: Catalog) -> set[tuple[str, Any]]:
     return {(m.id, m.context) for m in catalog if m.id and isinstance(m.id, str)}
 
 
+GLOSSARY = "glossary.yaml"  # the programme's terms and their approved word per language
+REVIEWED = re.compile(r"^reviewed: (?P<who>.+?) (?P<date>\d{4}-\d{2}-\d{2})$")
+
+
+@dataclass(frozen=True)
+class Glossary:
+    """The programme's terms (issue 18): for each, where the English uses it (a pattern) and
+    the approved word(s) in each language; a translation of a string that uses the term must
+    contain one of them. ``exceptions``: (language, term, msgid) a reviewer accepted."""
+
+    terms: dict[str, re.Pattern[str]]
+    words: dict[str, dict[str, list[str]]]  # language -> term -> accepted forms
+    exceptions: frozenset[tuple[str, str, str]]
+
+
+def read_glossary(locales_dir: Path) -> Glossary | None:
+    path = locales_dir / GLOSSARY
+    if not path.exists():
+        return None
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    terms = {term: re.compile(pattern, re.IGNORECASE)
+             for term, pattern in (data.get("terms") or {}).items()}
+    words = {lang: {term: [forms] if isinstance(forms, str) else list(forms)
+                    for term, forms in (entries or {}).items()}
+             for lang, entries in (data.get("languages") or {}).items()}
+    exceptions = frozenset((str(e["language"]), str(e["term"]), str(e["msgid"]))
+                           for e in data.get("exceptions") or [])
+    return Glossary(terms, words, exceptions)
+
+
+def _fold(text: str) -> str:
+    """Case-insensitive matching that survives Turkish: "İnsan" folds to "i̇nsan" (with a
+    combining dot), which would not contain "insan"."""
+    return text.casefold().replace("\u0307", "")
+
+
+def glossary_problems(glossary: Glossary, locale: str, msgid: str, text: str) -> list[str]:
+    words = glossary.words.get(locale)
+    if words is None:
+        return []
+    problems = []
+    for term, pattern in glossary.terms.items():
+        forms = words.get(term)
+        if (not forms or not pattern.search(PLACEHOLDER.sub("", msgid))
+                or (locale, term, msgid) in glossary.exceptions):
+            continue
+        if not any(_fold(form) in _fold(text) for form in forms):
+            problems.append(f"{locale}: {term!r} is not said with the glossary's word "
+                            f"({' / '.join(forms)}) in {msgid[:60]!r}")
+    return problems
+
+
 @dataclass
 class Coverage:
     locale: str
     translated: int
     total: int
     source: str
+    reviewed: int = 0  # entries a native speaker approved in context (staff app)
 
     @property
     def percent(self) -> float:
         return 100.0 * self.translated / self.total if self.total else 100.0
 
+    @property
+    def reviewed_percent(self) -> float:
+        return 100.0 * self.reviewed / self.total if self.total else 0.0
+
 
 def check_language(template: Catalog, po_path: Path,
                    allowed: set[tuple[str, str]] | None = None,
-                   placeholder: re.Pattern[str] = PLACEHOLDER) -> tuple[Coverage, list[str]]:
+                   placeholder: re.Pattern[str] = PLACEHOLDER,
+                   glossary: Glossary | None = None) -> tuple[Coverage, list[str]]:
     locale = po_path.parent.parent.name
     catalog = read(po_path, locale)
     allowed = allowed or set()
@@ -139,7 +199,9 @@ def check_language(template: Catalog, po_path: Path,
     source = translation_source(po_path)
     if source not in ("machine", "reviewed"):
         problems.append(f"{locale}: header X-Translation-Source must be 'machine' or 'reviewed'")
-    translated = 0
+    translated = reviewed = 0
+    if glossary is not None and locale not in glossary.words:
+        problems.append(f"{locale}: no entry in {GLOSSARY} (the approved word for each term)")
     for msgid, context in sorted(keys(template), key=lambda key: (key[0], key[1] or "")):
         message = catalog.get(msgid, context)
         if message is None or not message.string:
@@ -161,8 +223,11 @@ def check_language(template: Catalog, po_path: Path,
         if template_message is not None and is_label(template_message) and len(text) > MAX_LABEL:
             problems.append(f"{locale}: button label longer than {MAX_LABEL}: {text!r}")
             continue
+        if glossary is not None:
+            problems += glossary_problems(glossary, locale, msgid, text)
         translated += 1
-    return Coverage(locale, translated, len(keys(template)), source), problems
+        reviewed += any(REVIEWED.match(c) for c in message.user_comments)
+    return Coverage(locale, translated, len(keys(template)), source, reviewed), problems
 
 
 def check(locales_dir: Path = DEFAULT_LOCALES_DIR,
@@ -178,8 +243,9 @@ def check(locales_dir: Path = DEFAULT_LOCALES_DIR,
         template = fresh
     coverage = []
     allowed = read_allowlist(locales_dir, domain.allowlist)
+    glossary = read_glossary(locales_dir) if domain is MESSAGES else None
     for po_path in sorted(locales_dir.glob(f"*/LC_MESSAGES/{domain.name}.po")):
-        cov, found = check_language(template, po_path, allowed, domain.placeholder)
+        cov, found = check_language(template, po_path, allowed, domain.placeholder, glossary)
         coverage.append(cov)
         problems.extend(found)
     return coverage, problems
@@ -194,14 +260,16 @@ def report(coverage: list[Coverage]) -> str:
     from bot.i18n import LANGUAGE_ORDER, is_rtl, native_name
 
     rank = {code: i for i, code in enumerate(LANGUAGE_ORDER)}
-    rows = ["| language | code | coverage | review state | direction |",
-            "|---|---|---|---|---|",
-            "| English | `en` | source | written by the team from the programme facts | ltr |"]
+    rows = ["| language | code | coverage | reviewed in context | review state | direction |",
+            "|---|---|---|---|---|---|",
+            "| English | `en` | source | source | written by the team from the programme facts "
+            "| ltr |"]
     for cov in sorted(coverage, key=lambda c: rank.get(c.locale, 99)):
         state = {"machine": "machine translation, not yet reviewed by a native speaker",
                  "reviewed": "reviewed by a native speaker"}.get(cov.source, "unknown")
         rows.append(f"| {native_name(cov.locale)} | `{cov.locale}` | "
-                    f"{cov.percent:.0f} % ({cov.translated}/{cov.total}) | {state} | "
+                    f"{cov.percent:.0f} % ({cov.translated}/{cov.total}) | "
+                    f"{cov.reviewed_percent:.0f} % ({cov.reviewed}) | {state} | "
                     f"{'rtl' if is_rtl(cov.locale) else 'ltr'} |")
     return "\n".join(rows)
 

@@ -39,8 +39,10 @@ from referral_api.followup.report import Report, load_rows, render_csv, render_t
 from referral_api.followup.report import build as build_report
 from referral_api.partners.schemas import SeedResult
 from referral_api.settings import ConfigError, Settings
+from referral_api.staff.languages import LOCALES_DIR, parse_languages, shipped_catalogues
 from referral_api.staff.models import LOCALES, ROLES
 from referral_api.staff.service import AccountService, password_hasher
+from referral_api.translations.catalogues import Imported, import_reviews
 
 # The structured reading of the seed file's free text (hours, address remarks), by partner id.
 SEED_STRUCTURE = Path(__file__).parent / "partners" / "seed_structure.yaml"
@@ -68,7 +70,8 @@ async def seed_partners(settings: Settings, path: Path) -> SeedResult:
 
 
 async def create_account(settings: Settings, *, email: str, password: str, role: str,
-                         partner_id: str | None, locale: str) -> int:
+                         partner_id: str | None, locale: str,
+                         languages: str | None = None) -> int:
     """A staff account; returns its id. Raises DomainError (invalid data, e-mail taken)."""
     engine = create_engine(settings.database_url)
     try:
@@ -76,8 +79,16 @@ async def create_account(settings: Settings, *, email: str, password: str, role:
             account = await AccountService(session, system_clock,
                                            hasher=password_hasher(settings)).create(
                 email=email, password=password, role=role, partner_id=partner_id,
-                locale=locale)
+                locale=locale, languages=languages)
             return account.id
+    finally:
+        await engine.dispose()
+
+
+async def translations_import(settings: Settings, locales_dir: Path) -> dict[str, Imported]:
+    engine = create_engine(settings.database_url)
+    try:
+        return await import_reviews(create_sessionmaker(engine), locales_dir)
     finally:
         await engine.dispose()
 
@@ -101,13 +112,12 @@ async def followup_report(settings: Settings, *, publication: bool) -> Report:
 
 
 async def followup_send_next_wave(settings: Settings, chat_id: int) -> int | None:
-    from referral_api.crypto import create_vault
     from referral_api.followup.service import FollowupService
 
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            service = FollowupService(session, create_vault(settings), settings,
+            service = FollowupService(session, settings.vault(), settings,
                                       system_clock)
             return await service.send_next_wave_now(chat_id)
     finally:
@@ -117,10 +127,9 @@ async def followup_send_next_wave(settings: Settings, chat_id: int) -> int | Non
 async def rotate_keys(settings: Settings, batch_size: int) -> bool:
     """Every encrypted column re-encrypted with the newest key of DATA_KEY, a line of counts
     per table printed; False when something is left to do (docs/operations.md)."""
-    from referral_api.crypto import create_vault
     from referral_api.key_rotation import rotate_keys as rotate_all
 
-    vault = create_vault(settings)
+    vault = settings.vault()
     engine = create_engine(settings.database_url)
     try:
         results = await rotate_all(create_sessionmaker(engine), vault, batch_size=batch_size,
@@ -201,6 +210,8 @@ def _parser() -> argparse.ArgumentParser:
     account.add_argument("--password", help="asked for when not given (safer: not in history)")
     account.add_argument("--role", choices=ROLES, required=True)
     account.add_argument("--partner", help="partner id (required for counsellors)")
+    account.add_argument("--languages", help="translators: the language codes they review "
+                                             "(comma-separated: ar,fa_AF)")
     account.add_argument("--locale", choices=LOCALES, default="nl")
     followup = commands.add_parser("followup", help="follow-up after return: import, report")
     followup_commands = followup.add_subparsers(dest="followup_command")
@@ -214,6 +225,11 @@ def _parser() -> argparse.ArgumentParser:
     wave = followup_commands.add_parser("send-next-wave",
                                         help="demo: queue a person's next wave now")
     wave.add_argument("--chat-id", type=int, required=True)
+    translations = commands.add_parser(
+        "translations", help="write the reviews of the staff app into the catalogues")
+    translations.add_argument("action", choices=["import"])
+    translations.add_argument("--locales", type=Path, default=LOCALES_DIR,
+                              help="the catalogues' directory (default: the project's locales)")
     commands.add_parser("lookup-key", help="print the LOOKUP_KEY value that keeps every "
                         "chat lookup key (pin it before removing DATA_KEY's oldest key)")
     rotate = commands.add_parser("rotate-keys", help="re-encrypt every personal field with "
@@ -240,7 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             account_id = asyncio.run(create_account(
                 settings, email=args.email, password=_password(args.password), role=role,
-                partner_id=getattr(args, "partner", None), locale=args.locale))
+                partner_id=getattr(args, "partner", None), locale=args.locale,
+                languages=parse_languages(getattr(args, "languages", None) or "",
+                                          shipped_catalogues())))
         except DomainError as exc:
             print(f"could not create the account: {exc.code}", file=sys.stderr)
             return 1
@@ -249,6 +267,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "followup":
         logging.getLogger().setLevel(logging.WARNING)  # the report goes to stdout
         return _followup(settings, args)
+    if args.command == "translations":
+        results = asyncio.run(translations_import(settings, args.locales))
+        for locale, found in sorted(results.items()):
+            print(f"{locale}: {found.updated} updated, {found.unchanged} unchanged, "
+                  f"{found.unknown} no longer in the catalogue")
+        print("now compile (make i18n-compile) and commit the catalogues")
+        return 0
     if args.command == "lookup-key":
         from referral_api.crypto import encode_lookup_key
 

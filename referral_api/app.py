@@ -22,33 +22,36 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ops.metrics import CONTENT_TYPE_LATEST, HTTP_REQUESTS, HTTP_SECONDS, render
+from ops.metrics import CONTENT_TYPE_LATEST, HTTP_REQUESTS, HTTP_SECONDS, Refresh, render
 from referral_api.admin import router as admin_router
 from referral_api.admin import web as admin_pages
 from referral_api.campaigns import router as campaigns_router
 from referral_api.campaigns import web as campaign_pages
 from referral_api.clock import Clock, system_clock
-from referral_api.crypto import create_vault
 from referral_api.db.engine import create_engine, create_sessionmaker, pool_options
 from referral_api.dependencies import AppContext, SessionDep
 from referral_api.errors import DomainError
 from referral_api.followup import router as followup_router
 from referral_api.followup import web as followup_pages
-from referral_api.metrics import database_gauges
+from referral_api.outbox.metrics import read_outbox
 from referral_api.partners import router as partners_router
 from referral_api.passwords import PasswordChecks
 from referral_api.referrals import router as referrals_router
 from referral_api.referrals import web as referral_pages
+from referral_api.referrals.metrics import read_referrals
 from referral_api.referrals.service import withdraw_followup_consent
 from referral_api.settings import Settings
 from referral_api.signals import router as signals_router
 from referral_api.signals import web as signal_pages
 from referral_api.staff import web as staff_pages
 from referral_api.staff.service import password_hasher
+from referral_api.translations import router as voice_router
+from referral_api.translations import web as translation_pages
+from referral_api.translations.service import Screens
 from referral_api.web import openapi
 from referral_api.web import router as staff_kit
 from referral_api.web.ratelimit import create_login_limiter
@@ -62,7 +65,7 @@ def create_context(settings: Settings, *, clock: Clock = system_clock,
                    engine: AsyncEngine | None = None) -> AppContext:
     """What the routes need at run time: engine, sessions, vault, clock, tokens.
     Raises ConfigError when a secret is missing outside the demo."""
-    vault = create_vault(settings)
+    vault = settings.vault()
     service_token = settings.resolved_service_token()
     if engine is None:
         engine = create_engine(settings.database_url, **pool_options(settings.database_url,
@@ -113,6 +116,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
         app.include_router(followup_router.create_router(withdraw_followup_consent))
         app.include_router(signals_router.create_router())
         app.include_router(campaigns_router.create_router())
+        app.include_router(voice_router.create_router())
     if settings.api_surface in ("all", "staff"):
         # The staff web app under /staff: the kit's routes, then each domain's pages.
         staff_kit.install(app)
@@ -122,11 +126,30 @@ def create_app(settings: Settings, *, clock: Clock = system_clock,
         referral_pages.install(app)  # with the Alerts count in every page's navigation
         admin_pages.install(app)
         followup_pages.install(app)
+        translation_pages.install(app, _gallery)  # the bot's screens, built on first use
     openapi.install(app)
     app.add_middleware(StaffSecurityHeadersMiddleware)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(AccessLogMiddleware)
     return app
+
+
+def database_gauges(sessionmaker: async_sessionmaker[AsyncSession],
+                    clock: Clock = system_clock) -> Refresh:
+    """The gauges /metrics reads from PostgreSQL (the API's and the worker's): referrals by
+    status, the outbox's due messages by class."""
+    async def refresh() -> None:
+        async with sessionmaker() as session:
+            await read_referrals(session)
+            await read_outbox(session, clock())
+
+    return refresh
+
+
+def _gallery() -> Screens:
+    from bot.gallery import Gallery  # the bot's engine, loaded only when a page needs it
+
+    return Gallery()
 
 
 def app_factory() -> FastAPI:

@@ -22,16 +22,13 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-if TYPE_CHECKING:
-    from referral_api.settings import Settings
-
-__all__ = ["DataVault", "InvalidToken", "create_vault", "decode_lookup_key",
+__all__ = ["DataVault", "InvalidToken", "decode_lookup_key",
            "derive_lookup_secret", "encode_lookup_key", "generate_data_key", "parse_data_keys"]
 
 _CHAT_KEY_INFO = b"conex/referral_api/chat_key/v1"
@@ -155,9 +152,3 @@ class DataVault:
         return hmac.new(self._chat_key_secret, str(chat_id).encode("ascii"),
                         hashlib.sha256).hexdigest()
 
-
-def create_vault(settings: Settings) -> DataVault:
-    """The vault of DATA_KEY and LOOKUP_KEY. Raises ConfigError (a key missing outside the
-    demo, or malformed: its position is named, never its value)."""
-    return DataVault(settings.resolved_data_keys(),
-                     lookup_secret=settings.resolved_lookup_secret())

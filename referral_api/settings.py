@@ -20,7 +20,12 @@ import argon2
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from referral_api.crypto import decode_lookup_key, derive_lookup_secret, parse_data_keys
+from referral_api.crypto import (
+    DataVault,
+    decode_lookup_key,
+    derive_lookup_secret,
+    parse_data_keys,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +173,11 @@ class Settings(BaseSettings):
             raise ConfigError("DATA_KEY must be set (it may be left unset only in the demo)")
         logger.warning("DATA_KEY is not set: personal data is encrypted with a derived demo key")
         return demo_data_key()
+
+    def vault(self) -> DataVault:
+        """The vault of DATA_KEY and LOOKUP_KEY. Raises ConfigError (a key missing outside
+        the demo, or malformed: its position is named, never its value)."""
+        return DataVault(self.resolved_data_keys(), lookup_secret=self.resolved_lookup_secret())
 
     def resolved_data_keys(self) -> list[bytes]:
         """The keys of DATA_KEY, newest first. Raises ConfigError when one is malformed (its

@@ -156,6 +156,8 @@ class FakeBotAPI:
         self.commands: dict[str | None, list[dict[str, Any]]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.callbacks: dict[str, int] = {}  # callback_query_id -> chat id
+        self.files: dict[str, bytes] = {}  # uploaded voice messages by file_id
+        self.uploads = 0  # how many sends carried the file itself (not a file_id)
         # Tests: make the next call of a method (None: of any method) fail with this error.
         self.failures: list[tuple[str | None, ApiError]] = []
         self._methods: dict[str, Callable[[str, dict[str, Any]], Awaitable[Any]]] = {
@@ -170,6 +172,7 @@ class FakeBotAPI:
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._true,
             "sendMessage": self._send_message,
+            "sendVoice": self._send_voice,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_reply_markup,
             "deleteMessage": self._delete_message,
@@ -332,6 +335,38 @@ class FakeBotAPI:
             message["reply_to_message"] = dict(chat.messages[replying])
         chat.messages[message["message_id"]] = message
         chat.add_event("message", message=self._view(message, rendered, markup, mine=False))
+        return message
+
+    async def _send_voice(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A voice message: an upload (bytes, as aiogram's multipart file) or a file_id of an
+        earlier upload; the answer carries the file_id to send it again without uploading."""
+        chat = self._chat(params.get("chat_id"))
+        sent_at = self._check_limits(chat.chat_id) if self.enforce_limits else None
+        voice = params.get("voice")
+        if isinstance(voice, bytes | bytearray):
+            if not bytes(voice).startswith(b"OggS"):
+                raise ApiError(400, "Bad Request: VOICE_INVALID")
+            file_id = f"voice-{len(self.files) + 1}-{hash(bytes(voice)) & 0xFFFFFF:06x}"
+            self.files[file_id] = bytes(voice)
+            self.uploads += 1
+        elif isinstance(voice, str) and voice in self.files:
+            file_id = voice
+        else:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if sent_at is not None:
+            self._record_sent(chat.chat_id, sent_at)
+        self.sent_messages += 1
+        message: dict[str, Any] = {
+            "message_id": next(self.message_ids), "date": int(time.time()),
+            "chat": {"id": chat.chat_id, "type": "private", "first_name": "Demo"},
+            "from": self._bot_user(token),
+            "voice": {"file_id": file_id, "file_unique_id": file_id, "duration": 1,
+                      "mime_type": "audio/ogg", "file_size": len(self.files[file_id])},
+        }
+        chat.messages[message["message_id"]] = message
+        view = self._view(message, "🔊", None, mine=False)
+        view["voice"] = f"/simulator/api/voice/{file_id}"
+        chat.add_event("message", message=view)
         return message
 
     async def _edit_message_text(self, token: str, params: dict[str, Any]) -> dict[str, Any]:

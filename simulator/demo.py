@@ -32,7 +32,9 @@ DEMO_ACCOUNTS = (  # printed at start; demo only (SQLite), never in production
     ("coordinator@demo.local", "demo-coordinator-pass", "coordinator", None),
     ("gent@demo.local", "demo-counsellor-pass", "counsellor", "fedasil-gent"),
     ("brussels@demo.local", "demo-counsellor-pass", "counsellor", "fedasil-brussels"),
+    ("mediator@demo.local", "demo-translator-pass", "translator", None),
 )
+TRANSLATOR_LANGUAGES = "ar,fa_AF"  # the demo mediator reviews Arabic and Dari
 
 
 async def create_demo_accounts(settings: ApiSettings) -> list[tuple[str, str, str]]:
@@ -41,8 +43,11 @@ async def create_demo_accounts(settings: ApiSettings) -> list[tuple[str, str, st
     for email, password, role, partner in DEMO_ACCOUNTS:
         with contextlib.suppress(DomainError):
             await create_account(settings, email=email, password=password, role=role,
-                                 partner_id=partner, locale="en")
-        made.append((email, password, role if partner is None else f"{role}, {partner}"))
+                                 partner_id=partner, locale="en",
+                                 languages=TRANSLATOR_LANGUAGES if role == "translator" else None)
+        shown = f"{role}, {partner}" if partner else (
+            f"{role}, {TRANSLATOR_LANGUAGES}" if role == "translator" else role)
+        made.append((email, password, shown))
     return made
 
 

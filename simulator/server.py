@@ -10,7 +10,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from simulator.botapi import FakeBotAPI, SimUser, decode_params
@@ -76,6 +76,10 @@ def create_app(fake: FakeBotAPI | None = None, group: DemoGroup | None = None) -
             form = await request.form()
             raw.update({k: v for k, v in form.items() if isinstance(v, str)})
             params = decode_params(raw)
+            attached = {k: await v.read() for k, v in form.items() if not isinstance(v, str)}
+            for key, value in list(params.items()):  # "attach://<name>": that upload's bytes
+                if isinstance(value, str) and value.startswith("attach://"):
+                    params[key] = attached.get(value.removeprefix("attach://"), b"")
         status, body = await api.call(token, method, params)
         return JSONResponse(body, status_code=status)
 
@@ -86,6 +90,13 @@ def create_app(fake: FakeBotAPI | None = None, group: DemoGroup | None = None) -
     @app.get("/", include_in_schema=False)
     async def root() -> HTMLResponse:
         return HTMLResponse('<a href="/simulator">simulator</a>')
+
+    @app.get("/simulator/api/voice/{file_id}")
+    async def voice(file_id: str) -> Response:
+        data = api.files.get(file_id)
+        if data is None:
+            return Response(status_code=404)
+        return Response(data, media_type="audio/ogg")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

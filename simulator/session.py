@@ -36,8 +36,12 @@ class InProcessSession(BaseSession):
             prepared = self.prepare_value(value, bot=bot, files=files)
             if prepared:
                 raw[key] = prepared
-        status, body = await self.fake.call(bot.token, method.__api_method__,
-                                            decode_params(raw))
+        params = decode_params(raw)
+        for key, value in list(params.items()):  # an upload: the file's bytes, as over HTTP
+            if isinstance(value, str) and value.startswith("attach://"):
+                upload = files.get(value.removeprefix("attach://"))
+                params[key] = getattr(upload, "data", b"")
+        status, body = await self.fake.call(bot.token, method.__api_method__, params)
         response = self.check_response(bot=bot, method=method, status_code=status,
                                        content=json.dumps(body))
         return cast(TelegramType, response.result)

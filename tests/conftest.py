@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -77,3 +78,18 @@ async def harness(settings: Settings, redis: Redis, prefix: str) -> AsyncIterato
         await redis.delete(*keys)
 
 
+
+
+@pytest.fixture(scope="session")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A short spoken Arabic sentence as OGG/Opus (what Telegram's voice messages are), made
+    with espeak-ng and opusenc (Debian's packages; .ci/run installs them)."""
+    for tool in ("espeak-ng", "opusenc"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is needed (apt-get install espeak-ng opus-tools)")
+    folder = tmp_path_factory.mktemp("voice")
+    wav, ogg = folder / "welcome.wav", folder / "welcome.ogg"
+    subprocess.run(["espeak-ng", "-v", "ar", "-w", str(wav), "مرحبا. هنا معلومات مجانية."],
+                   check=True, capture_output=True)
+    subprocess.run(["opusenc", "--quiet", str(wav), str(ogg)], check=True, capture_output=True)
+    return ogg.read_bytes()

@@ -19,6 +19,7 @@ from bot.engine.schema import InputNode, MessageNode
 from bot.replies import answer_quietly, present
 from bot.screening import SENSITIVE, flags_from
 from bot.signals import current as signals
+from bot.voice import with_listen
 
 SCREENING_DONE = "screening.done"
 
@@ -35,6 +36,7 @@ async def present_screen(turn: Turn, screen: Screen, *, edit: bool = True) -> No
         edit_id = None
     if edit_id is not None and conv.shown is not None and edit_id != conv.shown:
         edit_id = None  # an older message: the answer comes where the person looks
+    screen = await with_listen(screen, turn.locale, turn.extra.get("voices"))
     conv.shown = await present(turn.bot, turn.chat_id, screen.text, screen.markup, edit_id)
 
 

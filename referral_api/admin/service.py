@@ -30,7 +30,7 @@ from referral_api.admin.forms import (
     parse_update,
 )
 from referral_api.clock import Clock
-from referral_api.crypto import DataVault, create_vault
+from referral_api.crypto import DataVault
 from referral_api.errors import Conflict, Invalid, NotFound
 from referral_api.partners.models import Partner, PartnerAvailability, PartnerCounsellor
 from referral_api.partners.schemas import PartnerUpdate, SeedResult
@@ -58,7 +58,7 @@ def held_cards_release(session: AsyncSession, settings: Settings, clock: Clock,
         if partner.notification_chat_id is None:
             return 0
         if not keys:
-            keys.append(create_vault(settings))
+            keys.append(settings.vault())
         return await release_partner_cards(session, keys[0], partner, clock(),
                                            new_group=new_group)
 

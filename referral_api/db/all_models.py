@@ -14,9 +14,10 @@ from referral_api.partners import models as partner_models
 from referral_api.referrals import models as referral_models
 from referral_api.signals import models as signal_models
 from referral_api.staff import models as staff_models
+from referral_api.translations import models as translation_models
 
 MODEL_MODULES = (partner_models, referral_models, outbox_models, staff_models, followup_models,
-                 signal_models, campaign_models)
+                 signal_models, campaign_models, translation_models)
 
 
 def metadata() -> MetaData:

@@ -21,10 +21,9 @@ from sqlalchemy import text
 from governor.wiring import create_bot, create_governor, create_redis
 from ops.http import add_routes
 from ops.logs import configure as configure_logs
-from referral_api.app import create_context
+from referral_api.app import create_context, database_gauges
 from referral_api.dependencies import AppContext
 from referral_api.housekeeping import create_worker
-from referral_api.metrics import database_gauges
 from referral_api.settings import Settings
 
 log = logging.getLogger("referral_api.outbox")

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from referral_api.db.base import Base, utcnow
 
-ROLES = ("counsellor", "coordinator", "admin")
+# translator: a partner's cultural mediator who reviews the bot's texts in their languages
+# (translations.web) and sees nothing else.
+ROLES = ("counsellor", "coordinator", "admin", "translator")
 LOCALES = ("nl", "fr", "en")
 
 
@@ -28,6 +30,8 @@ class StaffAccount(Base):
     locale: Mapped[str] = mapped_column(String(2), default="nl")
     # Shown in a referral's history and on its card ("by An"); the email's local part if unset.
     display_name: Mapped[str | None] = mapped_column(String(80))
+    # A translator's languages, comma-separated catalogue codes ("ar,fa_AF"); others: none.
+    languages: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     # In the session cookie; bumped by logout, deactivation and a new password, so every
     # cookie issued before stops working on its next request (server-side revocation).

@@ -78,7 +78,8 @@ class AccountService:
 
     async def create(self, *, email: str, password: str, role: str,
                      partner_id: str | None = None, locale: str = "nl",
-                     by: StaffAccount | None = None) -> StaffAccount:
+                     by: StaffAccount | None = None,
+                     languages: str | None = None) -> StaffAccount:
         """A new active account; commits. Raises Invalid or Conflict("email_taken")."""
         email = normalize_email(email)
         local, _, domain = email.partition("@")
@@ -87,11 +88,13 @@ class AccountService:
         if not strong_enough(password, email):
             raise Invalid("weak_password")
         partner_id = await self._checked_assignment(role, partner_id, locale)
+        languages = _checked_languages(role, languages)
         if await self.session.scalar(select(StaffAccount.id).where(StaffAccount.email == email)):
             raise Conflict("email_taken")
         account = StaffAccount(email=email, password_hash=await self.passwords.hash(password),
                                role=role,
                                partner_id=partner_id, locale=locale, active=True,
+                               languages=languages,
                                created_at=self.clock())
         self.session.add(account)
         await self.session.flush()
@@ -191,7 +194,8 @@ class AccountService:
         return account
 
     async def update(self, account_id: int, *, role: str, partner_id: str | None,
-                     locale: str, by: StaffAccount) -> list[str]:
+                     locale: str, by: StaffAccount,
+                     languages: str | None = None) -> list[str]:
         """An admin changes an account's role, partner or language; the names of the fields
         changed (audited as such). Admins cannot change their own role. Rights follow at once:
         the account is reloaded on every request. Raises Invalid or Forbidden; commits."""
@@ -199,7 +203,8 @@ class AccountService:
         partner_id = await self._checked_assignment(role, partner_id, locale)
         if account.id == by.id and role != account.role:
             raise Forbidden("cannot_change_own_role")
-        wanted = {"role": role, "partner_id": partner_id, "locale": locale}
+        wanted = {"role": role, "partner_id": partner_id, "locale": locale,
+                  "languages": _checked_languages(role, languages)}
         changed = [name for name, value in wanted.items() if getattr(account, name) != value]
         for name in changed:
             setattr(account, name, wanted[name])
@@ -236,6 +241,16 @@ class AccountService:
 def require_admin(account: StaffAccount) -> None:
     if account.role != "admin":
         raise NotFound()  # admin pages do not exist for anyone else
+
+
+def _checked_languages(role: str, languages: str | None) -> str | None:
+    """A translator's languages (already checked against the shipped ones by the page); other
+    roles have none."""
+    if role != "translator":
+        return None
+    if not languages:
+        raise Invalid("languages_required")
+    return languages
 
 
 def audit(session: AsyncSession, account: StaffAccount, action: str, *, now: datetime,

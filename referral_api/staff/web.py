@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from referral_api.dependencies import ContextDep, SessionDep
 from referral_api.errors import Busy, Conflict, Forbidden, Invalid
+from referral_api.staff.languages import parse_languages, shipped_catalogues
 from referral_api.staff.models import LOCALES, ROLES
 from referral_api.staff.service import normalize_email, require_admin
 from referral_api.web.auth import StaffDep, accounts, staff_router
@@ -30,7 +31,8 @@ LOCALE_NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}  # each 
 ACCOUNT_FIELD_OF = {  # which field of the new-account form an error code is about
     "invalid_email": "email", "email_taken": "email", "weak_password": "password",
     "invalid_role": "role", "partner_required": "partner_id", "unknown_partner": "partner_id",
-    "invalid_locale": "locale",
+    "invalid_locale": "locale", "invalid_languages": "languages",
+    "languages_required": "languages",
 }
 
 
@@ -63,7 +65,8 @@ def create_router() -> APIRouter:
                           login_error="login_failed")
         await succeeded(context.login_limiter, budgets)
         replace_session(request, StaffSession.new(account))  # new CSRF token at login
-        response = redirect("/admin/accounts" if account.role == "admin" else "/inbox")
+        response = redirect({"admin": "/admin/accounts", "translator": "/translations"}
+                            .get(account.role, "/inbox"))
         write_session(request, response)
         return response
 
@@ -92,12 +95,14 @@ def create_router() -> APIRouter:
                              password: Annotated[str, Form(max_length=1024)],
                              role: Annotated[str, Form(max_length=16)],
                              locale: Annotated[str, Form(max_length=2)] = "nl",
-                             partner_id: Annotated[str, Form(max_length=64)] = "") -> Response:
+                             partner_id: Annotated[str, Form(max_length=64)] = "",
+                             languages: Annotated[str, Form(max_length=200)] = "") -> Response:
         require_admin(account)
         try:
             await accounts(session, context).create(
                 email=email, password=password, role=role, partner_id=partner_id or None,
-                locale=locale, by=account)
+                locale=locale, by=account,
+                languages=parse_languages(languages, shipped_catalogues()))
         except (Invalid, Conflict) as exc:  # the form again, the error next to its field
             service = accounts(session, context)
             return render(
@@ -106,7 +111,8 @@ def create_router() -> APIRouter:
                 partners=await service.partner_ids(), roles=ROLES, locales=LOCALES,
                 notice=None, error=None,
                 errors={ACCOUNT_FIELD_OF.get(exc.code, "email"): exc.code},
-                form={"email": email, "role": role, "partner_id": partner_id, "locale": locale})
+                form={"email": email, "role": role, "partner_id": partner_id, "locale": locale,
+                      "languages": languages})
         return redirect("/admin/accounts", done="created_ok")
 
     @router.get("/admin/accounts/{account_id}")
@@ -124,11 +130,14 @@ def create_router() -> APIRouter:
                              context: ContextDep,
                              role: Annotated[str, Form(max_length=16)] = "",
                              locale: Annotated[str, Form(max_length=2)] = "",
-                             partner_id: Annotated[str, Form(max_length=64)] = "") -> Response:
+                             partner_id: Annotated[str, Form(max_length=64)] = "",
+                             languages: Annotated[str, Form(max_length=200)] = "") -> Response:
+        require_admin(account)  # before anything in the form is looked at
         page = f"/admin/accounts/{account_id}"
         try:
             await accounts(session, context).update(
-                account_id, role=role, partner_id=partner_id or None, locale=locale, by=account)
+                account_id, role=role, partner_id=partner_id or None, locale=locale, by=account,
+                languages=parse_languages(languages, shipped_catalogues()))
         except (Invalid, Forbidden) as exc:
             return redirect(page, error=exc.code)
         return redirect(page, done="account_updated")

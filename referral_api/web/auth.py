@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referral_api.dependencies import ContextDep, SessionDep
-from referral_api.errors import Forbidden
+from referral_api.errors import Forbidden, NotFound
 from referral_api.staff.models import StaffAccount
 from referral_api.staff.service import AccountService
 from referral_api.web.pages import LoginRequired, load_session
@@ -62,6 +62,8 @@ async def staff_account(request: Request, session: SessionDep,
                                                       staff_session.epoch)
     if account is None:
         raise LoginRequired()
+    if account.role == "translator" and not request.url.path.startswith(TRANSLATOR_PAGES):
+        raise NotFound("page")  # a translator sees the translations and their own account
     request.state.staff_account = account
     count: NavigationCount | None = getattr(request.app.state, "staff_navigation_count", None)
     if request.method == "GET" and count is not None:  # the count in the navigation
@@ -72,6 +74,8 @@ async def staff_account(request: Request, session: SessionDep,
 
 
 StaffDep = Annotated[StaffAccount, Depends(staff_account)]
+TRANSLATOR_PAGES = tuple(f"{STAFF_PREFIX}{path}" for path in (
+    "/translations", "/password", "/logout", "/login"))
 
 
 def count_in_navigation(app: FastAPI, count: NavigationCount) -> None:

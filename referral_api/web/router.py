@@ -17,7 +17,7 @@ from referral_api.web.auth import staff_router
 from referral_api.web.pages import STATIC_DIR, LoginRequired, redirect
 from referral_api.web.security import login_required
 
-STYLESHEETS = ("staff", "signals")
+STYLESHEETS = ("staff", "signals", "translations")
 
 
 def create_router() -> APIRouter:

@@ -13,17 +13,31 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_BODY = 1_000_000
+MAX_BODY = 1_500_000  # a voice recording (1 MB at most, translations.service) and its form
 
 
 def _has_nul(data: bytes, content_type: bytes = b"application/x-www-form-urlencoded") -> bool:
-    """NUL as it travels: raw, percent-encoded (URLs, forms) or escaped (JSON)."""
+    """NUL as it travels: raw, percent-encoded (URLs, forms) or escaped (JSON). In a
+    multipart form, only the text fields count: an uploaded file (a recording) is binary."""
+    if content_type.startswith(b"multipart/form-data"):
+        return _multipart_text_has_nul(data, content_type)
     if b"\x00" in data:
         return True
     if b"json" in content_type:
         return b"\\u0000" in data
     if b"x-www-form-urlencoded" in content_type:
         return b"%00" in data
+    return False
+
+
+def _multipart_text_has_nul(data: bytes, content_type: bytes) -> bool:
+    boundary = content_type.partition(b"boundary=")[2].split(b";")[0].strip(b'"')
+    if not boundary:
+        return b"\x00" in data
+    for part in data.split(b"--" + boundary):
+        headers, _, content = part.partition(b"\r\n\r\n")
+        if b"filename=" not in headers.lower() and b"\x00" in content:
+            return True
     return False
 
 

@@ -35,7 +35,9 @@ ROLE = {
     "counsellor": N_("Counsellor"),
     "coordinator": N_("Coordinator"),
     "admin": N_("Admin"),
+    "translator": N_("Translator"),
 }
+REVIEW = {"approved": N_("approved"), "corrected": N_("corrected")}
 REINTEGRATION_PARTNER = {"caritas": N_("Caritas"), "iom": N_("IOM")}
 PARTNER_KIND = {
     "return_desk": N_("Return desk"),
@@ -77,6 +79,9 @@ NOTICE = {
     "account_updated": N_("Account saved."),
     "password_changed": N_("Password changed. Please log in with the new password."),
     "password_reset": N_("New password set. The account was logged out everywhere."),
+    "translation_saved": N_("Saved. The bot shows it once the team imports the reviews."),
+    "voice_saved": N_("Recording saved. The bot offers it on this screen."),
+    "languages_saved": N_("Languages saved."),
 }
 ERROR = {
     "error": N_("Something is wrong with this request."),
@@ -106,6 +111,9 @@ ERROR = {
     "cannot_change_own_role": N_("You cannot change your own role."),
     "wrong_password": N_("Your current password is not right."),
     "form_invalid": N_("Please correct the fields marked below."),
+    "invalid_languages": N_("Give language codes of the bot, separated by commas (like ar, "
+                            "fa_AF)."),
+    "languages_required": N_("A translator needs at least one language."),
 }
 # Field errors of the partner forms: one clear sentence per field, whatever was wrong.
 FIELD_ERROR = {
@@ -236,6 +244,6 @@ LABELS: dict[str, dict[str, str]] = {
     "reintegration_partner": REINTEGRATION_PARTNER, "kind": PARTNER_KIND, "service": SERVICE,
     "weekday": WEEKDAY, "access": ACCESS, "day_part": DAY_PART, "tri_state": TRI_STATE,
     "notice": NOTICE, "error": ERROR, "field": FIELD_ERROR,
-    "card_status": CARD_STATUS, "card_button": CARD_BUTTON, "topic": TOPIC,
+    "card_status": CARD_STATUS, "review": REVIEW, "card_button": CARD_BUTTON, "topic": TOPIC,
     "alert_reason": ALERT_REASON, "flag": FLAG, "actor": ACTOR, "province": PROVINCE,
 }

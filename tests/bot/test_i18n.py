@@ -1,6 +1,12 @@
+import shutil
+from pathlib import Path
+
 import pytest
+from babel.messages.pofile import read_po, write_po
 
 from bot.i18n import FSI, PDI, isolate, native_name, negotiate, normalise
+from bot.i18n_check import check_language, read, read_allowlist, read_glossary
+from bot.settings import DEFAULT_LOCALES_DIR
 
 AVAILABLE = ["nl", "fr", "en", "pt_BR", "ar"]
 
@@ -33,3 +39,37 @@ def test_native_names() -> None:
     assert native_name("nl") == "Nederlands"
     assert native_name("fr") == "Français"
     assert native_name("ka") == "ქართული"  # no capital letters in Georgian
+
+
+def test_the_new_languages_have_their_own_names_in_the_picker() -> None:
+    assert [native_name(c) for c in ("fa_AF", "kmr", "ff", "sr_Latn", "zh_Hans", "ti", "ln")] \
+        == ["دری", "Kurdî (Kurmancî)", "Pular", "Srpski", "简体中文", "ትግርኛ", "Lingála"]
+
+
+def test_the_glossary_flags_another_word_for_a_programme_term(tmp_path: Path) -> None:
+    """Dutch says "mensenhandel" for trafficking: a catalogue that says "smokkel" (smuggling)
+    in a string about trafficking fails the check; reviewed entries are counted."""
+    locales = tmp_path / "locales"
+    shutil.copytree(DEFAULT_LOCALES_DIR / "nl", locales / "nl")
+    shutil.copy(DEFAULT_LOCALES_DIR / "glossary.yaml", locales / "glossary.yaml")
+    po = locales / "nl" / "LC_MESSAGES" / "messages.po"
+    template = read(DEFAULT_LOCALES_DIR / "messages.pot")
+    allowed = read_allowlist(DEFAULT_LOCALES_DIR)
+    coverage, problems = check_language(template, po, allowed, glossary=read_glossary(locales))
+    assert problems == [] and coverage.reviewed == 0
+    with po.open("rb") as handle:
+        catalog = read_po(handle)
+    msgid = next(m.id for m in catalog if m.id and "trafficking" in str(m.id)
+                 and "mensenhandel" in str(m.string))
+    entry = catalog.get(msgid)
+    entry.string = str(entry.string).replace("mensenhandel", "smokkel")
+    entry.user_comments = ["reviewed: Amina (mediator) 2026-12-05"]
+    with po.open("wb") as handle:
+        write_po(handle, catalog, width=100)
+    text = po.read_text(encoding="utf-8")  # Babel drops the header it does not know
+    po.write_text(text.replace('"Generated-By:', '"X-Translation-Source: machine\\n"\n'
+                               '"Generated-By:', 1), encoding="utf-8")
+    coverage, problems = check_language(template, po, allowed, glossary=read_glossary(locales))
+    assert problems == [f"nl: 'trafficking' is not said with the glossary's word "
+                        f"(mensenhandel) in {msgid[:60]!r}"]
+    assert coverage.reviewed == 1

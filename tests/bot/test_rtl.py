@@ -9,7 +9,7 @@ from bot.engine.flows import NodeRef
 from bot.i18n import FSI, PDI
 from tests.harness import Harness
 
-RTL = ["ar", "fa", "ps", "ckb"]
+RTL = ["ar", "fa", "fa_AF", "ps", "ckb"]
 
 
 @pytest.mark.parametrize("locale", RTL)

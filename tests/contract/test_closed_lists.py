@@ -271,6 +271,10 @@ def client_calls(flows: FlowSet) -> dict[str, Any]:
         "forget_signals": lambda c: c.forget_signals(pseudonyms),
         "campaign": lambda c: c.campaign("flyer-1"),
         "forget": lambda c: c.forget(CHAT_ID),
+        "voices": lambda c: c.voices(),
+        "voice": lambda c: c.voice("fa_AF", "menu.welcome"),
+        "voice_audio": lambda c: c.voice_audio("ar", "menu.welcome"),
+        "remember_voice": lambda c: c.remember_voice("ar", "menu.welcome", "AwACAgQAAxkB-_x1"),
     }
 
 
@@ -368,7 +372,7 @@ def test_the_bot_imports_only_the_apis_schemas() -> None:
                             capture_output=True, text=True).stdout.split()
     allowed = {"referral_api", "referral_api.partners", "referral_api.referrals",
                "referral_api.signals", "referral_api.followup",  # packages: docstrings only
-               "referral_api.campaigns", "referral_api.outbox",
+               "referral_api.campaigns", "referral_api.outbox", "referral_api.translations",
                "referral_api.signals.catalogue", "referral_api.followup.questionnaire",
                "referral_api.outbox.messages"}  # the notices bot.notices renders
     wrong = [m for m in loaded if not (m.endswith(".schemas") or m in allowed)]

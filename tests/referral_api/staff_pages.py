@@ -15,12 +15,14 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 async def make_account(app: FastAPI, email: str, role: str = "counsellor",
-                       partner_id: str | None = "test-desk", locale: str = "en") -> StaffAccount:
+                       partner_id: str | None = "test-desk", locale: str = "en",
+                       languages: str | None = None) -> StaffAccount:
     context = app.state.context
     async with context.sessionmaker() as session:
         return await AccountService(session, context.clock).create(
             email=email, password=PASSWORD, role=role,
-            partner_id=partner_id if role == "counsellor" else None, locale=locale)
+            partner_id=partner_id if role == "counsellor" else None, locale=locale,
+            languages=languages)
 
 
 def browser(app: FastAPI, ip: str = "203.0.113.7") -> httpx.AsyncClient:

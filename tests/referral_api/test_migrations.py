@@ -20,7 +20,8 @@ from tests.referral_api.databases import temporary_database
 TABLES = {"partners", "partner_availability", "partner_counsellors", "referrals", "slot_claims",
           "referral_events", "relay_messages", "outbox", "staff_accounts", "audit_log",
           "followup_enrolments", "followup_waves", "followup_responses",
-          "campaigns", "signal_events", "signal_journeys"}
+          "campaigns", "signal_events", "signal_journeys", "translation_reviews",
+          "voice_recordings"}
 
 
 def _state(connection: Connection) -> tuple[set[str], str | None, list[object]]:
@@ -40,7 +41,7 @@ async def _inspect(url: str) -> tuple[set[str], str | None, list[object]]:
 
 def test_upgrade_downgrade_upgrade_on_postgresql() -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == "0010_one_open_contact"
+    assert head == "0011_translation_review"
     with temporary_database() as url:
         config = alembic_config(url)
         command.upgrade(config, "head")
@@ -67,7 +68,7 @@ async def test_upgrade_database_builds_sqlite_for_the_demo(tmp_path: Path) -> No
     await upgrade_database(url)  # already at head: nothing to do
     tables, revision, diff = await _inspect(url)
     assert tables == TABLES
-    assert revision == "0010_one_open_contact"
+    assert revision == "0011_translation_review"
     assert diff == []
     engine = create_engine(url)
     try:

@@ -7,7 +7,8 @@
   but for the two exceptions in `KIT_MAY_IMPORT`; nothing imports the wiring (`WIRING`) or an
   entry point, which may import anything;
 - no module of referral_api imports itself back through others (no import cycle at all);
-- referral_api imports nothing of the bot but its renderer of notices and what that needs
+- referral_api imports nothing of the bot but its renderer of notices, its gallery of screens
+  and what they need
   (`BOT_ALLOWED`), and nothing it reaches from there is a handler, the bot's wiring or its
   settings;
 - `bot/notices.py`, the one renderer of people's notices, reaches no handler module.
@@ -30,10 +31,11 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[2]
 API = "referral_api"
 DOMAINS = frozenset({"admin", "campaigns", "followup", "outbox", "partners", "referrals",
-                     "signals", "staff"})
+                     "signals", "staff", "translations"})
 KITS = frozenset({"db", "web"})
 KIT_MODULES = frozenset(f"{API}.{name}" for name in (
-    "clock", "countries", "crypto", "dependencies", "errors", "geo", "passwords", "schemas",
+    "clock", "countries", "crypto", "dependencies", "errors", "geo", "key_rotation", "passwords",
+    "schemas",
     "settings",
     "suppression"))
 WIRING = frozenset({f"{API}.app", f"{API}.housekeeping"})  # import every domain; nobody them
@@ -43,7 +45,8 @@ KIT_MAY_IMPORT: dict[str, tuple[str, ...]] = {
     f"{API}.db.all_models": tuple(f"{API}.{d}.models" for d in sorted(DOMAINS)),  # the tables
     f"{API}.web": (f"{API}.staff.models", f"{API}.staff.service"),  # who is logged in
 }
-BOT_ALLOWED = frozenset({"bot.notices", "bot.i18n", "bot.formats"})
+# The renderer of notices (the worker), the screens' gallery (the translation review pages).
+BOT_ALLOWED = frozenset({"bot.notices", "bot.i18n", "bot.formats", "bot.gallery"})
 BOT_FRONT_END = ("bot.handlers", "bot.app", "bot.settings", "bot.__main__")
 
 

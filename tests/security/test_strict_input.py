@@ -61,6 +61,18 @@ async def test_a_nul_in_a_staff_form_is_refused_without_a_login(
     assert answer.status_code == 422
 
 
+async def test_in_a_multipart_form_a_nul_counts_in_text_fields_not_in_files(
+        client: httpx.AsyncClient) -> None:
+    """A recording is binary (NUL bytes are normal in it); a form field is text."""
+    path = "/staff/translations/ar/voice"
+    text_field = await client.post(path, data={"screen": "menu.welcome\u0000"},
+                                   files={"audio": ("a.ogg", b"OggS", "audio/ogg")})
+    assert text_field.status_code == 422
+    binary_file = await client.post(path, data={"screen": "menu.welcome"},
+                                    files={"audio": ("a.ogg", b"OggS\x00\x00", "audio/ogg")})
+    assert binary_file.status_code != 422  # through the door (then: not logged in)
+
+
 async def test_a_nul_in_a_query_or_path_is_refused(client: httpx.AsyncClient) -> None:
     assert (await client.get("/v1/partners/cities?x=Gent%00")).status_code == 422
     assert (await client.post("/v1/partners/nearest",

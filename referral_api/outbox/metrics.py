@@ -1,32 +1,22 @@
-"""What the API and the worker read from PostgreSQL when /metrics is scraped: referrals by
-status, and the outbox's due messages and their age by delivery class (``ops.metrics``).
-Counts only: no reference, no chat, no partner."""
+"""The outbox's due messages and their age by delivery class, and the held ones, read when
+/metrics is scraped (ops.metrics): counts only, no chat, no reference."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from ops.metrics import OUTBOX_DUE, OUTBOX_HELD, OUTBOX_OLDEST, REFERRALS, Refresh
-from referral_api.clock import Clock, system_clock
+from ops.metrics import OUTBOX_DUE, OUTBOX_HELD, OUTBOX_OLDEST
 from referral_api.outbox.delivery import DELIVERY_CLASSES, UNKNOWN_KIND
 from referral_api.outbox.models import OutboxMessage
-from referral_api.referrals.models import STATUSES, Referral
 
 CLASSES = tuple(sorted({c.priority.name.lower() for c in DELIVERY_CLASSES.values()}))
 
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-async def read_referrals(session: AsyncSession) -> None:
-    rows = await session.execute(select(Referral.status, func.count()).group_by(Referral.status))
-    counts = {str(status): int(n) for status, n in rows}
-    for status in sorted({*STATUSES, *counts}):
-        REFERRALS.labels(status).set(counts.get(status, 0))
 
 
 async def read_outbox(session: AsyncSession, now: datetime) -> None:
@@ -40,21 +30,10 @@ async def read_outbox(session: AsyncSession, now: datetime) -> None:
         name = DELIVERY_CLASSES.get(str(kind), UNKNOWN_KIND).priority.name.lower()
         due[name] = due.get(name, 0) + int(n)
         if first is not None:
-            oldest[name] = max(oldest.get(name, 0.0),
-                               (now - _aware(first)).total_seconds())
+            oldest[name] = max(oldest.get(name, 0.0), (now - _aware(first)).total_seconds())
     for name in due:
         OUTBOX_DUE.labels(name).set(due[name])
         OUTBOX_OLDEST.labels(name).set(max(oldest[name], 0.0))
     held = await session.scalar(select(func.count()).select_from(OutboxMessage)
                                 .where(OutboxMessage.status == "held"))
     OUTBOX_HELD.set(int(held or 0))
-
-
-def database_gauges(sessionmaker: async_sessionmaker[AsyncSession],
-                    clock: Clock = system_clock) -> Refresh:
-    async def refresh() -> None:
-        async with sessionmaker() as session:
-            await read_referrals(session)
-            await read_outbox(session, clock())
-
-    return refresh

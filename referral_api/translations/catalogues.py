@@ -1,0 +1,85 @@
+"""Write the reviews back into the catalogues (``python -m referral_api translations import``,
+``make i18n-import-reviews``): each reviewed entry gets the approved or corrected text and a
+translator comment ``reviewed: <name> <date>``, which ``make i18n-report`` counts. The team
+commits the catalogues; the bot shows the change once they are compiled.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from referral_api.staff.models import StaffAccount
+from referral_api.translations.models import TranslationReview
+
+REVIEWED = re.compile(r"^reviewed: ")
+SOURCE_HEADER = "X-Translation-Source"
+
+
+@dataclass
+class Imported:
+    updated: int = 0
+    unchanged: int = 0
+    unknown: int = 0  # reviews of a string the catalogue no longer has
+
+
+def reviewer_name(account: StaffAccount) -> str:
+    """What the catalogue says of the reviewer: their display name, else their role and id
+    (never the e-mail address)."""
+    return (account.display_name or f"{account.role} #{account.id}").replace("\n", " ").strip()
+
+
+async def import_reviews(sessionmaker: async_sessionmaker[AsyncSession],
+                         locales_dir: Path) -> dict[str, Imported]:
+    async with sessionmaker() as session:
+        rows = (await session.execute(
+            select(TranslationReview, StaffAccount)
+            .join(StaffAccount, StaffAccount.id == TranslationReview.account_id)
+            .order_by(TranslationReview.locale, TranslationReview.id))).all()
+    by_locale: dict[str, list[tuple[TranslationReview, StaffAccount]]] = {}
+    for review, account in rows:
+        by_locale.setdefault(review.locale, []).append((review, account))
+    results: dict[str, Imported] = {}
+    for locale, reviews in by_locale.items():
+        path = locales_dir / locale / "LC_MESSAGES" / "messages.po"
+        if not path.exists():
+            continue
+        results[locale] = write_reviews(path, reviews)
+    return results
+
+
+def write_reviews(path: Path, reviews: list[tuple[TranslationReview, StaffAccount]]) -> Imported:
+    raw = path.read_text(encoding="utf-8")
+    source = re.search(rf'"{SOURCE_HEADER}: (\w+)\\n"', raw)
+    with path.open("rb") as handle:
+        catalog = read_po(handle)
+    result = Imported()
+    for review, account in reviews:
+        message = catalog.get(review.msgid)
+        if message is None:
+            result.unknown += 1
+            continue
+        stamp = f"reviewed: {reviewer_name(account)} {review.at.date().isoformat()}"
+        comments = [c for c in message.user_comments if not REVIEWED.match(c)] + [stamp]
+        if message.string == review.text and message.user_comments == comments:
+            result.unchanged += 1
+            continue
+        message.string = review.text
+        message.user_comments = comments
+        message.flags.discard("fuzzy")
+        result.updated += 1
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=100)
+    if source is not None:  # Babel drops headers it does not know: put it back
+        text = path.read_text(encoding="utf-8")
+        if SOURCE_HEADER not in text:
+            text = re.sub(r'("Generated-By: [^"]*"\n)',
+                          lambda m: m.group(1) + f'"{SOURCE_HEADER}: {source.group(1)}\\n"\n',
+                          text, count=1)
+            path.write_text(text, encoding="utf-8")
+    return result
