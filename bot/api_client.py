@@ -332,9 +332,11 @@ class ReferralsClient:
             raise ApiUnavailable(str(response.status_code))
         return response.content
 
-    async def remember_voice(self, locale: str, screen: str, file_id: str) -> None:
+    async def remember_voice(self, locale: str, screen: str, file_id: str,
+                             recorded_at: datetime) -> None:
         path = api_path("/v1/voice/{locale}/{screen}/file-id", locale=locale, screen=screen)
-        await self._call("PUT", path, json=checked(FileId, file_id=file_id).model_dump())
+        body = checked(FileId, file_id=file_id, recorded_at=recorded_at)
+        await self._call("PUT", path, json=body.model_dump(mode="json"))
 
     async def forget(self, chat_id: int) -> int:
         data = await self._post("/v1/forget", checked(PersonRequest, chat_id=chat_id))

@@ -19,9 +19,18 @@ from pathlib import Path
 
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 
+from bot.catalogue_rules import (
+    LETTER,
+    MAX_LABEL,
+    Glossary,
+    glossary_problems,
+    read_allowlist,
+    read_glossary,
+)
 from bot.engine.actions import ActionRegistry
 from bot.engine.core import Engine, Screen
 from bot.engine.flows import FlowSet, NodeRef, load_flows
+from bot.engine.schema import PLACEHOLDER
 from bot.i18n import create_i18n, is_rtl, native_name, shipped_locales
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -30,7 +39,8 @@ DEFAULT_FLOWS_DIR, DEFAULT_LOCALES_DIR = PROJECT_DIR / "flows", PROJECT_DIR / "l
 # The screens that matter most for people who read poorly: a recorded voice is offered there.
 KEY_SCREENS = ("menu.welcome", "return_info.what_is_it", "support.overview", "booking.intro",
                "booking.consent", "screening.protection")
-_TAGS = re.compile(r"</?(?!(?:b|i|a)\b)[a-z][^>]*>")
+# What the bot's HTML may keep on the staff page: exactly these tags, nothing else.
+_ALLOWED = re.compile(r"&lt;(/?)(b|i)&gt;|&lt;a href=&quot;(https://[^&\s]+)&quot;&gt;|&lt;/a&gt;")
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,30 @@ class Gallery:
     def flow_names(self) -> list[str]:
         return sorted({ref.flow for ref, _ in self.flows.display_nodes()})
 
+    def problems(self, locale: str, msgid: str, text: str) -> list[str]:
+        """Why ``text`` cannot be the translation of ``msgid`` in ``locale``, as codes, by the
+        catalogue check's own rules (bot.catalogue_rules): the same {placeholders}, a button
+        at most 30 characters on one line, not left in English, the glossary's words."""
+        found = []
+        if set(PLACEHOLDER.findall(text)) != set(PLACEHOLDER.findall(msgid)):
+            found.append("placeholders_differ")
+        if self.is_label(msgid) and (len(text) > MAX_LABEL or "\n" in text):
+            found.append("label_too_long")
+        if (text == msgid and LETTER.search(PLACEHOLDER.sub("", msgid))
+                and not {(locale, msgid), ("*", msgid)} & self._allowed):
+            found.append("left_in_english")
+        if self._glossary is not None and glossary_problems(self._glossary, locale, msgid, text):
+            found.append("glossary_word")
+        return found
+
+    @cached_property
+    def _allowed(self) -> set[tuple[str, str]]:
+        return read_allowlist(self.locales_dir)
+
+    @cached_property
+    def _glossary(self) -> Glossary | None:
+        return read_glossary(self.locales_dir)
+
     def is_label(self, msgid: str) -> bool:
         """Whether the string is a button's label somewhere (30 characters at most)."""
         return msgid in self._labels
@@ -113,5 +147,15 @@ def _preview(ref: NodeRef, screen: Screen, locale: str, msgids: tuple[str, ...])
         rows = tuple(tuple(b.text for b in row) for row in markup.inline_keyboard)
     elif isinstance(markup, ReplyKeyboardMarkup):
         rows = tuple(tuple(b.text for b in row) for row in markup.keyboard)
-    text = _TAGS.sub(lambda m: html.escape(m.group(0)), screen.text)
+    text = _ALLOWED.sub(_allowed_tag, html.escape(html.unescape(screen.text), quote=True))
     return Preview(f"{ref.flow}.{ref.node}", text, rows, is_rtl(locale), msgids)
+
+
+def _allowed_tag(match: re.Match[str]) -> str:
+    """The bot's text is escaped whole for the staff page; only <b>, <i> and https links come
+    back as tags (a translation can never bring markup: the engine escapes it too)."""
+    if match.group(2):
+        return f"<{match.group(1)}{match.group(2)}>"
+    if match.group(3):
+        return f'<a href="{match.group(3)}" rel="noopener noreferrer">'
+    return "</a>"

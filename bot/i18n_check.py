@@ -22,13 +22,21 @@ from typing import Any
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
+from bot.catalogue_rules import (
+    ALLOWLIST,
+    GLOSSARY,
+    LETTER,
+    MAX_LABEL,
+    REVIEWED,
+    Glossary,
+    glossary_problems,
+    read_allowlist,
+    read_glossary,
+)
 from bot.engine.schema import PLACEHOLDER
 from bot.settings import DEFAULT_LOCALES_DIR, PROJECT_DIR
 
 KEYWORDS = ("_", "__", "N_")
-MAX_LABEL = 30  # characters a button label may have in any language (a small phone's width)
-ALLOWLIST = "allowlist.txt"  # msgids that may stay identical to English: "<lang|*>\t<msgid>"
-_LETTER = re.compile(r"[^\W\d_]")
 
 
 @dataclass(frozen=True)
@@ -48,18 +56,6 @@ DOMAINS = {
                     re.compile(r"%\((\w+)\)[sd]"), "staff_allowlist.txt"),
 }
 MESSAGES = DOMAINS["messages"]
-
-
-def read_allowlist(locales_dir: Path, name: str = ALLOWLIST) -> set[tuple[str, str]]:
-    path = locales_dir / name
-    if not path.exists():
-        return set()
-    allowed = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#") and "\t" in line:
-            lang, msgid = line.split("\t", 1)
-            allowed.add((lang.strip(), msgid.replace("\\n", "\n")))
-    return allowed
 
 
 def is_label(message: object) -> bool:
@@ -117,60 +113,6 @@ def keys(catalog: Catalog) -> set[tuple[str, Any]]:
     return {(m.id, m.context) for m in catalog if m.id and isinstance(m.id, str)}
 
 
-GLOSSARY = "glossary.yaml"  # the programme's terms and their approved word per language
-REVIEWED = re.compile(r"^reviewed: (?P<who>.+?) (?P<date>\d{4}-\d{2}-\d{2})$")
-
-
-@dataclass(frozen=True)
-class Glossary:
-    """The programme's terms (issue 18): for each, where the English uses it (a pattern) and
-    the approved word(s) in each language; a translation of a string that uses the term must
-    contain one of them. ``exceptions``: (language, term, msgid) a reviewer accepted."""
-
-    terms: dict[str, re.Pattern[str]]
-    words: dict[str, dict[str, list[str]]]  # language -> term -> accepted forms
-    exceptions: frozenset[tuple[str, str, str]]
-
-
-def read_glossary(locales_dir: Path) -> Glossary | None:
-    path = locales_dir / GLOSSARY
-    if not path.exists():
-        return None
-    import yaml
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    terms = {term: re.compile(pattern, re.IGNORECASE)
-             for term, pattern in (data.get("terms") or {}).items()}
-    words = {lang: {term: [forms] if isinstance(forms, str) else list(forms)
-                    for term, forms in (entries or {}).items()}
-             for lang, entries in (data.get("languages") or {}).items()}
-    exceptions = frozenset((str(e["language"]), str(e["term"]), str(e["msgid"]))
-                           for e in data.get("exceptions") or [])
-    return Glossary(terms, words, exceptions)
-
-
-def _fold(text: str) -> str:
-    """Case-insensitive matching that survives Turkish: "İnsan" folds to "i̇nsan" (with a
-    combining dot), which would not contain "insan"."""
-    return text.casefold().replace("\u0307", "")
-
-
-def glossary_problems(glossary: Glossary, locale: str, msgid: str, text: str) -> list[str]:
-    words = glossary.words.get(locale)
-    if words is None:
-        return []
-    problems = []
-    for term, pattern in glossary.terms.items():
-        forms = words.get(term)
-        if (not forms or not pattern.search(PLACEHOLDER.sub("", msgid))
-                or (locale, term, msgid) in glossary.exceptions):
-            continue
-        if not any(_fold(form) in _fold(text) for form in forms):
-            problems.append(f"{locale}: {term!r} is not said with the glossary's word "
-                            f"({' / '.join(forms)}) in {msgid[:60]!r}")
-    return problems
-
-
 @dataclass
 class Coverage:
     locale: str
@@ -214,7 +156,7 @@ def check_language(template: Catalog, po_path: Path,
         if set(placeholder.findall(text)) != set(placeholder.findall(msgid)):
             problems.append(f"{locale}: placeholders differ in {msgid[:60]!r}")
             continue
-        if (text == msgid and _LETTER.search(placeholder.sub("", msgid))
+        if (text == msgid and LETTER.search(placeholder.sub("", msgid))
                 and (locale, msgid) not in allowed and ("*", msgid) not in allowed):
             problems.append(f"{locale}: left in English: {msgid[:60]!r} (allow it in "
                             "the locales allowlist if that is right)")

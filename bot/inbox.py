@@ -154,6 +154,7 @@ class InboxConsumer:
         self.block_ms = block_ms
         self.done_ttl = done_ttl
         self.grace = grace
+        self._stopping = False
         self.handled = 0
         self._renew = self.redis.register_script(_RENEW)
         self._release = self.redis.register_script(_RELEASE)
@@ -223,6 +224,7 @@ class InboxConsumer:
                 mine -= 1
 
     async def _leave(self) -> None:
+        self._stopping = True
         self._leaving.update(self._readers)
         if self._readers:  # each stops after its current read (block_ms at most)
             await asyncio.gather(*self._readers.values(), return_exceptions=True)
@@ -267,7 +269,10 @@ class InboxConsumer:
                 finally:
                     self._reserved -= room
                     await self._notify()
-            # Leaving: the entries in hand are finished before the lease goes.
+            if self._stopping:  # the stop (_leave) bounds the wait and releases the lease
+                return
+            # Giving the shard to another consumer: the entries in hand are finished before
+            # the lease goes (one chat's updates are never handled by two consumers at once).
             pending = [t for (s, _), t in self._chains.items() if s == shard]
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)

@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8081
-    # GET /metrics on the webhook server: when set, a scrape must bring it as a bearer token
+    # GET /metrics on the webhook server: when set, a scrape must bring it as a bearer token;
+    # unset, it answers only this machine (the ingress reaches this port)
     metrics_token: SecretStr | None = None
     referral_api_url: str | None = None
     service_token: SecretStr | None = None

@@ -11,6 +11,7 @@ import logging
 import time
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     BufferedInputFile,
@@ -85,13 +86,20 @@ async def on_listen(cb: CallbackQuery, callback_data: ListenCb, bot: Bot,
     try:
         info = await referrals.voice(locale, screen)
         if info.file_id:
-            await bot.send_voice(chat_id, info.file_id)
-            return
+            try:
+                await bot.send_voice(chat_id, info.file_id)
+                return
+            except TelegramBadRequest as exc:  # Telegram no longer knows it: upload again
+                if "file" not in exc.message.lower():
+                    raise
+                log.info("voice file_id refused: uploading the recording again")
         audio = await referrals.voice_audio(locale, screen)
         sent = await bot.send_voice(chat_id, BufferedInputFile(audio, filename="voice.ogg"))
         if sent.voice is not None:
-            await referrals.remember_voice(locale, screen, sent.voice.file_id)
-    except (ApiUnavailable, ApiRefused) as exc:
+            await referrals.remember_voice(locale, screen, sent.voice.file_id, info.recorded_at)
+    except (ApiUnavailable, ApiRefused, TelegramBadRequest, TelegramForbiddenError) as exc:
+        # The API away, or Telegram refusing (a person who does not accept voice messages:
+        # VOICE_MESSAGES_FORBIDDEN): the person is told, the text is there.
         log.info("voice not sent: %s", type(exc).__name__)
         await bot.send_message(chat_id, _("Sorry, the recording cannot be played right now. "
                                           "The text above says the same."))

@@ -1,11 +1,13 @@
 """The operator's endpoints of the aiohttp processes (the bot's webhook server, the outbox
 worker's own small server): ``GET /healthz`` (the process answers), ``GET /readyz`` (and what
-it depends on answers: 503 otherwise) and ``GET /metrics`` (Prometheus text; with a token
-configured, only for a scrape bringing it as a bearer token)."""
+it depends on answers: 503 otherwise) and ``GET /metrics`` (Prometheus text; with
+METRICS_TOKEN, only for a scrape bringing it as a bearer token; without, only from this
+machine)."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -15,6 +17,15 @@ from ops.metrics import CONTENT_TYPE_LATEST, Refresh, render
 
 log = logging.getLogger(__name__)
 Ready = Callable[[], Awaitable[None]]  # raises when a dependency does not answer
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a peer is this machine (127.0.0.0/8, ::1): without METRICS_TOKEN, /metrics
+    answers only there (a port the ingress reaches must not show it to the world)."""
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def add_routes(app: web.Application, *, process: str, ready: Sequence[Ready] = (),
@@ -36,6 +47,8 @@ def add_routes(app: web.Application, *, process: str, ready: Sequence[Ready] = (
             given = request.headers.get("Authorization", "").encode("utf-8")
             if not hmac.compare_digest(given, f"Bearer {metrics_token}".encode()):
                 return web.json_response({"detail": {"code": "unauthorized"}}, status=401)
+        elif not is_loopback(request.remote):
+            raise web.HTTPNotFound()  # no METRICS_TOKEN: only this machine may look
         body = await render(process, *refresh)
         response = web.Response(body=body)
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST

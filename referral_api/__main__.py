@@ -271,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = asyncio.run(translations_import(settings, args.locales))
         for locale, found in sorted(results.items()):
             print(f"{locale}: {found.updated} updated, {found.unchanged} unchanged, "
-                  f"{found.unknown} no longer in the catalogue")
+                  f"{found.unknown} no longer in the catalogue, {found.stale} approvals of a "
+                  "text changed since (left as the catalogue has it)")
         print("now compile (make i18n-compile) and commit the catalogues")
         return 0
     if args.command == "lookup-key":

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ops.http import is_loopback
 from ops.metrics import CONTENT_TYPE_LATEST, HTTP_REQUESTS, HTTP_SECONDS, Refresh, render
 from referral_api.admin import router as admin_router
 from referral_api.admin import web as admin_pages
@@ -59,6 +60,7 @@ from referral_api.web.security import StaffSecurityHeadersMiddleware, staff_erro
 from referral_api.web.strict import RejectNulMiddleware
 
 logger = logging.getLogger("referral_api.access")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def create_context(settings: Settings, *, clock: Clock = system_clock,
@@ -205,6 +207,8 @@ def _health_router() -> APIRouter:
             expected = f"Bearer {token.get_secret_value()}".encode()
             if not hmac.compare_digest(given, expected):
                 return JSONResponse(status_code=401, content={"detail": {"code": "unauthorized"}})
+        elif not is_loopback(request.client.host if request.client else None):
+            raise StarletteHTTPException(404)  # no METRICS_TOKEN: only this machine may look
         body = await render("api", database_gauges(context.sessionmaker, context.clock))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
@@ -248,7 +252,7 @@ class AccessLogMiddleware:
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or "<unmatched>"
             took = time.perf_counter() - started
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in METHODS else "other"  # closed list
             HTTP_REQUESTS.labels(method, path, str(status_code)).inc()
             HTTP_SECONDS.labels(method, path).observe(took)
             logger.info("%s %s %d %.1fms", method, path, status_code, took * 1000,

@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     # declares the bearer token every /v1 route needs.
     api_docs: bool = False
     # GET /metrics (Prometheus): when set, a scrape must bring it as a bearer token; unset, it
-    # answers anyone who reaches the port (the NetworkPolicy keeps it inside the cluster).
+    # answers only this machine (127.0.0.1): set it wherever Prometheus scrapes.
     metrics_token: SecretStr | None = None
     # The outbox worker's own small HTTP server: /healthz, /readyz, /metrics (0: none).
     worker_http_host: str = "127.0.0.1"
@@ -188,14 +188,20 @@ class Settings(BaseSettings):
             raise ConfigError(str(exc)) from None
 
     def resolved_lookup_secret(self) -> bytes:
-        """The secret of the chat lookup keys: LOOKUP_KEY, else derived from the last (oldest)
-        key of DATA_KEY, so that adding a newer key in front changes no chat_key."""
+        """The secret of the chat lookup keys: LOOKUP_KEY, else derived from DATA_KEY's one
+        key (as before keys could rotate). With several keys LOOKUP_KEY must be set: the
+        order of the keys changes during a rotation, the lookup keys must not."""
+        keys = self.resolved_data_keys()  # a malformed key is named first
         if self.lookup_key is not None and self.lookup_key.get_secret_value():
             try:
                 return decode_lookup_key(self.lookup_key.get_secret_value())
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
-        return derive_lookup_secret(self.resolved_data_keys()[-1])
+        if len(keys) > 1:
+            raise ConfigError("DATA_KEY holds several keys: set LOOKUP_KEY first (python -m "
+                              "referral_api lookup-key, with the one key you had; "
+                              "docs/operations.md, Rotating DATA_KEY)")
+        return derive_lookup_secret(keys[0])
 
     def resolved_staff_session_secret(self) -> bytes:
         """STAFF_SESSION_SECRET, or a secret derived from the lookup secret (never a key): it

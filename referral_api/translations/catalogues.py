@@ -26,6 +26,7 @@ class Imported:
     updated: int = 0
     unchanged: int = 0
     unknown: int = 0  # reviews of a string the catalogue no longer has
+    stale: int = 0  # approvals of a text the catalogue has changed since: not applied
 
 
 def reviewer_name(account: StaffAccount) -> str:
@@ -63,6 +64,9 @@ def write_reviews(path: Path, reviews: list[tuple[TranslationReview, StaffAccoun
         message = catalog.get(review.msgid)
         if message is None:
             result.unknown += 1
+            continue
+        if review.verdict == "approved" and message.string != review.text:
+            result.stale += 1  # approved what the catalogue said then: a newer fix stays
             continue
         stamp = f"reviewed: {reviewer_name(account)} {review.at.date().isoformat()}"
         comments = [c for c in message.user_comments if not REVIEWED.match(c)] + [stamp]

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import defer
 
 from referral_api.dependencies import SessionDep, require_service
 from referral_api.errors import NotFound
@@ -19,9 +20,13 @@ ScreenSegment = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$
                                     max_length=80)]
 
 
-async def _one(session: SessionDep, locale: str, screen: str) -> VoiceRecording:
-    found = await session.scalar(select(VoiceRecording).where(
-        VoiceRecording.locale == locale, VoiceRecording.screen == screen))
+async def _one(session: SessionDep, locale: str, screen: str, *,
+               audio: bool = False) -> VoiceRecording:
+    query = select(VoiceRecording).where(VoiceRecording.locale == locale,
+                                         VoiceRecording.screen == screen)
+    if not audio:  # up to 1 MB: only the audio route reads it
+        query = query.options(defer(VoiceRecording.audio))
+    found = await session.scalar(query)
     if found is None:
         raise NotFound("no_recording")
     return found
@@ -41,20 +46,23 @@ def create_router() -> APIRouter:
                         session: SessionDep) -> VoiceInfo:
         found = await _one(session, locale, screen)
         return VoiceInfo(locale=found.locale, screen=found.screen, seconds=found.seconds,
-                         file_id=found.file_id)
+                         file_id=found.file_id, recorded_at=found.at)
 
     @router.get("/{locale}/{screen}/audio", response_class=Response,
                 responses={200: {"content": {"audio/ogg": {}}}})
     async def audio(locale: LocaleSegment, screen: ScreenSegment,
                     session: SessionDep) -> Response:
-        found = await _one(session, locale, screen)
+        found = await _one(session, locale, screen, audio=True)
         return Response(found.audio, media_type="audio/ogg")
 
     @router.put("/{locale}/{screen}/file-id", status_code=204)
     async def remember(locale: LocaleSegment, screen: ScreenSegment, body: FileId,
                        session: SessionDep) -> Response:
-        found = await _one(session, locale, screen)
-        found.file_id = body.file_id
+        await session.execute(
+            update(VoiceRecording)
+            .where(VoiceRecording.locale == locale, VoiceRecording.screen == screen,
+                   VoiceRecording.at == body.recorded_at)  # still that recording
+            .values(file_id=body.file_id))
         await session.commit()
         return Response(status_code=204)
 

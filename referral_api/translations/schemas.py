@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
 
@@ -19,7 +21,12 @@ class VoiceInfo(BaseModel):
     screen: str
     seconds: float
     file_id: str | None
+    recorded_at: datetime  # which recording (a new one replaces it: its file_id is reset)
 
 
 class FileId(BaseModel):
+    """Telegram's file_id of the recording of ``recorded_at``: kept only if that recording is
+    still the one (a mediator may have replaced it while the bot was uploading)."""
+
     file_id: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_-]+$")
+    recorded_at: datetime

@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from referral_api.errors import Invalid, NotFound
 from referral_api.staff.models import StaffAccount
@@ -64,6 +66,8 @@ class Screens(Protocol):
     def flow_names(self) -> list[str]: ...
 
     def is_label(self, msgid: str) -> bool: ...
+
+    def problems(self, locale: str, msgid: str, text: str) -> list[str]: ...
 
 
 def reviewable_languages(account: StaffAccount, shipped: Sequence[str]) -> list[str]:
@@ -131,30 +135,43 @@ class TranslationService:
             text = self.gallery.catalogue(locale, msgid)
         if not text or len(text) > MAX_TEXT or CONTROL.search(text):
             raise Invalid("invalid_translation")
-        if set(PLACEHOLDER.findall(text)) != set(PLACEHOLDER.findall(msgid)):
-            raise Invalid("placeholders_differ")
-        if self.gallery.is_label(msgid) and (len(text) > MAX_LABEL or "\n" in text):
-            raise Invalid("label_too_long")
+        problems = self.gallery.problems(locale, msgid, text)  # the catalogue check's rules
+        if problems:
+            raise Invalid(problems[0])
         if verdict == "corrected" and text == self.gallery.catalogue(locale, msgid):
             verdict = "approved"  # nothing changed: an approval
-        review = await self.session.scalar(select(TranslationReview).where(
-            TranslationReview.locale == locale, TranslationReview.msgid == msgid))
-        if review is None:
-            review = TranslationReview(locale=locale, msgid=msgid)
-            self.session.add(review)
-        review.text, review.verdict = text, verdict
-        review.account_id, review.at = self.account.id, self.now
-        audit(self.session, self.account, "translation_reviewed",
-              detail=f"{locale}:{verdict}:{hashlib.sha256(msgid.encode()).hexdigest()[:12]}",
-              now=self.now)
-        await self.session.commit()
+        for attempt in (1, 2):  # a double click: the second save finds the first one's row
+            review = await self.session.scalar(select(TranslationReview).where(
+                TranslationReview.locale == locale, TranslationReview.msgid == msgid))
+            if review is None:
+                review = TranslationReview(locale=locale, msgid=msgid)
+                self.session.add(review)
+            review.text, review.verdict = text, verdict
+            review.account_id, review.at = self.account.id, self.now
+            audit(self.session, self.account, "translation_reviewed",
+                  detail=f"{locale}:{verdict}:{hashlib.sha256(msgid.encode()).hexdigest()[:12]}",
+                  now=self.now)
+            try:
+                await self.session.commit()
+                return
+            except IntegrityError:
+                await self.session.rollback()
+                if attempt == 2:
+                    raise
 
     # ---- voice ---------------------------------------------------------------------------
     async def recordings(self, locale: str) -> dict[str, VoiceRecording]:
         self.check_language(locale)
         found = await self.session.scalars(
-            select(VoiceRecording).where(VoiceRecording.locale == locale))
+            select(VoiceRecording).where(VoiceRecording.locale == locale)
+            .options(defer(VoiceRecording.audio)))  # up to 1 MB each: read only to listen
         return {r.screen: r for r in found}
+
+    async def audio(self, locale: str, screen: str) -> bytes | None:
+        self.check_language(locale)
+        found: bytes | None = await self.session.scalar(select(VoiceRecording.audio).where(
+            VoiceRecording.locale == locale, VoiceRecording.screen == screen))
+        return found
 
     async def record(self, locale: str, screen: str, data: bytes,
                      key_screens: Sequence[str]) -> VoiceRecording:
@@ -166,14 +183,21 @@ class TranslationService:
         seconds = ogg_opus_seconds(data)
         if seconds > MAX_VOICE_SECONDS or seconds < 0.5:
             raise Invalid("voice_too_long")
-        recording = await self.session.scalar(select(VoiceRecording).where(
-            VoiceRecording.locale == locale, VoiceRecording.screen == screen))
-        if recording is None:
-            recording = VoiceRecording(locale=locale, screen=screen)
-            self.session.add(recording)
-        recording.audio, recording.seconds, recording.file_id = data, seconds, None
-        recording.account_id, recording.at = self.account.id, self.now
-        audit(self.session, self.account, "voice_recorded", detail=f"{locale}:{screen}",
-              now=self.now)
-        await self.session.commit()
-        return recording
+        for attempt in (1, 2):  # a double click: the second upload finds the first one's row
+            recording = await self.session.scalar(select(VoiceRecording).where(
+                VoiceRecording.locale == locale, VoiceRecording.screen == screen))
+            if recording is None:
+                recording = VoiceRecording(locale=locale, screen=screen)
+                self.session.add(recording)
+            recording.audio, recording.seconds, recording.file_id = data, seconds, None
+            recording.account_id, recording.at = self.account.id, self.now
+            audit(self.session, self.account, "voice_recorded", detail=f"{locale}:{screen}",
+                  now=self.now)
+            try:
+                await self.session.commit()
+                return recording
+            except IntegrityError:
+                await self.session.rollback()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")

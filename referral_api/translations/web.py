@@ -125,9 +125,9 @@ def create_router() -> APIRouter:
     @router.get("/{locale}/voice/{screen}.ogg")
     async def listen(locale: str, screen: str,
                      service: ServiceDep) -> Response:
-        recording = (await service.recordings(locale)).get(screen)
-        if recording is None:
+        audio = await service.audio(locale, screen)
+        if audio is None:
             raise NotFound("recording")
-        return Response(recording.audio, media_type="audio/ogg")
+        return Response(audio, media_type="audio/ogg")
 
     return router

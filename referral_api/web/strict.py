@@ -10,6 +10,7 @@ e-mail, ...) and end in a 500. Other control characters are refused by the schem
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,10 +20,11 @@ MAX_BODY = 1_500_000  # a voice recording (1 MB at most, translations.service) a
 def _has_nul(data: bytes, content_type: bytes = b"application/x-www-form-urlencoded") -> bool:
     """NUL as it travels: raw, percent-encoded (URLs, forms) or escaped (JSON). In a
     multipart form, only the text fields count: an uploaded file (a recording) is binary."""
-    if content_type.startswith(b"multipart/form-data"):
+    if content_type.lower().startswith(b"multipart/form-data"):
         return _multipart_text_has_nul(data, content_type)
     if b"\x00" in data:
         return True
+    content_type = content_type.lower()
     if b"json" in content_type:
         return b"\\u0000" in data
     if b"x-www-form-urlencoded" in content_type:
@@ -30,13 +32,19 @@ def _has_nul(data: bytes, content_type: bytes = b"application/x-www-form-urlenco
     return False
 
 
+_FILE_PART = re.compile(rb'^content-disposition:[^\r\n]*;\s*filename\*?=', re.I | re.M)
+_BOUNDARY = re.compile(rb'boundary="?([^";]+)"?', re.I)
+
+
 def _multipart_text_has_nul(data: bytes, content_type: bytes) -> bool:
-    boundary = content_type.partition(b"boundary=")[2].split(b";")[0].strip(b'"')
-    if not boundary:
+    """NUL in a text field of a multipart form (a file part's content may be binary). The
+    boundary is case-sensitive (browsers mix cases): read from the header as sent."""
+    found = _BOUNDARY.search(content_type)
+    if found is None:
         return b"\x00" in data
-    for part in data.split(b"--" + boundary):
+    for part in data.split(b"--" + found.group(1)):
         headers, _, content = part.partition(b"\r\n\r\n")
-        if b"filename=" not in headers.lower() and b"\x00" in content:
+        if _FILE_PART.search(headers.lstrip(b"\r\n")) is None and b"\x00" in content:
             return True
     return False
 
@@ -68,7 +76,7 @@ class RejectNulMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        content_type = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
         if _has_nul(body, content_type):
             await _refuse(send, 422, "invalid_text")
             return

@@ -114,6 +114,16 @@ ERROR = {
     "invalid_languages": N_("Give language codes of the bot, separated by commas (like ar, "
                             "fa_AF)."),
     "languages_required": N_("A translator needs at least one language."),
+    "placeholders_differ": N_("Keep every {name} in curly brackets exactly as in the English."),
+    "label_too_long": N_("A button's text may have at most 30 characters, on one line."),
+    "invalid_translation": N_("Write the translation (at most 4000 characters)."),
+    "left_in_english": N_("This is the English text: write it in the language."),
+    "glossary_word": N_("Use the approved word of the glossary for the programme's terms "
+                        "(voluntary return, return desk, counsellor, trafficking …)."),
+    "invalid_voice": N_("Upload a voice recording as OGG with Opus (as Telegram records voice "
+                        "messages)."),
+    "voice_too_large": N_("The recording is too large (at most 1 MB)."),
+    "voice_too_long": N_("The recording must last between half a second and two minutes."),
 }
 # Field errors of the partner forms: one clear sentence per field, whatever was wrong.
 FIELD_ERROR = {

@@ -48,8 +48,8 @@ class Stack:
     def consumer(self, name: str, **kwargs: Any) -> tuple[InboxConsumer, Bot, Dispatcher]:
         bot = create_bot(self.settings, session=InProcessSession(self.fake))
         dp = create_dispatcher(self.settings, stores=create_stores(self.settings, self.redis))
-        return InboxConsumer(self.inbox, dp, bot, name=name, lease_seconds=0.6,
-                             block_ms=100, **kwargs), bot, dp
+        kwargs = {"lease_seconds": 0.6, "block_ms": 100, **kwargs}
+        return InboxConsumer(self.inbox, dp, bot, name=name, **kwargs), bot, dp
 
 
 @pytest.fixture
@@ -194,3 +194,27 @@ async def test_a_polling_bot_queues_what_it_reads_and_answers_everyone(stack: St
         poller.cancel()
         await asyncio.gather(poller, return_exceptions=True)
     assert all(len(bot_texts(stack.fake, u)) == 1 for u in people)
+
+
+async def test_a_stop_hands_back_an_update_that_hangs_and_the_next_consumer_answers_it(
+        stack: Stack) -> None:
+    """SIGTERM while a handler hangs (Telegram or the API not answering): the consumer gives
+    it ``grace`` seconds, then stops and gives its shards back; the update, unacknowledged,
+    is answered by the next consumer at once (not after a lease), in order."""
+    user = SimUser(5151)
+    reached, release = hold_second_reply(stack.fake)
+    first, _, _ = stack.consumer("first", grace=0.3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(first.run(stop))
+    await stack.inbox.put(stack.fake.user_message(user, "/help"))
+    await until(lambda: len(bot_texts(stack.fake, user)) == 1)
+    await stack.inbox.put(stack.fake.user_message(user, "/privacy"))  # hangs in `first`
+    await until(reached.is_set)
+    stop.set()
+    await asyncio.wait_for(task, 10)  # it stopped although the handler still hangs
+    assert first.handled == 1
+    release.set()
+    second, _, _ = stack.consumer("second", lease_seconds=60)  # a lease would not run out
+    async with running(second):
+        await until(lambda: len(bot_texts(stack.fake, user)) == 2)
+    assert [kind_of(t) for t in bot_texts(stack.fake, user)] == ["help", "privacy"]

@@ -135,3 +135,17 @@ async def test_the_bot_counts_updates_and_shows_its_inbox(prefix: str) -> None:
         assert "8100" not in text and "conex_referrals" not in text
     await dp.storage.close()
 
+
+
+async def test_metrics_keep_to_closed_labels_and_to_this_machine_without_a_token(
+        booking: Booking) -> None:
+    app = booking.app
+    local = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a")
+    remote = httpx.AsyncClient(transport=httpx.ASGITransport(
+        app=app, client=("203.0.113.9", 40000)), base_url="http://a")
+    async with local, remote:
+        for method in ("FOOBAR", "BREW", "PROPFIND"):  # invented methods: one "other" series
+            await local.request(method, "/healthz")
+        text = (await local.get("/metrics")).text
+        assert 'method="FOOBAR"' not in text and 'method="other"' in text
+        assert (await remote.get("/metrics")).status_code == 404  # no METRICS_TOKEN set

@@ -64,6 +64,12 @@ async def test_listen_sends_the_recording_in_the_persons_language_only_where_it_
     await other.press(listen)  # sent again by Telegram's file_id: no second upload
     assert len(voices(booking, 7402)) == 1 and booking.h.fake.uploads == 1
 
+    booking.h.fake.files.clear()  # Telegram no longer knows the file_id: uploaded again
+    third = booking.h.person(7404, "ar")
+    await third.send("/start")
+    await third.press(listen)
+    assert len(voices(booking, 7404)) == 1 and booking.h.fake.uploads == 2
+
     english = booking.h.person(7403, "en")
     await english.send("/start")  # the same screen in English: nobody recorded it
     assert not any(label.startswith("🔊") for label in english.buttons)

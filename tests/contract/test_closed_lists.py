@@ -274,7 +274,8 @@ def client_calls(flows: FlowSet) -> dict[str, Any]:
         "voices": lambda c: c.voices(),
         "voice": lambda c: c.voice("fa_AF", "menu.welcome"),
         "voice_audio": lambda c: c.voice_audio("ar", "menu.welcome"),
-        "remember_voice": lambda c: c.remember_voice("ar", "menu.welcome", "AwACAgQAAxkB-_x1"),
+        "remember_voice": lambda c: c.remember_voice("ar", "menu.welcome", "AwACAgQAAxkB-_x1",
+                                                     datetime(2026, 12, 5, 8, tzinfo=UTC)),
     }
 
 

@@ -149,8 +149,18 @@ async def test_a_new_key_in_front_then_rotation_then_the_old_key_removed(
             select(Referral.reference, Referral.chat_key))}
     assert chat_keys[references[CALLER].replace("-", "")] == legacy_chat_key(OLD, CALLER)
 
-    # 1. Restart with the new key in front: everything reads, new data is the new key's.
-    context = restart(data_key=SecretStr(f"{NEW},{OLD}"))
+    # 0. Pin the lookup secret while DATA_KEY still holds one key; a second key without the
+    #    pin is refused at start (the key order changes during a rotation, lookups must not).
+    assert await command_line("lookup-key", data_key=OLD) == 0
+    pin = SecretStr(capsys.readouterr().out.strip())
+    assert pin.get_secret_value() and OLD not in pin.get_secret_value()
+    with pytest.raises(ConfigError, match="set LOOKUP_KEY first"):
+        restart(data_key=SecretStr(f"{OLD},{NEW}"))
+    # 1. The new key second (every process then reads it), then in front: everything reads,
+    #    new data is the new key's.
+    restart(data_key=SecretStr(f"{OLD},{NEW}"), lookup_key=pin)
+    assert [r["reference"] for r in await mine(client, RETURNEE)] == [references[RETURNEE]]
+    context = restart(data_key=SecretStr(f"{NEW},{OLD}"), lookup_key=pin)
     rows = await outbox_rows(app)
     assert {row["kind"] for row in rows} >= {"partner_card", "relay", "followup_wave"}
     assert [r["reference"] for r in await mine(client, RETURNEE)] == [references[RETURNEE]]
@@ -174,7 +184,7 @@ async def test_a_new_key_in_front_then_rotation_then_the_old_key_removed(
 
     # 2. rotate-keys, in batches of 2 rows: every value is then the new key's alone.
     assert await command_line("rotate-keys", "--batch-size", "2",
-                              data_key=f"{NEW},{OLD}") == 0
+                              data_key=f"{NEW},{OLD}", lookup_key=pin.get_secret_value()) == 0
     out = capsys.readouterr().out
     # The new referral (chat id, phone) was the new key's already.
     assert "referrals: 3 rows, 4 values re-encrypted, 2 already current" in out
@@ -183,15 +193,17 @@ async def test_a_new_key_in_front_then_rotation_then_the_old_key_removed(
     assert str(CALLER) not in out and PHONE not in out and "Amina" not in out
     after = await encrypted_values(app)
     assert all(readable_by(NEW, v) for values in after.values() for v in values)
-    assert await command_line("rotate-keys", data_key=f"{NEW},{OLD}") == 0  # idempotent
+    assert await command_line("rotate-keys", data_key=f"{NEW},{OLD}",
+                              lookup_key=pin.get_secret_value()) == 0  # idempotent
     again_out = capsys.readouterr().out
     assert " 0 values re-encrypted" in again_out and "unreadable" not in again_out
 
-    # 3. Pin the lookup key, remove the old key: people still find their referrals.
-    assert await command_line("lookup-key", data_key=f"{NEW},{OLD}") == 0
+    # 3. Remove the old key, the pin kept: people still find their referrals.
+    assert await command_line("lookup-key", data_key=f"{NEW},{OLD}",
+                              lookup_key=pin.get_secret_value()) == 0
     lookup_key = capsys.readouterr().out.strip()
-    assert lookup_key and OLD not in lookup_key and NEW not in lookup_key
-    restart(data_key=SecretStr(NEW))  # without the pin: the lookup keys moved
+    assert lookup_key == pin.get_secret_value()  # it prints what is in force
+    restart(data_key=SecretStr(NEW), lookup_key=SecretStr(""))  # the pin dropped: keys moved
     assert await mine(client, RETURNEE) == []
     context = restart(data_key=SecretStr(NEW), lookup_key=SecretStr(lookup_key))
     assert [r["reference"] for r in await mine(client, RETURNEE)] == [references[RETURNEE]]
@@ -208,7 +220,8 @@ async def test_a_new_key_in_front_then_rotation_then_the_old_key_removed(
 
 def test_the_staff_session_secret_survives_the_rotation(database_url: str) -> None:
     before = make_settings(database_url, data_key=SecretStr(OLD))
-    during = make_settings(database_url, data_key=SecretStr(f"{NEW}, {OLD}"))
+    during = make_settings(database_url, data_key=SecretStr(f"{NEW}, {OLD}"),
+                           lookup_key=SecretStr(DataVault(OLD).lookup_key()))
     pinned = make_settings(database_url, data_key=SecretStr(NEW),
                            lookup_key=SecretStr(DataVault(OLD).lookup_key()))
     unpinned = make_settings(database_url, data_key=SecretStr(NEW))

@@ -168,3 +168,19 @@ async def test_an_admin_gives_the_translator_role_with_languages(app: FastAPI) -
         languages = await session.scalar(select(StaffAccount.languages).where(
             StaffAccount.email == "amina@partner.example"))
     assert languages == "ar,fa_AF"
+
+
+async def test_a_correction_must_use_the_glossarys_word(translator: httpx.AsyncClient) -> None:
+    """Arabic says «الاتجار بالبشر» for trafficking: a correction that drops it is refused,
+    as the catalogue check would refuse it after the import."""
+    screens = Gallery().screens("ar", only="tailored")
+    [msgid] = [m for p in screens if p.screen == "tailored.trafficking" for m in p.msgids
+               if "trafficking" in m]
+    page = await translator.get("/staff/translations/ar?flow=tailored")
+    refused = await translator.post("/staff/translations/ar/review", data={
+        "csrf_token": csrf_of(page), "msgid": msgid, "verdict": "corrected",
+        "text": Gallery().catalogue("ar", msgid).replace("الاتجار بالبشر", "تهريب المهاجرين"),
+        "flow": "tailored"})  # "smuggling of migrants" instead of "trafficking in persons"
+    assert "error=glossary_word" in refused.headers["location"]
+    shown = await translator.get(refused.headers["location"])
+    assert "Use the approved word of the glossary" in shown.text
