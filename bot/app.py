@@ -58,7 +58,8 @@ def create_redis(settings: Settings) -> Redis | None:
 
 
 def create_governor(settings: Settings, redis: Redis) -> Governor:
-    return wiring.create_governor(redis, settings.redis_prefix, bulk_rate=settings.bulk_rate)
+    return wiring.create_governor(redis, settings.redis_prefix, bulk_rate=settings.bulk_rate,
+                                  pace_replies=settings.governor_pace_replies)
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None, *,

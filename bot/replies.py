@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, ReplyKeyboardMarkup
 
 log = logging.getLogger(__name__)
@@ -53,3 +53,5 @@ async def answer_quietly(cb: CallbackQuery, text: str | None = None) -> None:
         await cb.answer(text)
     except TelegramBadRequest:
         log.info("callback answer refused (query too old)")
+    except TelegramAPIError as exc:  # the network, Telegram's 5xx: only the spinner is late
+        log.info("callback answer not sent: %s", type(exc).__name__)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     inbox_concurrency: int = Field(default=32, ge=1, le=1000)
     # The outbound governor (governor/): bulk messages a second, all processes together.
     bulk_rate: float = Field(default=28.0, gt=0, le=30)
+    # Replies paced by the shared bucket too (governor.Limits.pace_replies): no 429 even where
+    # Telegram counts replies against the 30 a second, at the cost of slower answers at peaks.
+    governor_pace_replies: bool = False
     webhook_secret: SecretStr | None = None
     webhook_url: str | None = None
     webhook_host: str = "127.0.0.1"

@@ -14,7 +14,9 @@ just wrote are not held to the bulk figure, yet any call may be answered 429 wit
   per class asks Redis again while the others queue behind it (first come, first served, and no
   herd of Redis calls). Priorities: replies > notices > partner cards > waves.
 - **Replies** (the bot answering a person who just acted) are not paced by us: they only take
-  their share of the shared bucket (it may go into debt), so bulk yields to them.
+  their share of the shared bucket (it may go into debt), so bulk yields to them. With
+  ``Limits.pace_replies`` (``GOVERNOR_PACE_REPLIES=true``) they are paced by the bucket too,
+  always: for a Telegram that counts them against the 30 a second.
 - **Telegram pushes back** (429): the call waits ``retry_after`` and is sent again, in order,
   never dropped. Telegram does not say which limit was hit: a 429 in a group, or right after
   another message to the same chat, pauses that chat; otherwise it pauses every class, and for
@@ -80,13 +82,17 @@ class Limits:
     cautious_seconds: float = 30.0  # after an overall 429: replies paced too, this long
     yield_seconds: float = 1.0  # how long a waiting class's mark holds lower classes back
     max_sleep: float = 1.0  # re-check at least this often while waiting
+    # Replies paced by the bucket too, always (not only for a while after a 429): for a
+    # Telegram that counts replies against the 30 a second (GOVERNOR_PACE_REPLIES).
+    pace_replies: bool = False
 
 
 _ACQUIRE = """
 -- KEYS: 1 bucket, 2 pause:all, 3 pause:chat, 4 last:chat, 5 group window, 6 cautious,
 --       7.. want marks of priorities 0..3
 -- ARGV: now_ms, priority, is_group, rate_per_ms, burst, chat_interval_ms, group_limit,
---       group_window_ms, yield_ms, member, pace ('0': only Telegram's pauses apply)
+--       group_window_ms, yield_ms, member, pace ('0': only Telegram's pauses apply),
+--       pace_replies ('1': replies always paced by the bucket)
 local now = tonumber(ARGV[1])
 local prio = tonumber(ARGV[2])
 local is_group = ARGV[3] == '1'
@@ -134,7 +140,7 @@ local function take(paced)
 end
 
 -- 2. Replies are not paced by us (unless Telegram recently said the bot is over its limit).
-local cautious = tonumber(redis.call('GET', KEYS[6]) or '0') > now
+local cautious = ARGV[12] == '1' or tonumber(redis.call('GET', KEYS[6]) or '0') > now
 if prio == 0 and not cautious then return take(false) end
 
 -- 3. Bulk (and cautious replies): per chat, per group, then the shared bucket.
@@ -256,7 +262,8 @@ class Governor:
             repr(now_ms), int(level), "1" if chat_id is not None and chat_id < 0 else "0",
             repr(lim.bulk_rate / 1000), repr(lim.bulk_burst), repr(lim.per_chat_interval * 1000),
             lim.group_limit, repr(lim.group_window * 1000), repr(lim.yield_seconds * 1000),
-            f"{now_ms}:{id(self)}:{self._seq}", "1" if pace else "0"])
+            f"{now_ms}:{id(self)}:{self._seq}", "1" if pace else "0",
+            "1" if lim.pace_replies else "0"])
         return float(wait_ms) / 1000.0, bool(int(recent)), int(reason)
 
     async def _sleep(self, wait: float) -> None:

@@ -9,13 +9,15 @@ end: the call waits ``retry_after`` and is made again, as many times as Telegram
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
@@ -23,6 +25,12 @@ from governor import Clock, Governor, WallClock, current_priority
 from ops.metrics import GOVERNOR_WAIT, TELEGRAM_429
 
 log = logging.getLogger(__name__)
+
+NETWORK_RETRY_PAUSE = 0.2  # seconds before the one retry of a call that met a network error
+# Called when a call has its grant and is about to go to Telegram (the outbox worker marks the
+# message as "sending" then, not while it still waits in line: a stop hands the waiting back).
+granted: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "governor_granted", default=None)
 
 # Methods that put a new message in a chat: these count against Telegram's sending limits.
 SENDING = frozenset({
@@ -70,6 +78,10 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
 
     async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
                        method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        retried = False
+        marker = granted.get()
+        if marker is not None:
+            marker()
         while True:
             try:
                 return await make_request(bot, method)
@@ -77,3 +89,8 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
                 TELEGRAM_429.inc()
                 log.warning("telegram flood control: waiting %.0f s", float(exc.retry_after))
                 await self.clock.sleep(float(exc.retry_after))
+            except TelegramNetworkError:
+                if retried:
+                    raise
+                retried = True  # once: a pooled connection the server had closed meanwhile
+                await self.clock.sleep(NETWORK_RETRY_PAUSE)

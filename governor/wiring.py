@@ -47,8 +47,10 @@ def create_redis(url: str | None, *, max_connections: int,
     return Redis.from_pool(pool)  # owns the pool: aclose() closes its connections
 
 
-def create_governor(redis: Redis, prefix: str, *, bulk_rate: float) -> Governor:
-    return Governor(redis, prefix, limits=Limits(bulk_rate=bulk_rate))
+def create_governor(redis: Redis, prefix: str, *, bulk_rate: float,
+                    pace_replies: bool = False) -> Governor:
+    return Governor(redis, prefix, limits=Limits(bulk_rate=bulk_rate,
+                                                 pace_replies=pace_replies))
 
 
 def create_bot(token: str, *, api_url: str | None = None, session: BaseSession | None = None,

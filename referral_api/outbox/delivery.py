@@ -39,7 +39,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -65,6 +65,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic import ValidationError
 
 from governor import Limits, Priority, priority
+from governor.session import GovernorMiddleware, RetryAfterMiddleware, granted
 
 log = logging.getLogger(__name__)
 
@@ -380,9 +381,27 @@ class Sender:
         self.rng = rng
 
     async def send(self, msg: Outgoing, attempt: int = 0,
-                   level: Priority | None = None) -> SendResult:
+                   level: Priority | None = None,
+                   on_sending: Callable[[], None] | None = None) -> SendResult:
         """``attempt``: how many times this message failed transiently before (for backoff).
-        ``level``: the governor's class of this message (default: the caller's context)."""
+        ``level``: the governor's class of this message (default: the caller's context).
+        ``on_sending``: called once the call has its turn and goes to Telegram (before that, a
+        stopping worker may hand the message back: it was not sent)."""
+        if on_sending is not None and not self._paced:
+            on_sending()  # no governor middleware to say when: from now on, as sent
+        token = granted.set(on_sending)
+        try:
+            return await self._send(msg, attempt, level)
+        finally:
+            granted.reset(token)
+
+    @property
+    def _paced(self) -> bool:
+        """Whether the bot's session has our middleware (which calls ``granted``)."""
+        chain = getattr(self.bot.session.middleware, "_middlewares", [])
+        return any(isinstance(m, GovernorMiddleware | RetryAfterMiddleware) for m in chain)
+
+    async def _send(self, msg: Outgoing, attempt: int, level: Priority | None) -> SendResult:
         if msg.edit_message_id is not None:
             edited = await self._edit(msg, attempt, level)
             if edited is not None:

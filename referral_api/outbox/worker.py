@@ -257,10 +257,11 @@ class OutboxWorker:
         await self.pacer.wait_chat(key)
         async with self.slots.take(level):
             await self.pacer.wait_overall()
-            claim.sending = True
-            sent: SendResult = await self.sender.send(outgoing, attempt=claim.attempts,
-                                                      level=level)
-            claim.sending = False
+            # "sending" from the moment the governor lets the call go (a stop hands back what
+            # still waits in line, and keeps the lease of what may have reached Telegram).
+            sent: SendResult = await self.sender.send(
+                outgoing, attempt=claim.attempts, level=level,
+                on_sending=lambda: setattr(claim, "sending", True))
         self.pacer.sent(key, group)
         return await self._outcome(claim, rest, sent, result)
 

@@ -172,3 +172,14 @@ async def test_an_expired_button_answer_does_not_stop_the_screen(harness: Harnes
              "invalid")))
     await person.press("What help is there?")
     assert "Ticket and journey" in person.buttons
+
+
+async def test_a_button_whose_spinner_cannot_be_stopped_still_answers(harness: Harness) -> None:
+    """Telegram (or the network) failing on answerCallbackQuery only leaves the spinner: the
+    person gets the next screen, not the apology (the replica benchmark found updates failed
+    this way after a booking was stored)."""
+    person = await at_question(harness)
+    harness.fake.failures.append(("answerCallbackQuery", ApiError(502, "Bad Gateway")))
+    replies = await person.press("No")
+    assert replies and "What would you like to know?" in person.text
+    assert not any("went wrong" in r for r in replies)

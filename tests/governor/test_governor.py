@@ -11,7 +11,7 @@ import pytest
 from aiogram import Bot
 from redis.asyncio import Redis
 
-from governor import Governor, Priority, priority
+from governor import Governor, Limits, Priority, priority
 from governor.session import GovernorMiddleware
 from referral_api.outbox.delivery import FakeClock
 from simulator.botapi import FakeBotAPI, SimUser
@@ -132,3 +132,24 @@ async def test_a_429_is_waited_out_and_every_message_arrives_in_order(
     # up); each is pushed back at most about once, because after the first push-back the
     # governor paces replies too (cautious mode) instead of letting them storm again.
     assert 1 <= fake.too_many_requests <= 55
+
+
+async def test_paced_replies_stay_under_thirty_a_second_too(
+        redis: Redis, prefix: str, clock: FakeClock) -> None:
+    """GOVERNOR_PACE_REPLIES: for a Telegram that counts replies against the 30 a second, a
+    burst of replies is paced by the shared bucket like bulk (no 429 to wait out)."""
+    held = held_redis(REDIS_URL, clock)
+    paced = Governor(held, prefix + ":paced", clock=clock, limits=Limits(pace_replies=True))
+    granted: list[float] = []
+
+    async def reply(chat: int) -> None:
+        await paced.acquire(chat, Priority.REPLY)
+        granted.append(clock.now())
+
+    try:
+        await asyncio.gather(*(reply(5000 + i) for i in range(90)))
+    finally:
+        await held.aclose()
+    assert len(granted) == 90
+    assert most_in_one_second(granted) <= 30
+    assert max(granted) - START < 90 / 28 + 0.5
