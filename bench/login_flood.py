@@ -33,37 +33,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import asyncpg
 import httpx
+from bench_db import drop_database, fresh_database, sqlalchemy_url
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def fresh_database(name: str) -> str:
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}"
-
-
-async def drop_database(name: str) -> None:
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def percentiles(samples: list[float]) -> tuple[float, float, float]:
@@ -126,7 +106,7 @@ async def flood(http: httpx.AsyncClient, logins: int, stop: asyncio.Event,
 
 async def run(args: argparse.Namespace) -> None:
     name = f"conex_bench_login_{secrets.token_hex(3)}"
-    url = await fresh_database(name)
+    url = sqlalchemy_url(await fresh_database(name))
     token = secrets.token_urlsafe(24)
     env = {**os.environ, "DATABASE_URL": url, "SERVICE_TOKEN": token,
            "ADMIN_TOKEN": secrets.token_urlsafe(24), "DATA_KEY": Fernet.generate_key().decode(),

@@ -83,6 +83,7 @@ import asyncpg
 import httpx
 import uvicorn
 from aiohttp import web
+from bench_db import drop_database, fresh_database
 from cryptography.fernet import Fernet
 from telegram_world import (
     LOGS,
@@ -99,7 +100,6 @@ from telegram_world import (
 from simulator.botapi import ApiError, FakeBotAPI, SimUser
 from simulator.server import create_app
 
-ADMIN_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 FIRST_PERSON = 3_100_000
 COORDINATOR_GROUP = -1009990001
 FIRST_GROUP = -1002000000000
@@ -471,24 +471,6 @@ class Processes:
                 await asyncio.to_thread(proc.wait, 20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-async def fresh_database(name: str) -> str:
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-
-
-async def drop_database(name: str) -> None:
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,7 @@ from referral_api.staff.models import StaffAccount
 from referral_api.staff.service import audit
 from referral_api.translations.models import VERDICTS, TranslationReview, VoiceRecording
 
+Row = TypeVar("Row")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 MAX_LABEL = 30  # as bot.i18n_check: a button's label on a small phone
 MAX_TEXT = 4000
@@ -140,7 +141,7 @@ class TranslationService:
             raise Invalid(problems[0])
         if verdict == "corrected" and text == self.gallery.catalogue(locale, msgid):
             verdict = "approved"  # nothing changed: an approval
-        for attempt in (1, 2):  # a double click: the second save finds the first one's row
+        async def write() -> TranslationReview:
             review = await self.session.scalar(select(TranslationReview).where(
                 TranslationReview.locale == locale, TranslationReview.msgid == msgid))
             if review is None:
@@ -148,16 +149,24 @@ class TranslationService:
                 self.session.add(review)
             review.text, review.verdict = text, verdict
             review.account_id, review.at = self.account.id, self.now
+            digest = hashlib.sha256(msgid.encode()).hexdigest()[:12]
             audit(self.session, self.account, "translation_reviewed",
-                  detail=f"{locale}:{verdict}:{hashlib.sha256(msgid.encode()).hexdigest()[:12]}",
-                  now=self.now)
-            try:
-                await self.session.commit()
-                return
-            except IntegrityError:
-                await self.session.rollback()
-                if attempt == 2:
-                    raise
+                  detail=f"{locale}:{verdict}:{digest}", now=self.now)
+            return review
+
+        await self._saved(write)
+
+    async def _saved(self, write: Callable[[], Awaitable[Row]]) -> Row:
+        """Write one row (found or added) and commit. A double click: the second request's
+        insert meets the first one's row (unique); it is then found and updated instead."""
+        try:
+            row = await write()
+            await self.session.commit()
+        except IntegrityError:
+            await self.session.rollback()
+            row = await write()
+            await self.session.commit()
+        return row
 
     # ---- voice ---------------------------------------------------------------------------
     async def recordings(self, locale: str) -> dict[str, VoiceRecording]:
@@ -183,7 +192,7 @@ class TranslationService:
         seconds = ogg_opus_seconds(data)
         if seconds > MAX_VOICE_SECONDS or seconds < 0.5:
             raise Invalid("voice_too_long")
-        for attempt in (1, 2):  # a double click: the second upload finds the first one's row
+        async def write() -> VoiceRecording:
             recording = await self.session.scalar(select(VoiceRecording).where(
                 VoiceRecording.locale == locale, VoiceRecording.screen == screen))
             if recording is None:
@@ -193,11 +202,6 @@ class TranslationService:
             recording.account_id, recording.at = self.account.id, self.now
             audit(self.session, self.account, "voice_recorded", detail=f"{locale}:{screen}",
                   now=self.now)
-            try:
-                await self.session.commit()
-                return recording
-            except IntegrityError:
-                await self.session.rollback()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+            return recording
+
+        return await self._saved(write)

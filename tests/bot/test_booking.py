@@ -31,6 +31,16 @@ async def find_by_postcode(person: Person, postcode: str = "9000") -> None:
     await person.send(postcode)
 
 
+async def to_location_search(person: Person) -> list[str]:
+    """From /start to the screen that asks for the location (English labels)."""
+    await person.send("/start")
+    await person.press("No")
+    await person.press("📍 Find help near me")
+    await person.press("Find places near me")
+    await person.press("Skip the questions")
+    return await person.press("📍 Share my location")
+
+
 async def test_postcode_search_shows_the_nearest_place_first(booking: Booking) -> None:
     person = booking.h.person(7001)
     await find_by_postcode(person)
@@ -51,12 +61,7 @@ async def test_location_search(booking: Booking, location: tuple[float, float],
                                expected: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # every logger that would say anything at INFO says it
     person = booking.h.person(7002)
-    await person.send("/start")
-    await person.press("No")
-    await person.press("📍 Find help near me")
-    await person.press("Find places near me")
-    await person.press("Skip the questions")
-    replies = await person.press("📍 Share my location")
+    replies = await to_location_search(person)
     assert any("used once" in r for r in replies)
     lat, lon = location
     await person.send(location={"latitude": lat, "longitude": lon})

@@ -13,6 +13,7 @@ import pytest
 
 from ops.logs import JsonFormatter, scrub
 from tests.bot.booking_world import Booking
+from tests.bot.test_booking import to_location_search
 
 CHAT = 734912345  # a realistic Telegram id: nine digits
 LAT, LON = 51.054321, 3.721987
@@ -49,12 +50,7 @@ def lines() -> Iterator[Lines]:
 async def test_a_booking_with_a_shared_location_logs_nothing_personal(
         booking: Booking, lines: Lines) -> None:
     person = booking.h.person(CHAT)
-    await person.send("/start")
-    await person.press("No")
-    await person.press("📍 Find help near me")
-    await person.press("Find places near me")
-    await person.press("Skip the questions")
-    await person.press("📍 Share my location")
+    await to_location_search(person)
     await person.send(location={"latitude": LAT, "longitude": LON})
     assert "Ghent return desk" in person.text
     await person.press("1. Contact Ghent return desk")
