@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 import httpx
+from bench_db import drop_database, fresh_database, sqlalchemy_url
 from cryptography.fernet import Fernet
-from login_flood import drop_database, free_port, fresh_database
+from telegram_world import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT.parent / "shared" / "data" / "partners.yaml"
@@ -47,7 +48,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=30, help="examples per operation")
     args = parser.parse_args()
     name = f"conex_fuzz_{secrets.token_hex(3)}"
-    url = asyncio.run(fresh_database(name))
+    url = sqlalchemy_url(asyncio.run(fresh_database(name)))
     service, admin = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     env = {**os.environ, "DATABASE_URL": url, "SERVICE_TOKEN": service, "ADMIN_TOKEN": admin,
            "DATA_KEY": Fernet.generate_key().decode(), "REDIS_URL": "", "API_DOCS": "true",

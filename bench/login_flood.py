@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,14 +35,9 @@ from pathlib import Path
 import httpx
 from bench_db import drop_database, fresh_database, sqlalchemy_url
 from cryptography.fernet import Fernet
+from telegram_world import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentiles(samples: list[float]) -> tuple[float, float, float]:

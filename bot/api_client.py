@@ -58,7 +58,13 @@ from referral_api.signals.schemas import (
     SignalsForgotten,
     SignalsRecorded,
 )
-from referral_api.translations.schemas import FileId, VoiceInfo, VoiceList
+from referral_api.translations.schemas import (
+    LOCALE_PATTERN,
+    SCREEN_PATTERN,
+    FileId,
+    VoiceInfo,
+    VoiceList,
+)
 
 __all__ = [
     "ApiRefused",
@@ -106,8 +112,8 @@ SEGMENTS = {
     "reference": re.compile(r"[A-Za-z2-9]{4}-?[A-Za-z2-9]{4}"),
     "token": re.compile(r"[A-Za-z0-9_-]{8,128}"),
     "code": re.compile(r"[A-Za-z0-9_-]{1,64}"),  # a deep link's start parameter
-    "locale": re.compile(r"[a-z]{2,3}(?:_[A-Za-z]{2,4})?"),  # a catalogue: "ar", "fa_AF"
-    "screen": re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*"),  # a flow node: "menu.welcome"
+    "locale": re.compile(LOCALE_PATTERN),  # a catalogue: "ar", "fa_AF"
+    "screen": re.compile(SCREEN_PATTERN),  # a flow node: "menu.welcome"
 }
 
 
@@ -172,6 +178,11 @@ class ReferralsClient:
             await self.http.aclose()
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._response(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    async def _response(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The API's answer, a success; raises ApiUnavailable or ApiRefused otherwise."""
         if self.http is None:
             raise ApiUnavailable("not_configured")
         try:
@@ -191,7 +202,7 @@ class ReferralsClient:
             if isinstance(detail, dict):
                 raise ApiRefused(response.status_code, str(detail.get("code", "refused")), detail)
             raise ApiRefused(response.status_code, "refused")
-        return response.json() if response.content else None
+        return response
 
     async def _get(self, path: str, **params: Any) -> Any:
         return await self._call("GET", path, params=params or None)
@@ -321,16 +332,8 @@ class ReferralsClient:
             "/v1/voice/{locale}/{screen}", locale=locale, screen=screen)))
 
     async def voice_audio(self, locale: str, screen: str) -> bytes:
-        if self.http is None:
-            raise ApiUnavailable("not_configured")
         path = api_path("/v1/voice/{locale}/{screen}/audio", locale=locale, screen=screen)
-        try:
-            response = await self.http.get(path, headers=self.headers)
-        except httpx.HTTPError as exc:
-            raise ApiUnavailable(type(exc).__name__) from exc
-        if response.status_code != 200:
-            raise ApiUnavailable(str(response.status_code))
-        return response.content
+        return (await self._response("GET", path)).content
 
     async def remember_voice(self, locale: str, screen: str, file_id: str,
                              recorded_at: datetime) -> None:

@@ -4,15 +4,36 @@ English (the allowlist), and the glossary of the programme's terms (issue 18).""
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import write_po
 
 from bot.engine.schema import PLACEHOLDER
 
 MAX_LABEL = 30  # characters a button label may have in any language (a small phone's width)
 ALLOWLIST = "allowlist.txt"  # msgids that may stay identical to English: "<lang|*>\t<msgid>"
 LETTER = re.compile(r"[^\W\d_]")
+_SOURCE_HEADER = re.compile(r'^"X-Translation-Source: ([a-z]+)\\n"$', re.MULTILINE)
+
+
+def translation_source(po_path: Path) -> str:
+    """``machine`` or ``reviewed``: read from the raw header (Babel drops unknown headers)."""
+    found = _SOURCE_HEADER.search(po_path.read_text(encoding="utf-8"))
+    return found.group(1) if found else ""
+
+
+def write_catalogue(po_path: Path, catalog: Catalog, source: str) -> None:
+    """Write a catalogue as the project keeps them (100 columns), with its
+    X-Translation-Source header, which Babel would drop."""
+    buffer = io.BytesIO()
+    write_po(buffer, catalog, ignore_obsolete=True, width=100)
+    text = re.sub(r'^("Generated-By: [^"]*"\n)', rf'\1"X-Translation-Source: {source}\\n"\n',
+                  buffer.getvalue().decode("utf-8"), count=1, flags=re.MULTILINE)
+    po_path.write_text(text, encoding="utf-8")
 
 
 def read_allowlist(locales_dir: Path, name: str = ALLOWLIST) -> set[tuple[str, str]]:
@@ -79,3 +100,23 @@ def glossary_problems(glossary: Glossary, locale: str, msgid: str, text: str) ->
             problems.append(f"{locale}: {term!r} is not said with the glossary's word "
                             f"({' / '.join(forms)}) in {msgid[:60]!r}")
     return problems
+
+
+def entry_problems(locale: str, msgid: str, text: str, *, label: bool,
+                   allowed: set[tuple[str, str]], glossary: Glossary | None = None,
+                   placeholder: re.Pattern[str] = PLACEHOLDER) -> list[str]:
+    """Why ``text`` cannot translate ``msgid`` in ``locale``, as codes, most basic first: the
+    same {placeholders}, not left in English (unless allowed), a button's label at most 30
+    characters on one line, the glossary's words. The catalogue check and the staff app's
+    review both ask here."""
+    found = []
+    if set(placeholder.findall(text)) != set(placeholder.findall(msgid)):
+        found.append("placeholders_differ")
+    if (text == msgid and LETTER.search(placeholder.sub("", msgid))
+            and not {(locale, msgid), ("*", msgid)} & allowed):
+        found.append("left_in_english")
+    if label and (len(text) > MAX_LABEL or "\n" in text):
+        found.append("label_too_long")
+    if glossary is not None and glossary_problems(glossary, locale, msgid, text):
+        found.append("glossary_word")
+    return found

@@ -20,17 +20,14 @@ from pathlib import Path
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 
 from bot.catalogue_rules import (
-    LETTER,
-    MAX_LABEL,
     Glossary,
-    glossary_problems,
+    entry_problems,
     read_allowlist,
     read_glossary,
 )
 from bot.engine.actions import ActionRegistry
 from bot.engine.core import Engine, Screen
 from bot.engine.flows import FlowSet, NodeRef, load_flows
-from bot.engine.schema import PLACEHOLDER
 from bot.i18n import create_i18n, is_rtl, native_name, shipped_locales
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -70,8 +67,12 @@ class Gallery:
 
     def languages(self) -> list[tuple[str, str]]:
         """(code, name in itself) of every shipped language but English."""
-        return [(code, native_name(code)) for code in shipped_locales(self.locales_dir)
-                if code != "en"]
+        return list(self._languages)
+
+    @cached_property
+    def _languages(self) -> tuple[tuple[str, str], ...]:  # the catalogues do not change
+        return tuple((code, native_name(code)) for code in shipped_locales(self.locales_dir)
+                     if code != "en")
 
     def catalogue(self, locale: str, msgid: str) -> str:
         if locale == "en":
@@ -108,17 +109,8 @@ class Gallery:
         """Why ``text`` cannot be the translation of ``msgid`` in ``locale``, as codes, by the
         catalogue check's own rules (bot.catalogue_rules): the same {placeholders}, a button
         at most 30 characters on one line, not left in English, the glossary's words."""
-        found = []
-        if set(PLACEHOLDER.findall(text)) != set(PLACEHOLDER.findall(msgid)):
-            found.append("placeholders_differ")
-        if self.is_label(msgid) and (len(text) > MAX_LABEL or "\n" in text):
-            found.append("label_too_long")
-        if (text == msgid and LETTER.search(PLACEHOLDER.sub("", msgid))
-                and not {(locale, msgid), ("*", msgid)} & self._allowed):
-            found.append("left_in_english")
-        if self._glossary is not None and glossary_problems(self._glossary, locale, msgid, text):
-            found.append("glossary_word")
-        return found
+        return entry_problems(locale, msgid, text, label=self.is_label(msgid),
+                              allowed=self._allowed, glossary=self._glossary)
 
     @cached_property
     def _allowed(self) -> set[tuple[str, str]]:
@@ -130,14 +122,21 @@ class Gallery:
 
     def is_label(self, msgid: str) -> bool:
         """Whether the string is a button's label somewhere (30 characters at most)."""
-        return msgid in self._labels
+        return msgid in self._english[1]
+
+    def shows(self, msgid: str) -> bool:
+        """Whether the string is on some screen (what a reviewer may approve or correct)."""
+        return msgid in self._english[0]
 
     @cached_property
-    def _labels(self) -> frozenset[str]:
+    def _english(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Every string of every screen, and the buttons' labels among them: rendered once."""
+        msgids: set[str] = set()
         labels: set[str] = set()
         for preview in self.screens("en"):
+            msgids.update(preview.msgids)
             labels.update(label for row in preview.buttons for label in row)
-        return frozenset(labels)
+        return frozenset(msgids), frozenset(labels)
 
 
 def _preview(ref: NodeRef, screen: Screen, locale: str, msgids: tuple[str, ...]) -> Preview:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import subprocess
 import sys
@@ -20,18 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from babel.messages.catalog import Catalog
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
 
 from bot.catalogue_rules import (
     ALLOWLIST,
     GLOSSARY,
-    LETTER,
     MAX_LABEL,
     REVIEWED,
     Glossary,
+    entry_problems,
     glossary_problems,
     read_allowlist,
     read_glossary,
+    translation_source,
+    write_catalogue,
 )
 from bot.engine.schema import PLACEHOLDER
 from bot.settings import DEFAULT_LOCALES_DIR, PROJECT_DIR
@@ -75,15 +76,6 @@ def extract(project_dir: Path = PROJECT_DIR, domain: Domain = MESSAGES) -> Catal
             return read_po(fh)
 
 
-_SOURCE_HEADER = re.compile(r'^"X-Translation-Source: ([a-z]+)\\n"$', re.MULTILINE)
-
-
-def translation_source(po_path: Path) -> str:
-    """``machine`` or ``reviewed``: read from the raw header (Babel drops unknown headers)."""
-    found = _SOURCE_HEADER.search(po_path.read_text(encoding="utf-8"))
-    return found.group(1) if found else ""
-
-
 def update(locales_dir: Path = DEFAULT_LOCALES_DIR, domain: Domain = MESSAGES) -> None:
     """``pybabel update`` that keeps our X-Translation-Source header (Babel would drop it)."""
     template = read(locales_dir / f"{domain.name}.pot")
@@ -91,12 +83,7 @@ def update(locales_dir: Path = DEFAULT_LOCALES_DIR, domain: Domain = MESSAGES) -
         source = translation_source(po_path) or "machine"
         catalog = read(po_path, po_path.parent.parent.name)
         catalog.update(template, no_fuzzy_matching=True)
-        buffer = io.BytesIO()
-        write_po(buffer, catalog, ignore_obsolete=True, width=100)
-        text = buffer.getvalue().decode("utf-8")
-        text = re.sub(r'^("Generated-By: [^"]*"\n)', rf'\1"X-Translation-Source: {source}\\n"\n',
-                      text, count=1, flags=re.MULTILINE)
-        po_path.write_text(text, encoding="utf-8")
+        write_catalogue(po_path, catalog, source)
 
 
 def read(path: Path, locale: str | None = None) -> Catalog:
@@ -153,17 +140,17 @@ def check_language(template: Catalog, po_path: Path,
             problems.append(f"{locale}: fuzzy translation for {msgid[:60]!r}")
             continue
         text = message.string if isinstance(message.string, str) else message.string[0]
-        if set(placeholder.findall(text)) != set(placeholder.findall(msgid)):
-            problems.append(f"{locale}: placeholders differ in {msgid[:60]!r}")
-            continue
-        if (text == msgid and LETTER.search(placeholder.sub("", msgid))
-                and (locale, msgid) not in allowed and ("*", msgid) not in allowed):
-            problems.append(f"{locale}: left in English: {msgid[:60]!r} (allow it in "
-                            "the locales allowlist if that is right)")
-            continue
         template_message = template.get(msgid, context)
-        if template_message is not None and is_label(template_message) and len(text) > MAX_LABEL:
-            problems.append(f"{locale}: button label longer than {MAX_LABEL}: {text!r}")
+        label = template_message is not None and is_label(template_message)
+        found = entry_problems(locale, msgid, text, label=label, allowed=allowed,
+                               placeholder=placeholder)
+        if found:
+            problems.append(f"{locale}: " + {
+                "placeholders_differ": f"placeholders differ in {msgid[:60]!r}",
+                "left_in_english": f"left in English: {msgid[:60]!r} (allow it in the "
+                                   "locales allowlist if that is right)",
+                "label_too_long": f"button label longer than {MAX_LABEL} or on two lines: "
+                                  f"{text!r}"}[found[0]])
             continue
         if glossary is not None:
             problems += glossary_problems(glossary, locale, msgid, text)

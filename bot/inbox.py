@@ -120,22 +120,18 @@ class UpdateInbox:
                 pipe.xlen(self.stream(shard))
             return sum(int(n) for n in await pipe.execute())
 
-    async def oldest_age(self) -> float:
-        """Seconds since the oldest update still in the inbox arrived (0 when empty): entries
-        are deleted once handled, and a stream id starts with its arrival time in ms."""
+    async def refresh_metrics(self) -> None:
+        """The inbox's gauges, read when /metrics is scraped (one round trip): the updates
+        waiting or in hand, and how long the oldest has waited (0 when empty; entries are
+        deleted once handled, and a stream id starts with its arrival time in ms)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for shard in range(self.shards):
+                pipe.xlen(self.stream(shard))
                 pipe.xrange(self.stream(shard), count=1)
-            heads = await pipe.execute()
-        arrived = [int(_text(entries[0][0]).split("-")[0]) for entries in heads if entries]
-        if not arrived:
-            return 0.0
-        return max(0.0, time.time() - min(arrived) / 1000)
-
-    async def refresh_metrics(self) -> None:
-        """The inbox's gauges, read when /metrics is scraped."""
-        INBOX_DEPTH.set(await self.backlog())
-        INBOX_OLDEST.set(await self.oldest_age())
+            answers = await pipe.execute()
+        INBOX_DEPTH.set(sum(int(n) for n in answers[0::2]))
+        arrived = [int(_text(heads[0][0]).split("-")[0]) for heads in answers[1::2] if heads]
+        INBOX_OLDEST.set(max(0.0, time.time() - min(arrived) / 1000) if arrived else 0.0)
 
 
 class InboxConsumer:

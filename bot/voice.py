@@ -24,6 +24,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.api_client import ApiRefused, ApiUnavailable, ReferralsClient
 from bot.engine.core import Screen
 from bot.replies import answer_quietly, callback_place
+from referral_api.translations.schemas import LOCALE_PATTERN, SCREEN_PATTERN
 
 log = logging.getLogger(__name__)
 FRESH_FOR = 60.0  # seconds the list of recordings is trusted (a new one shows within a minute)
@@ -107,6 +108,6 @@ async def on_listen(cb: CallbackQuery, callback_data: ListenCb, bot: Bot,
 
 def create_router() -> Router:
     router = Router(name="voice")
-    router.callback_query.register(on_listen, ListenCb.filter(F.screen.regexp(
-        r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")))
+    router.callback_query.register(on_listen, ListenCb.filter(
+        F.screen.regexp(rf"^{SCREEN_PATTERN}$") & F.locale.regexp(rf"^{LOCALE_PATTERN}$")))
     return router

@@ -58,15 +58,19 @@ class GovernorMiddleware(BaseRequestMiddleware):
         if not pace and chat_id is None and name != "answerCallbackQuery":
             return await make_request(bot, method)  # getUpdates, getMe, setWebhook, …
         label = current_priority.get().name.lower() if pace else "other"
+        network_errors = 0
         while True:
             started = time.monotonic()
             grant = await self.governor.acquire(chat_id, pace=pace)
             GOVERNOR_WAIT.labels(label).observe(time.monotonic() - started)
+            going()
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
                 TELEGRAM_429.inc()
                 await self.governor.pushed_back(grant, float(exc.retry_after))
+            except TelegramNetworkError as exc:
+                network_errors = await _once_more(exc, network_errors, self.governor.clock)
 
 
 class RetryAfterMiddleware(BaseRequestMiddleware):
@@ -78,10 +82,8 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
 
     async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
                        method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
-        retried = False
-        marker = granted.get()
-        if marker is not None:
-            marker()
+        network_errors = 0
+        going()
         while True:
             try:
                 return await make_request(bot, method)
@@ -89,8 +91,21 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
                 TELEGRAM_429.inc()
                 log.warning("telegram flood control: waiting %.0f s", float(exc.retry_after))
                 await self.clock.sleep(float(exc.retry_after))
-            except TelegramNetworkError:
-                if retried:
-                    raise
-                retried = True  # once: a pooled connection the server had closed meanwhile
-                await self.clock.sleep(NETWORK_RETRY_PAUSE)
+            except TelegramNetworkError as exc:
+                network_errors = await _once_more(exc, network_errors, self.clock)
+
+
+def going() -> None:
+    """The call has its turn and goes to Telegram now: tell whoever asked (``granted``)."""
+    marker = granted.get()
+    if marker is not None:
+        marker()
+
+
+async def _once_more(exc: TelegramNetworkError, errors: int, clock: Clock) -> int:
+    """A network error: the call is made once more (a pooled connection the server had closed
+    meanwhile), after a short pause; a second one is the caller's."""
+    if errors:
+        raise exc
+    await clock.sleep(NETWORK_RETRY_PAUSE)
+    return errors + 1

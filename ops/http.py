@@ -19,6 +19,15 @@ log = logging.getLogger(__name__)
 Ready = Callable[[], Awaitable[None]]  # raises when a dependency does not answer
 
 
+def metrics_refusal(authorization: str, peer: str | None, token: str | None) -> int | None:
+    """Whether a scrape of /metrics is refused, and how: with METRICS_TOKEN, 401 unless it
+    brings it as a bearer token; without, 404 to anyone but this machine. None: allowed."""
+    if token:
+        given = authorization.encode("utf-8")
+        return None if hmac.compare_digest(given, f"Bearer {token}".encode()) else 401
+    return None if is_loopback(peer) else 404
+
+
 def is_loopback(host: str | None) -> bool:
     """Whether a peer is this machine (127.0.0.0/8, ::1): without METRICS_TOKEN, /metrics
     answers only there (a port the ingress reaches must not show it to the world)."""
@@ -43,12 +52,12 @@ def add_routes(app: web.Application, *, process: str, ready: Sequence[Ready] = (
         return web.json_response({"status": "ready"})
 
     async def metrics(request: web.Request) -> web.Response:
-        if metrics_token:
-            given = request.headers.get("Authorization", "").encode("utf-8")
-            if not hmac.compare_digest(given, f"Bearer {metrics_token}".encode()):
-                return web.json_response({"detail": {"code": "unauthorized"}}, status=401)
-        elif not is_loopback(request.remote):
-            raise web.HTTPNotFound()  # no METRICS_TOKEN: only this machine may look
+        refused = metrics_refusal(request.headers.get("Authorization", ""), request.remote,
+                                  metrics_token)
+        if refused == 401:
+            return web.json_response({"detail": {"code": "unauthorized"}}, status=401)
+        if refused is not None:
+            raise web.HTTPNotFound()
         body = await render(process, *refresh)
         response = web.Response(body=body)
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST

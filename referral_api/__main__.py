@@ -38,8 +38,8 @@ from referral_api.followup.importer import ImportFailed, ImportResult, import_re
 from referral_api.followup.report import Report, load_rows, render_csv, render_text
 from referral_api.followup.report import build as build_report
 from referral_api.partners.schemas import SeedResult
-from referral_api.settings import ConfigError, Settings
-from referral_api.staff.languages import LOCALES_DIR, parse_languages, shipped_catalogues
+from referral_api.settings import LOCALES_DIR, ConfigError, Settings
+from referral_api.staff.languages import parse_languages, shipped_catalogues
 from referral_api.staff.models import LOCALES, ROLES
 from referral_api.staff.service import AccountService, password_hasher
 from referral_api.translations.catalogues import Imported, import_reviews

@@ -10,7 +10,6 @@ without importing it is handed over here (the referrals' consent withdrawal to /
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ops.http import is_loopback
+from ops.http import metrics_refusal
 from ops.metrics import CONTENT_TYPE_LATEST, HTTP_REQUESTS, HTTP_SECONDS, Refresh, render
 from referral_api.admin import router as admin_router
 from referral_api.admin import web as admin_pages
@@ -202,13 +201,13 @@ def _health_router() -> APIRouter:
         PostgreSQL has them (every replica reports the same: alert on max())."""
         context: AppContext = request.app.state.context
         token = context.settings.metrics_token
-        if token is not None and token.get_secret_value():
-            given = request.headers.get("authorization", "").encode("utf-8")
-            expected = f"Bearer {token.get_secret_value()}".encode()
-            if not hmac.compare_digest(given, expected):
-                return JSONResponse(status_code=401, content={"detail": {"code": "unauthorized"}})
-        elif not is_loopback(request.client.host if request.client else None):
-            raise StarletteHTTPException(404)  # no METRICS_TOKEN: only this machine may look
+        refused = metrics_refusal(request.headers.get("authorization", ""),
+                                  request.client.host if request.client else None,
+                                  token.get_secret_value() if token is not None else None)
+        if refused == 401:
+            return JSONResponse(status_code=401, content={"detail": {"code": "unauthorized"}})
+        if refused is not None:
+            raise StarletteHTTPException(404)
         body = await render("api", database_gauges(context.sessionmaker, context.clock))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

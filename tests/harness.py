@@ -3,6 +3,7 @@ the bot's replies. The fake sits at the Bot API edge (simulator.botapi), never i
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -20,6 +21,13 @@ from simulator.botapi import FakeBotAPI, SimUser
 
 # Every shipped language, in the order of the language picker.
 LANGS = list(LANGUAGE_ORDER)  # test_screens checks that each has its catalogue
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a server the test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @cache

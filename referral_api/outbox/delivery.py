@@ -398,8 +398,8 @@ class Sender:
     @property
     def _paced(self) -> bool:
         """Whether the bot's session has our middleware (which calls ``granted``)."""
-        chain = getattr(self.bot.session.middleware, "_middlewares", [])
-        return any(isinstance(m, GovernorMiddleware | RetryAfterMiddleware) for m in chain)
+        return any(isinstance(m, GovernorMiddleware | RetryAfterMiddleware)
+                   for m in self.bot.session.middleware)
 
     async def _send(self, msg: Outgoing, attempt: int, level: Priority | None) -> SendResult:
         if msg.edit_message_id is not None:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
+from functools import cache
 
+from bot.i18n import SOURCE_LOCALE, shipped_locales
 from referral_api.errors import Invalid
+from referral_api.settings import LOCALES_DIR
 
-LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 
-
-def shipped_catalogues(locales_dir: Path = LOCALES_DIR) -> list[str]:
-    """The bot's languages with a catalogue (English is the source: nothing to review)."""
-    return sorted(p.parent.parent.name for p in locales_dir.glob("*/LC_MESSAGES/messages.po"))
+@cache
+def shipped_catalogues() -> tuple[str, ...]:
+    """The bot's languages with a catalogue (English is the source: nothing to review); the
+    catalogues ship with the code, so they are looked for once."""
+    return tuple(code for code in shipped_locales(LOCALES_DIR) if code != SOURCE_LOCALE)
 
 
 def parse_languages(text: str, shipped: Sequence[str]) -> str | None:

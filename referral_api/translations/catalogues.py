@@ -6,19 +6,16 @@ commits the catalogues; the bot shows the change once they are compiled.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.catalogue_rules import REVIEWED, translation_source, write_catalogue
 from referral_api.staff.models import StaffAccount
 from referral_api.translations.models import TranslationReview
-
-REVIEWED = re.compile(r"^reviewed: ")
-SOURCE_HEADER = "X-Translation-Source"
 
 
 @dataclass
@@ -55,8 +52,7 @@ async def import_reviews(sessionmaker: async_sessionmaker[AsyncSession],
 
 
 def write_reviews(path: Path, reviews: list[tuple[TranslationReview, StaffAccount]]) -> Imported:
-    raw = path.read_text(encoding="utf-8")
-    source = re.search(rf'"{SOURCE_HEADER}: (\w+)\\n"', raw)
+    source = translation_source(path) or "machine"
     with path.open("rb") as handle:
         catalog = read_po(handle)
     result = Imported()
@@ -77,13 +73,5 @@ def write_reviews(path: Path, reviews: list[tuple[TranslationReview, StaffAccoun
         message.user_comments = comments
         message.flags.discard("fuzzy")
         result.updated += 1
-    with path.open("wb") as handle:
-        write_po(handle, catalog, width=100)
-    if source is not None:  # Babel drops headers it does not know: put it back
-        text = path.read_text(encoding="utf-8")
-        if SOURCE_HEADER not in text:
-            text = re.sub(r'("Generated-By: [^"]*"\n)',
-                          lambda m: m.group(1) + f'"{SOURCE_HEADER}: {source.group(1)}\\n"\n',
-                          text, count=1)
-            path.write_text(text, encoding="utf-8")
+    write_catalogue(path, catalog, source)
     return result

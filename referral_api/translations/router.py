@@ -13,10 +13,17 @@ from sqlalchemy.orm import defer
 from referral_api.dependencies import SessionDep, require_service
 from referral_api.errors import NotFound
 from referral_api.translations.models import VoiceRecording
-from referral_api.translations.schemas import FileId, VoiceInfo, VoiceKey, VoiceList
+from referral_api.translations.schemas import (
+    LOCALE_PATTERN,
+    SCREEN_PATTERN,
+    FileId,
+    VoiceInfo,
+    VoiceKey,
+    VoiceList,
+)
 
-LocaleSegment = Annotated[str, Path(pattern=r"^[a-z]{2,3}(?:_[A-Za-z]{2,4})?$", max_length=16)]
-ScreenSegment = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
+LocaleSegment = Annotated[str, Path(pattern=rf"^{LOCALE_PATTERN}$", max_length=16)]
+ScreenSegment = Annotated[str, Path(pattern=rf"^{SCREEN_PATTERN}$",
                                     max_length=80)]
 
 

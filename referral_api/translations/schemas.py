@@ -6,6 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+# A catalogue's language ("ar", "fa_AF") and a flow node ("menu.welcome"), as they travel in
+# the voice routes' paths: the API's routes, the bot's client and its buttons check them so.
+LOCALE_PATTERN = r"[a-z]{2,3}(?:_[A-Za-z]{2,4})?"
+SCREEN_PATTERN = r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*"
+
 
 class VoiceKey(BaseModel):
     locale: str

@@ -8,10 +8,9 @@ this module only knows its small protocol (:class:`Screens`).
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,15 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from referral_api.errors import Invalid, NotFound
+from referral_api.schemas import no_controls_but_lines
 from referral_api.staff.models import StaffAccount
 from referral_api.staff.service import audit
 from referral_api.translations.models import VERDICTS, TranslationReview, VoiceRecording
 
-Row = TypeVar("Row")
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
-MAX_LABEL = 30  # as bot.i18n_check: a button's label on a small phone
+Row = TypeVar("Row", TranslationReview, VoiceRecording)
 MAX_TEXT = 4000
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Voice: Telegram's voice messages are OGG with Opus; a key screen read aloud takes under two
 # minutes. 1 MB holds that at Opus' voice bitrates (~16-32 kbit/s).
 MAX_VOICE_BYTES = 1_000_000
@@ -67,6 +64,8 @@ class Screens(Protocol):
     def flow_names(self) -> list[str]: ...
 
     def is_label(self, msgid: str) -> bool: ...
+
+    def shows(self, msgid: str) -> bool: ...
 
     def problems(self, locale: str, msgid: str, text: str) -> list[str]: ...
 
@@ -129,36 +128,42 @@ class TranslationService:
         if verdict not in VERDICTS:
             raise Invalid("invalid_request")
         msgid = msgid.replace("\r\n", "\n")  # a browser sends a form's line breaks as CRLF
-        if not any(msgid in p.msgids for p in self.gallery.screens("en")):
+        if not self.gallery.shows(msgid):
             raise NotFound("string")
         text = text.replace("\r\n", "\n").strip()
         if verdict == "approved":
             text = self.gallery.catalogue(locale, msgid)
-        if not text or len(text) > MAX_TEXT or CONTROL.search(text):
+        try:
+            no_controls_but_lines(text)  # what every stored text of several lines must be
+        except ValueError:
+            raise Invalid("invalid_translation") from None
+        if not text or len(text) > MAX_TEXT:
             raise Invalid("invalid_translation")
         problems = self.gallery.problems(locale, msgid, text)  # the catalogue check's rules
         if problems:
             raise Invalid(problems[0])
         if verdict == "corrected" and text == self.gallery.catalogue(locale, msgid):
             verdict = "approved"  # nothing changed: an approval
-        async def write() -> TranslationReview:
-            review = await self.session.scalar(select(TranslationReview).where(
-                TranslationReview.locale == locale, TranslationReview.msgid == msgid))
-            if review is None:
-                review = TranslationReview(locale=locale, msgid=msgid)
-                self.session.add(review)
-            review.text, review.verdict = text, verdict
-            review.account_id, review.at = self.account.id, self.now
-            digest = hashlib.sha256(msgid.encode()).hexdigest()[:12]
-            audit(self.session, self.account, "translation_reviewed",
-                  detail=f"{locale}:{verdict}:{digest}", now=self.now)
-            return review
+        digest = hashlib.sha256(msgid.encode()).hexdigest()[:12]
+        await self._put(TranslationReview, {"locale": locale, "msgid": msgid},
+                        {"text": text, "verdict": verdict},
+                        "translation_reviewed", f"{locale}:{verdict}:{digest}")
 
-        await self._saved(write)
+    async def _put(self, model: type[Row], key: dict[str, str], values: dict[str, Any],
+                   action: str, detail: str) -> Row:
+        """The row of ``key`` (found, or added) with ``values``, by this account, now; audited;
+        committed. A double click: the second request's insert meets the first one's row (the
+        key is unique), which is then found and updated instead."""
+        async def write() -> Row:
+            row = await self.session.scalar(select(model).filter_by(**key))
+            if row is None:
+                row = model(**key)
+                self.session.add(row)
+            for name, value in {**values, "account_id": self.account.id, "at": self.now}.items():
+                setattr(row, name, value)
+            audit(self.session, self.account, action, detail=detail, now=self.now)
+            return row
 
-    async def _saved(self, write: Callable[[], Awaitable[Row]]) -> Row:
-        """Write one row (found or added) and commit. A double click: the second request's
-        insert meets the first one's row (unique); it is then found and updated instead."""
         try:
             row = await write()
             await self.session.commit()
@@ -192,16 +197,6 @@ class TranslationService:
         seconds = ogg_opus_seconds(data)
         if seconds > MAX_VOICE_SECONDS or seconds < 0.5:
             raise Invalid("voice_too_long")
-        async def write() -> VoiceRecording:
-            recording = await self.session.scalar(select(VoiceRecording).where(
-                VoiceRecording.locale == locale, VoiceRecording.screen == screen))
-            if recording is None:
-                recording = VoiceRecording(locale=locale, screen=screen)
-                self.session.add(recording)
-            recording.audio, recording.seconds, recording.file_id = data, seconds, None
-            recording.account_id, recording.at = self.account.id, self.now
-            audit(self.session, self.account, "voice_recorded", detail=f"{locale}:{screen}",
-                  now=self.now)
-            return recording
-
-        return await self._saved(write)
+        return await self._put(VoiceRecording, {"locale": locale, "screen": screen},
+                               {"audio": data, "seconds": seconds, "file_id": None},
+                               "voice_recorded", f"{locale}:{screen}")

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from referral_api.dependencies import ContextDep, SessionDep
 from referral_api.errors import Invalid, NotFound
+from referral_api.translations.schemas import SCREEN_PATTERN
 from referral_api.translations.service import (
     MAX_VOICE_BYTES,
     Screens,
@@ -28,7 +29,7 @@ from referral_api.web.pages import redirect, render, shown_error, shown_notice
 
 ScreensFactory = Callable[[], Screens]
 SCREENS = "translation_screens"  # app.state: the gallery (built on first use)
-SCREEN_ID = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
+SCREEN_ID = re.compile(SCREEN_PATTERN)
 
 
 def gallery(request: Request) -> Screens:

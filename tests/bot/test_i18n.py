@@ -2,8 +2,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
 
+from bot.catalogue_rules import write_catalogue
 from bot.i18n import FSI, PDI, isolate, native_name, negotiate, normalise
 from bot.i18n_check import check_language, read, read_allowlist, read_glossary
 from bot.settings import DEFAULT_LOCALES_DIR
@@ -64,11 +65,7 @@ def test_the_glossary_flags_another_word_for_a_programme_term(tmp_path: Path) ->
     entry = catalog.get(msgid)
     entry.string = str(entry.string).replace("mensenhandel", "smokkel")
     entry.user_comments = ["reviewed: Amina (mediator) 2026-12-05"]
-    with po.open("wb") as handle:
-        write_po(handle, catalog, width=100)
-    text = po.read_text(encoding="utf-8")  # Babel drops the header it does not know
-    po.write_text(text.replace('"Generated-By:', '"X-Translation-Source: machine\\n"\n'
-                               '"Generated-By:', 1), encoding="utf-8")
+    write_catalogue(po, catalog, "machine")
     coverage, problems = check_language(template, po, allowed, glossary=read_glossary(locales))
     assert problems == [f"nl: 'trafficking' is not said with the glossary's word "
                         f"(mensenhandel) in {msgid[:60]!r}"]

@@ -4,7 +4,6 @@ server, in Prometheus text, counting what happened and nothing personal."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import httpx
 from aiohttp.test_utils import TestClient, TestServer
@@ -20,9 +19,9 @@ from referral_api.outbox.__main__ import serve_operator_endpoints
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
 from tests.bot.booking_world import Booking
-from tests.bot.test_booking import choose_and_answer, find_by_postcode
+from tests.bot.test_journey import ask_to_be_written_to
 from tests.conftest import REDIS_URL, TEST_TOKEN
-from tests.harness import dispatcher_for
+from tests.harness import dispatcher_for, free_port
 
 SECRET = "metrics-test-secret"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -39,24 +38,13 @@ def value(found: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str
     return found.get((name, tuple(sorted(labels.items()))))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_the_api_and_the_worker_count_referrals_cards_and_requests(
         booking: Booking, redis: Redis) -> None:
     api = httpx.AsyncClient(transport=httpx.ASGITransport(app=booking.app), base_url="http://a")
     # Counters live as long as the process (here: the whole test session): compare to before.
     booked_before = value(samples((await api.get("/metrics")).text), "conex_http_requests_total",
                           method="POST", route="/v1/referrals", status="201") or 0
-    person = booking.h.person(7301)
-    await find_by_postcode(person)
-    await choose_and_answer(person, "Write to me here")
-    await person.press("Continue")
-    await person.press("✅ Yes, share")
-    await person.press("No, thank you")
+    await ask_to_be_written_to(booking.h.person(7301))
     [referral] = await booking.referrals()
     try:
         before = await api.get("/metrics")

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,18 +27,13 @@ from cryptography.fernet import Fernet
 from simulator.botapi import ApiError, FakeBotAPI, SimUser
 from simulator.server import create_app
 from tests.conftest import REDIS_URL
+from tests.harness import free_port
 from tests.referral_api.databases import temporary_database
 
 PROJECT = Path(__file__).resolve().parents[2]
 TOKEN = "4242:process-test-token"
 SECRET = "process-test-secret"
 STOP_WITHIN = 10.0  # seconds from SIGTERM to exit: a deadline, not a speed measurement
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -31,6 +31,7 @@ from tests.e2e.conftest import (
     referral_api_command,
     serving,
 )
+from tests.e2e.simulator_steps import log_in
 from tests.harness import Harness
 
 PASSWORD = "a long staff password for the mediator"
@@ -59,13 +60,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         yield Api(url, env)
 
 
-def log_in(page: Page, url: str, email: str) -> None:
-    page.goto(f"{url}/staff/login")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-
-
 async def welcome_in_arabic(locales: Path) -> str:
     """What the real bot (Dispatcher, engine, compiled catalogues of ``locales``) answers an
     Arabic speaker's /start."""
@@ -89,7 +83,7 @@ def in_a_thread(work: Coroutine[Any, Any, str]) -> str:
 
 def test_a_mediator_corrects_an_arabic_string_in_context_and_the_bot_says_it(
         api: Api, page: Page, tmp_path: Path) -> None:
-    log_in(page, api.url, MEDIATOR)
+    log_in(page, api.url, MEDIATOR, PASSWORD)
     expect(page.get_by_role("heading", name="Translations")).to_be_visible()
     page.get_by_role("link", name="العربية").click()
     page.get_by_role("link", name="menu").click()
@@ -123,7 +117,7 @@ def test_a_mediator_corrects_an_arabic_string_in_context_and_the_bot_says_it(
 
 
 def test_a_counsellor_gets_404_on_the_translation_pages(api: Api, page: Page) -> None:
-    log_in(page, api.url, COUNSELLOR)
+    log_in(page, api.url, COUNSELLOR, PASSWORD)
     expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
     response = page.goto(f"{api.url}/staff/translations/ar")
     assert response is not None and response.status == 404

@@ -12,7 +12,7 @@ from aiogram import Bot
 from redis.asyncio import Redis
 
 from governor import Governor, Limits, Priority, priority
-from governor.session import GovernorMiddleware
+from governor.session import GovernorMiddleware, granted
 from referral_api.outbox.delivery import FakeClock
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
@@ -153,3 +153,26 @@ async def test_paced_replies_stay_under_thirty_a_second_too(
     assert len(granted) == 90
     assert most_in_one_second(granted) <= 30
     assert max(granted) - START < 90 / 28 + 0.5
+
+
+async def test_a_send_is_marked_going_only_once_the_governor_lets_it_go(
+        governor: Governor, clock: FakeClock) -> None:
+    """The outbox worker marks a message "sending" when the governor lets it go, not while
+    it waits in line: a stop then hands back the waiting one (never sent) and keeps the lease
+    of the one that may have reached Telegram."""
+    fake = FakeBotAPI()
+    fake.queue_updates = False
+    fake.open_chat(SimUser(6100))
+    session = InProcessSession(fake)
+    session.middleware(GovernorMiddleware(governor))
+    bot = Bot("4242:test", session=session)
+    went: list[float] = []
+    token = granted.set(lambda: went.append(clock.now()))
+    try:
+        with priority(Priority.NOTICE):
+            await bot.send_message(6100, "first")
+            await bot.send_message(6100, "second")  # one a second per chat: it waited
+    finally:
+        granted.reset(token)
+    assert len(went) == 2 and went[1] - went[0] >= 1.0
+    assert len(fake.open_chat(SimUser(6100)).messages) == 2

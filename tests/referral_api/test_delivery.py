@@ -248,16 +248,17 @@ async def test_server_error_is_retried_with_backoff(
 
 
 class FlakySession(InProcessSession):
-    """Fails the first request at the network level, as aiohttp's session would."""
+    """Fails the first requests at the network level, as aiohttp's session would: twice, so
+    that the error outlasts the middleware's one immediate retry (governor.session)."""
 
-    failed = False
+    failures = 2
 
     async def make_request(  # the signature is aiogram's BaseSession
         self, bot: Bot, method: TelegramMethod[TelegramType],
         timeout: int | None = None,  # noqa: ASYNC109
     ) -> TelegramType:
-        if not self.failed:
-            self.failed = True
+        if self.failures:
+            self.failures -= 1
             raise TelegramNetworkError(method=method, message="Request timeout error")
         return await super().make_request(bot, method, timeout)
 
@@ -272,6 +273,18 @@ async def test_network_error_is_retried_with_backoff(
     assert (result.outcome, result.reason) == (Outcome.RETRY, "network")
     assert result.retry_after is not None and 3.6 <= result.retry_after <= 4.4
     assert (await sender.send(Outgoing(42, "hello"))).outcome is Outcome.SENT
+
+
+async def test_one_network_error_is_tried_again_at_once(
+        fake: FakeBotAPI, governor: Governor) -> None:
+    """A pooled connection the server had closed: the call goes again at once (the replica
+    benchmark saw updates fail this way) and the message arrives."""
+    open_private(fake, 43)
+    session = FlakySession(fake)
+    session.failures = 1
+    session.middleware(GovernorMiddleware(governor))
+    result = await Sender(Bot(token="1:x", session=session)).send(Outgoing(43, "hello"))
+    assert result.outcome is Outcome.SENT and texts(fake, 43) == ["hello"]
 
 
 @pytest.mark.parametrize(("status", "description", "reason"), [

@@ -46,7 +46,8 @@ KIT_MAY_IMPORT: dict[str, tuple[str, ...]] = {
     f"{API}.web": (f"{API}.staff.models", f"{API}.staff.service"),  # who is logged in
 }
 # The renderer of notices (the worker), the screens' gallery (the translation review pages).
-BOT_ALLOWED = frozenset({"bot.notices", "bot.i18n", "bot.formats", "bot.gallery"})
+BOT_ALLOWED = frozenset({"bot.notices", "bot.i18n", "bot.formats", "bot.gallery",
+                         "bot.catalogue_rules"})
 BOT_FRONT_END = ("bot.handlers", "bot.app", "bot.settings", "bot.__main__")
 
 
