@@ -1,4 +1,4 @@
-# One image for the api, the worker and the bot (docker-compose.yml picks the command).
+# One image for the api, the worker, the bot and the web chat (docker-compose.yml picks the command).
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
@@ -8,6 +8,7 @@ COPY governor governor
 COPY ops ops
 COPY referral_api referral_api
 COPY simulator simulator
+COPY webchat webchat
 COPY flows flows
 COPY locales locales
 COPY alembic.ini babel.cfg babel-staff.cfg ./

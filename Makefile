@@ -24,7 +24,7 @@ demo: install i18n-compile
 test: install i18n-compile lint flows-check i18n-check unit
 
 lint: install
-	$(PY) -m ruff check bot governor ops simulator referral_api tests bench
+	$(PY) -m ruff check bot governor ops simulator referral_api webchat tests bench
 	$(PY) -m mypy
 
 flows-check: install

@@ -16,6 +16,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -32,7 +33,14 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.app import create_bot, create_dispatcher, create_governor, create_redis, create_stores
+from bot.app import (
+    create_bot,
+    create_dispatcher,
+    create_governor,
+    create_redis,
+    create_stores,
+    create_web_bot,
+)
 from bot.inbox import InboxConsumer, UpdateInbox
 from bot.settings import MissingToken, Settings
 from ops.http import add_routes
@@ -53,9 +61,10 @@ def build(settings: Settings) -> tuple[Bot, Dispatcher, Redis | None]:
     return bot, dp, redis
 
 
-def workflow(dp: Dispatcher, bot: Bot) -> dict[str, Any]:
+def workflow(dp: Dispatcher, bot: Bot, web_bot: Bot | None = None) -> dict[str, Any]:
     """What aiogram hands start-up and shut-down handlers (as in start_polling)."""
-    return {**dp.workflow_data, "dispatcher": dp, "bots": [bot], "bot": bot}
+    bots = [bot] if web_bot is None else [bot, web_bot]
+    return {**dp.workflow_data, "dispatcher": dp, "bots": bots, "bot": bot}
 
 
 def create_inbox(settings: Settings, redis: Redis) -> UpdateInbox:
@@ -130,18 +139,24 @@ def why_not_started(exc: BaseException, settings: Settings | None) -> str:
 UPDATE = web.RequestKey("conex.update", dict)  # the parsed update (well_formed_updates)
 
 
-def well_formed_updates(secret: str) -> Middleware:
+WEB_WEBHOOK = "/webhook/web"  # the web chat's updates (webchat.app.WebhookDelivery)
+
+
+def well_formed_updates(secret: str, web_secret: str | None = None) -> Middleware:
     """With the right secret, a webhook body that is not a JSON object with an integer
     update_id gets 400 (it used to reach aiogram and end in a 500); a good one is parsed once
     and kept in `request[UPDATE]` for the inbox handler. Without the secret the handler
-    answers 401 as before."""
-    expected = secret.encode("utf-8")
+    answers 401 as before. /webhook/web (the web chat) has its own secret."""
+    expected = {"/webhook": secret.encode("utf-8")}
+    if web_secret:
+        expected[WEB_WEBHOOK] = web_secret.encode("utf-8")
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8")
-        if (request.method == "POST" and request.path == "/webhook"
-                and hmac.compare_digest(given, expected)):
+        wanted = expected.get(request.path)
+        if (request.method == "POST" and wanted is not None
+                and hmac.compare_digest(given, wanted)):
             try:
                 update = json.loads(await request.read())  # aiogram may read it again
             except (ValueError, UnicodeDecodeError):
@@ -171,8 +186,10 @@ def add_health_routes(app: web.Application, settings: Settings, redis: Redis | N
 
 
 def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
-                       redis: Redis | None = None, *, consume: bool = True) -> web.Application:
-    """aiohttp app: POST /webhook, refused (401) without the right secret header.
+                       redis: Redis | None = None, *, consume: bool = True,
+                       web_bot: Bot | None = None) -> web.Application:
+    """aiohttp app: POST /webhook, refused (401) without the right secret header, and, with
+    ``web_bot``, POST /webhook/web for the web chat's updates (WEBCHAT_WEBHOOK_SECRET).
 
     With Redis: each update is put into the inbox and answered 200 at once (503 if Redis cannot
     take it: Telegram sends it again); ``consume`` runs an inbox consumer in this process.
@@ -180,7 +197,12 @@ def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
     if settings.webhook_secret is None:
         raise SystemExit("webhook mode needs WEBHOOK_SECRET")
     secret = settings.webhook_secret.get_secret_value()
-    app = web.Application(middlewares=[well_formed_updates(secret)])
+    web_secret = None
+    if web_bot is not None:
+        if settings.webchat_webhook_secret is None:
+            raise SystemExit("the web chat needs WEBCHAT_WEBHOOK_SECRET")
+        web_secret = settings.webchat_webhook_secret.get_secret_value()
+    app = web.Application(middlewares=[well_formed_updates(secret, web_secret)])
     if redis is None and settings.redis_url:
         redis = create_redis(settings)
     inbox = create_inbox(settings, redis) if redis is not None else None
@@ -188,30 +210,40 @@ def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
     if redis is None or inbox is None:
         SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret,
                              handle_in_background=False).register(app, "/webhook")
+        if web_bot is not None and web_secret is not None:
+            SimpleRequestHandler(dispatcher=dp, bot=web_bot, secret_token=web_secret,
+                                 handle_in_background=False).register(app, WEB_WEBHOOK)
         setup_application(app, dp, bot=bot)
         return app
 
-    async def receive(request: web.Request) -> web.Response:
-        update: dict[str, Any] | None = request.get(UPDATE)
-        if update is None:  # the middleware parses only what came with the right secret
-            return web.Response(status=401)
-        try:
-            await inbox.put(update)
-        except Exception as exc:  # Telegram keeps the update and sends it again
-            log.error("inbox unavailable: %s", type(exc).__name__)
-            return web.Response(status=503)
-        return web.json_response({})
+    def receiver(bot_id: int | None) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def receive(request: web.Request) -> web.Response:
+            update: dict[str, Any] | None = request.get(UPDATE)
+            if update is None:  # the middleware parses only what came with the right secret
+                return web.Response(status=401)
+            try:
+                await inbox.put(update, bot_id)
+            except Exception as exc:  # Telegram (or the web chat) sends it again
+                log.error("inbox unavailable: %s", type(exc).__name__)
+                return web.Response(status=503)
+            return web.json_response({})
+        return receive
 
-    app.router.add_post("/webhook", receive)
+    app.router.add_post("/webhook", receiver(None))
+    if web_bot is not None:
+        app.router.add_post(WEB_WEBHOOK, receiver(web_bot.id))
     stop = asyncio.Event()
-    consumer = InboxConsumer(inbox, dp, bot, concurrency=settings.inbox_concurrency)
+    consumer = InboxConsumer(inbox, dp, bot, others=[web_bot] if web_bot else [],
+                             concurrency=settings.inbox_concurrency)
     app[CONSUMER] = consumer
 
     async def start(_: web.Application) -> None:
         try:
-            await dp.emit_startup(**workflow(dp, bot))
+            await dp.emit_startup(**workflow(dp, bot, web_bot))
         except BaseException:  # not started (main says why): close what is open, quietly
             await bot.session.close()
+            if web_bot is not None:
+                await web_bot.session.close()
             await redis.aclose()
             raise
         if consume:
@@ -222,8 +254,10 @@ def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
         task = app.get(CONSUMER_TASK)
         if task is not None:
             await task
-        await dp.emit_shutdown(**workflow(dp, bot))
+        await dp.emit_shutdown(**workflow(dp, bot, web_bot))
         await bot.session.close()
+        if web_bot is not None:
+            await web_bot.session.close()
         await redis.aclose()
 
     app.on_startup.append(start)
@@ -235,7 +269,7 @@ def run_webhook(settings: Settings) -> None:
     if settings.webhook_url is None:
         raise SystemExit("webhook mode needs WEBHOOK_URL (the public https address)")
     bot, dp, redis = build(settings)
-    app = create_webhook_app(settings, bot, dp, redis)
+    app = create_webhook_app(settings, bot, dp, redis, web_bot=create_web_bot(settings))
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
 
     @dp.startup()

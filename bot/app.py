@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.utils.i18n import I18n
@@ -47,6 +49,8 @@ from bot.storage import PrefetchingRedisStorage
 from bot.voice import VoiceShelf
 from governor import Governor, wiring
 
+log = logging.getLogger(__name__)
+
 
 def create_redis(settings: Settings) -> Redis | None:
     """The process's Redis client: a pool that waits for a free connection (up to
@@ -71,6 +75,15 @@ def create_bot(settings: Settings, session: BaseSession | None = None, *,
     return wiring.create_bot(settings.bot_token.get_secret_value(),
                              api_url=settings.telegram_api_url, session=session,
                              governor=governor)
+
+
+def create_web_bot(settings: Settings, session: BaseSession | None = None) -> Bot | None:
+    """The web chat's Bot (its own Bot API server, WEBCHAT_API_URL), or None when the web
+    chat is not configured. Telegram's limits do not apply there: no governor."""
+    if settings.webchat_bot_token is None or not (settings.webchat_api_url or session):
+        return None
+    return wiring.create_bot(settings.webchat_bot_token.get_secret_value(),
+                             api_url=settings.webchat_api_url, session=session)
 
 
 @dataclass
@@ -173,8 +186,14 @@ def create_dispatcher(
     dp.include_routers(errors.create_router(), partner_group.create_router(), private)
 
     @dp.startup()
-    async def on_startup(bot: Bot) -> None:
+    async def on_startup(bot: Bot, bots: list[Bot] | None = None) -> None:
         await commands.register_commands(bot, i18n, available)
+        for other in (bots or [bot])[1:]:  # the web chat's menu: its server may start later
+            try:
+                await commands.register_commands(other, i18n, available)
+            except (TelegramAPIError, OSError) as exc:
+                log.warning("web chat menu not set now (%s); the page shows none until the "
+                            "bot restarts", type(exc).__name__)
 
     @dp.shutdown()
     async def on_shutdown() -> None:

@@ -101,16 +101,19 @@ class UpdateInbox:
         key = str(chat if chat is not None else update.get("update_id", 0))
         return zlib.crc32(key.encode("ascii")) % self.shards
 
-    async def put(self, update: dict[str, Any]) -> None:
-        await self.put_many([update])
+    async def put(self, update: dict[str, Any], bot_id: int | None = None) -> None:
+        await self.put_many([update], bot_id)
 
-    async def put_many(self, updates: Iterable[dict[str, Any]]) -> None:
+    async def put_many(self, updates: Iterable[dict[str, Any]],
+                       bot_id: int | None = None) -> None:
         """Durably queue the updates (one round trip); raises if Redis cannot take them, so
-        that the caller answers Telegram with an error and Telegram sends them again."""
+        that the caller answers Telegram with an error and Telegram sends them again.
+        ``bot_id``: the bot they came to when it is not the main one (the web chat's)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for update in updates:
                 body = json.dumps(update, separators=(",", ":"), ensure_ascii=False)
-                pipe.xadd(self.stream(self.shard_of(update)), {"u": body})
+                fields = {"u": body} if bot_id is None else {"u": body, "b": str(bot_id)}
+                pipe.xadd(self.stream(self.shard_of(update)), fields)  # type: ignore[arg-type]
             await pipe.execute()
 
     async def backlog(self) -> int:
@@ -138,12 +141,15 @@ class InboxConsumer:
     """Handles the inbox's updates with ``dp`` (see the module's doc)."""
 
     def __init__(self, inbox: UpdateInbox, dp: Dispatcher, bot: Bot, *,
-                 name: str | None = None, concurrency: int = 32, lease_seconds: float = 5.0,
+                 others: Iterable[Bot] = (), name: str | None = None,
+                 concurrency: int = 32, lease_seconds: float = 5.0,
                  block_ms: int = 1000, done_ttl: int = DONE_TTL, grace: float = 6.0) -> None:
         self.inbox = inbox
         self.redis = inbox.redis
         self.dp = dp
         self.bot = bot
+        # Updates marked with another bot's id (the web chat's) are fed with that bot.
+        self.bots = {b.id: b for b in others}
         self.name = name or f"c-{uuid.uuid4().hex[:10]}"
         self.concurrency = concurrency
         self.lease_ms = int(lease_seconds * 1000)
@@ -293,6 +299,7 @@ class InboxConsumer:
     async def _take(self, shard: int, stream: str, entry_id: Any, fields: Any) -> None:
         try:
             update = json.loads(fields[b"u"])
+            bot = self.bots[int(fields[b"b"])] if b"b" in fields else self.bot
         except (KeyError, ValueError):
             log.error("inbox: unreadable entry dropped")
             await self._ack(stream, entry_id, None)
@@ -301,7 +308,7 @@ class InboxConsumer:
         key: tuple[int, int | str] = (shard, chat if chat is not None else str(entry_id))
         before = self._chains.get(key)
         self._in_hand += 1
-        task = asyncio.create_task(self._after(before, stream, entry_id, update))
+        task = asyncio.create_task(self._after(before, stream, entry_id, update, bot))
         self._chains[key] = task
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._done(key, t))
@@ -318,19 +325,20 @@ class InboxConsumer:
             self._room.notify_all()
 
     async def _after(self, before: asyncio.Task[None] | None, stream: str,
-                     entry_id: bytes | str, update: dict[str, Any]) -> None:
+                     entry_id: bytes | str, update: dict[str, Any], bot: Bot) -> None:
         if before is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(before)
-        await self._handle(stream, entry_id, update)
+        await self._handle(stream, entry_id, update, bot)
 
-    async def _handle(self, stream: str, entry_id: bytes | str, update: dict[str, Any]) -> None:
+    async def _handle(self, stream: str, entry_id: bytes | str, update: dict[str, Any],
+                      bot: Bot) -> None:
         update_id = update.get("update_id")
-        done = f"{self.inbox.base}:update:{self.bot.id}:{update_id}"
+        done = f"{self.inbox.base}:update:{bot.id}:{update_id}"
         if not await self.redis.exists(done):
             try:
-                event = Update.model_validate(update, context={"bot": self.bot})
-                await self.dp.feed_update(self.bot, event)
+                event = Update.model_validate(update, context={"bot": bot})
+                await self.dp.feed_update(bot, event)
             except Exception as exc:  # the errors router answered the person already
                 log.error("inbox: update not handled: %s", type(exc).__name__)
             self.handled += 1

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # GET /metrics on the webhook server: when set, a scrape must bring it as a bearer token;
     # unset, it answers only this machine (the ingress reaches this port)
     metrics_token: SecretStr | None = None
+    # The web chat (webchat/, docs/webchat.md): a second Bot on our own Bot API server. Its
+    # updates come to POST /webhook/web with WEBCHAT_WEBHOOK_SECRET. Unset: Telegram only.
+    webchat_bot_token: SecretStr | None = None
+    webchat_api_url: str | None = None
+    webchat_webhook_secret: SecretStr | None = None
     referral_api_url: str | None = None
     service_token: SecretStr | None = None
     # Anonymous signals (docs/signals.md): the secret behind the monthly pseudonyms. Unset =

@@ -4,6 +4,9 @@
   calendar month (Europe/Brussels) from PSEUDONYM_KEY. A person's events link within a month
   and never across months. It is computed here, so the raw Telegram id never leaves the bot
   for a signal; the API never sees PSEUDONYM_KEY.
+* **Channel**: every event carries `channel`, "telegram" or "web" (our web chat), a pure
+  function of the user id (bot.channels.channel_of: in a private chat the user id is the chat
+  id). That is all that is recorded about the channel.
 * **Recorder**: bound to one update (user, language) by bot.middlewares.signals and reachable
   anywhere in the handling of that update through `current()` (a context variable, like the
   gettext locale). `emit()` never waits and never fails.
@@ -28,6 +31,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.channels import Channel, channel_of
 from referral_api.signals.schemas import TOPICS as SIGNAL_TOPICS
 
 log = logging.getLogger(__name__)
@@ -153,6 +157,11 @@ class SignalRecorder:
     def enabled(self) -> bool:
         return self.buffer is not None and self.secret is not None and self.user_id is not None
 
+    @property
+    def channel(self) -> Channel | None:
+        """Telegram or the web chat, from the user id (the person's private chat id)."""
+        return channel_of(self.user_id) if self.user_id is not None else None
+
     def ref(self) -> dict[str, Any] | None:
         """This month's pseudonym, sent with a booking (`signal` of POST /v1/referrals)."""
         if not self.enabled:
@@ -182,7 +191,7 @@ class SignalRecorder:
         if ref is None:
             return
         assert self.buffer is not None
-        item: dict[str, Any] = {**ref, "event": event}
+        item: dict[str, Any] = {**ref, "event": event, "channel": self.channel}
         for key, val in (("value", value), ("campaign", campaign), ("province", province),
                          ("language", locale or self.locale)):
             if val is not None:

@@ -93,13 +93,14 @@ class DomainJobs:
 
 def create_worker(settings: Settings, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession],
                   vault: DataVault, *, clock: Clock = system_clock,
-                  redis: Redis | None = None) -> OutboxWorker:
+                  redis: Redis | None = None, web_bot: Bot | None = None) -> OutboxWorker:
     """The worker with the bot's translations for person notices and the domains' jobs,
     sending through the governor: the bot's own (``governor.wiring.create_bot(governor=…)``),
     else one on ``redis`` or ``settings.redis_url`` added to the bot's session. Without Redis
     (the SQLite demo, one worker process) the worker's in-process pacing is all there is; a
     429 is waited out by the bot's ``RetryAfterMiddleware`` (``create_bot``) or, on a bare
-    session, puts the message back in its chat's queue after ``retry_after``."""
+    session, puts the message back in its chat's queue after ``retry_after``. ``web_bot``:
+    the web chat's Bot, for the messages to web chats (bot.channels)."""
     from bot.i18n import create_i18n, shipped_locales
     from bot.notices import render_notice, render_notice_buttons
 
@@ -120,7 +121,7 @@ def create_worker(settings: Settings, bot: Bot, sessionmaker: async_sessionmaker
             log.info("outbox: no REDIS_URL, the worker paces its sends in process only")
     timer = RealClock()
     pacer = ChatPacer(timer, limits)
-    worker = OutboxWorker(sessionmaker, vault, Sender(bot),
+    worker = OutboxWorker(sessionmaker, vault, Sender(bot, web_bot=web_bot),
                           lambda notice: render_notice(notice, i18n, available), clock=clock,
                           timer=timer, pacer=pacer,
                           coordinator_chat_id=settings.coordinator_chat_id,

@@ -34,5 +34,6 @@ def no_controls_but_lines(value: str) -> str:
 OneLine = AfterValidator(no_controls)
 Lines = AfterValidator(no_controls_but_lines)
 
-# A Telegram chat id; strict: JSON `false` or `1.0` is not a chat id (it was taken for 0).
-ChatId = Annotated[int, Field(strict=True, ge=-(10**15), le=10**15)]
+# A chat id: Telegram's (at most 52 significant bits) or the web chat's (2^52 … 2^53 - 1,
+# bot.channels); strict: JSON `false` or `1.0` is not a chat id (it was taken for 0).
+ChatId = Annotated[int, Field(strict=True, ge=-(2**53 - 1), le=2**53 - 1)]

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     lookup_key: SecretStr | None = None
     bot_token: SecretStr | None = None  # worker
     telegram_api_url: str | None = None  # worker
+    # worker: the web chat's bot (docs/webchat.md), for messages to web chats; unset: none
+    webchat_bot_token: SecretStr | None = None
+    webchat_api_url: str | None = None
     coordinator_chat_id: int | None = None  # alerts (partner without a notification chat, …)
     retention_days: int = Field(default=90, ge=1, le=3650)
 

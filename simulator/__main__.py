@@ -1,7 +1,9 @@
 """make demo: the simulator's web chat and Bot API, and the real bot polling it, in one process.
 
 The bot reaches the simulator over HTTP through TELEGRAM_API_URL, exactly as it would reach
-Telegram. With BOT_TOKEN set, the same Dispatcher also polls real Telegram.
+Telegram. With BOT_TOKEN set, the same Dispatcher also polls real Telegram. The web chat for
+people (webchat/, /chat) is served beside it: its Bot API at /webchat, which the same
+Dispatcher's second Bot calls over HTTP; a person's update is handled in place (no Redis).
 """
 
 from __future__ import annotations
@@ -12,21 +14,29 @@ import contextlib
 import signal
 import sys
 from collections.abc import Generator
+from typing import Any
 
 import httpx
 import uvicorn
+from aiogram import Bot, Dispatcher
 from pydantic import SecretStr
 
 from bot.api_client import ReferralsClient
-from bot.app import create_bot, create_dispatcher
+from bot.app import create_bot, create_dispatcher, create_web_bot
+from bot.handlers.commands import register_commands
 from bot.settings import Settings
 from ops.logs import configure as configure_logs
 from referral_api.housekeeping import create_worker
 from referral_api.settings import Settings as ApiSettings
 from simulator.demo import create_demo_accounts, prepare_api
 from simulator.server import DemoGroup, create_app
+from webchat.app import create_webchat
+from webchat.app import mount as mount_webchat
+from webchat.settings import Settings as WebSettings
 
 DEMO_TOKEN = "1000001:simulator-demo-token"  # noqa: S105 - only the local simulator
+DEMO_WEB_TOKEN = "1000002:webchat-demo-token"  # noqa: S105 - only the local web chat
+WEBCHAT_API = "/webchat"  # the web chat's Bot API in the demo (the simulator's is at /)
 DEMO_PSEUDONYM_KEY = "demo pseudonym key, not for production"
 
 
@@ -42,6 +52,18 @@ async def serve(host: str, port: int) -> None:
     api = await prepare_api(api_settings, group)
     accounts = await create_demo_accounts(api_settings) if api_settings.is_demo else []
     app = create_app(group=group)
+    web_settings = WebSettings()
+    web_settings = web_settings.model_copy(update={
+        "bot_token": web_settings.bot_token or SecretStr(DEMO_WEB_TOKEN),
+        "cookie_secure": False})  # plain http on localhost
+    web_bot_box: list[Bot] = []
+    dp_box: list[Dispatcher] = []
+
+    async def deliver(update: dict[str, Any]) -> None:  # handled before the page's POST ends
+        await dp_box[0].feed_raw_update(web_bot_box[0], update)
+
+    webchat = create_webchat(web_settings, deliver=deliver)
+    mount_webchat(app, webchat, botapi_prefix=WEBCHAT_API)
     app.mount("/", api)  # after the simulator's routes: /docs, /v1/..., /staff/...
     # Stopping is ours (below): the bot's long poll must not hold the server for 20 s.
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
@@ -58,16 +80,25 @@ async def serve(host: str, port: int) -> None:
     bots = [create_bot(sim_settings)]
     if settings.bot_token is not None and settings.bot_token.get_secret_value():
         bots.append(create_bot(settings.model_copy(update={"telegram_api_url": None})))
+    assert web_settings.bot_token is not None
+    web_bot = create_web_bot(settings.model_copy(update={
+        "webchat_bot_token": web_settings.bot_token, "webchat_api_url": url + WEBCHAT_API}))
+    assert web_bot is not None
+    web_bot_box.append(web_bot)
     context = api.state.context
     referrals = ReferralsClient(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://api"),
         context.service_token)
     dp = create_dispatcher(settings, referrals=referrals)
-    worker = create_worker(api_settings, bots[0], context.sessionmaker, context.vault)
+    dp_box.append(dp)
+    await register_commands(web_bot, dp["i18n"], dp["available_locales"])  # not polled
+    worker = create_worker(api_settings, bots[0], context.sessionmaker, context.vault,
+                           web_bot=web_bot)
     stop = asyncio.Event()
     worker_task = asyncio.create_task(worker.run(stop, interval=1.0,
                                                  retention_days=api_settings.retention_days))
     print(f"\n  Simulator ready: {url}/simulator\n"
+          f"  Web chat (for people without Telegram): {url}/chat\n"
           f"  Referral API docs: {url}/docs\n"
           f"  Staff web app: {url}/staff/login — demo accounts:\n"
           + "".join(f"    {email} / {password} ({role})\n" for email, password, role in accounts) +
@@ -94,7 +125,7 @@ async def serve(host: str, port: int) -> None:
         await worker_task
         await worker.aclose()
         await referrals.close()
-        for bot in bots:
+        for bot in [*bots, web_bot]:
             await bot.session.close()
         await context.aclose()
         app.state.fake.new_update.set()  # a long poll still open answers now (no updates)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import html
 import itertools
-import json
 import math
 import re
 import time
@@ -19,8 +18,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_TEXT = 4096
-MAX_CALLBACK_DATA = 64
+from webchat.wire import (  # noqa: F401 - tests import them from here too
+    MAX_CALLBACK_DATA,
+    MAX_TEXT,
+    ApiError,
+    Result,
+    check_markup,
+    check_text,
+    decode_params,
+    safe_html,
+    view,
+    visible_text,
+)
+
 # Sending limits, enforced only when asked (FakeBotAPI(limits=...)): one message a second to
 # one chat (private or group), 20 a minute to one group (negative chat id), 30 a second overall.
 #   "strict":     every message counts against the 30 a second (the worst case);
@@ -33,67 +43,6 @@ PER_CHAT_BURST = 3
 PER_CHAT_INTERVAL = 1.0
 GROUP_LIMIT, GROUP_WINDOW = 20, 60.0
 GLOBAL_LIMIT, GLOBAL_WINDOW = 30, 1.0
-TAG = re.compile(r"<[^>]+>")
-RAW_ALLOWED_TAG = re.compile(r"<(/?)(b|i|u|s|code|pre|blockquote)>")
-# Fields that stay strings even when they look like JSON ("123" as a text is text).
-STRING_FIELDS = frozenset({
-    "text", "caption", "callback_query_id", "parse_mode", "url", "secret_token",
-    "language_code", "description", "short_description", "name", "query", "emoji",
-})
-
-Result = tuple[int, dict[str, Any]]
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.retry_after = retry_after
-
-    def payload(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"ok": False, "error_code": self.status,
-                                "description": self.description}
-        if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
-        return body
-
-
-def decode_params(raw: dict[str, Any]) -> dict[str, Any]:
-    """Form fields as aiogram sends them (JSON-encoded non-strings) to Python values."""
-    params: dict[str, Any] = {}
-    for key, value in raw.items():
-        if isinstance(value, str) and key not in STRING_FIELDS:
-            try:
-                params[key] = json.loads(value)
-                continue
-            except ValueError:
-                pass
-        params[key] = value
-    return params
-
-
-def visible_text(text: str, parse_mode: str | None) -> str:
-    """What the person sees: HTML tags removed and entities decoded."""
-    if parse_mode and parse_mode.upper() == "HTML":
-        return html.unescape(TAG.sub("", text))
-    return text
-
-
-def safe_html(text: str, parse_mode: str | None) -> str:
-    """Telegram HTML made safe for a web page: everything escaped, then a few plain tags
-    allowed again (no attributes)."""
-    if not (parse_mode and parse_mode.upper() == "HTML"):
-        return html.escape(text)
-    # Only the bot's own plain tags (real tags in the raw text) are kept; everything else,
-    # including an escaped "&lt;b&gt;" a person or counsellor typed, stays text, as in Telegram.
-    parts = RAW_ALLOWED_TAG.split(text)  # text, "/" or "", tag name, text, …
-    out = [html.escape(html.unescape(parts[0]), quote=False)]
-    for i in range(1, len(parts), 3):
-        out.append(f"<{parts[i]}{parts[i + 1]}>")
-        out.append(html.escape(html.unescape(parts[i + 2]), quote=False))
-    return "".join(out)
-
 
 @dataclass
 class SimUser:
@@ -242,34 +191,6 @@ class FakeBotAPI:
             raise ApiError(400, "Bad Request: chat not found")
         return self.chats[chat_id]
 
-    @staticmethod
-    def _check_markup(markup: Any) -> dict[str, Any] | None:
-        if not markup:
-            return None
-        for row in markup.get("inline_keyboard", []):
-            for button in row:
-                if not button.get("text"):
-                    raise ApiError(400, "Bad Request: text buttons are unallowed in the "
-                                        "inline keyboard")
-                data = button.get("callback_data")
-                if data is not None and not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA:
-                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
-        for row in markup.get("keyboard", []):
-            for button in row:
-                if not button.get("text"):
-                    raise ApiError(400, "Bad Request: keyboard button text is empty")
-        return dict(markup)
-
-    def _check_text(self, params: dict[str, Any]) -> tuple[str, str]:
-        raw = params.get("text")
-        if not isinstance(raw, str) or not raw.strip():
-            raise ApiError(400, "Bad Request: message text is empty")
-        parse_mode = params.get("parse_mode")
-        shown = visible_text(raw, parse_mode)
-        if len(shown) > MAX_TEXT:
-            raise ApiError(400, "Bad Request: message is too long")
-        return shown, safe_html(raw, parse_mode)
-
     def _bot_user(self, token: str) -> dict[str, Any]:
         return {"id": self.bot_id(token), "is_bot": True, "first_name": self.first_name,
                 "username": self.username}
@@ -315,8 +236,8 @@ class FakeBotAPI:
     async def _send_message(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params.get("chat_id"))
         sent_at = self._check_limits(chat.chat_id) if self.enforce_limits else None
-        text, rendered = self._check_text(params)
-        markup = self._check_markup(params.get("reply_markup"))
+        text, rendered = check_text(params)
+        markup = check_markup(params.get("reply_markup"))
         if sent_at is not None:
             self._record_sent(chat.chat_id, sent_at)
         self.sent_messages += 1
@@ -334,7 +255,7 @@ class FakeBotAPI:
         if replying in chat.messages:  # Telegram gives the quoted message back, with presses
             message["reply_to_message"] = dict(chat.messages[replying])
         chat.messages[message["message_id"]] = message
-        chat.add_event("message", message=self._view(message, rendered, markup, mine=False))
+        chat.add_event("message", message=view(message, rendered, markup, mine=False))
         return message
 
     async def _send_voice(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -364,9 +285,9 @@ class FakeBotAPI:
                       "mime_type": "audio/ogg", "file_size": len(self.files[file_id])},
         }
         chat.messages[message["message_id"]] = message
-        view = self._view(message, "🔊", None, mine=False)
-        view["voice"] = f"/simulator/api/voice/{file_id}"
-        chat.add_event("message", message=view)
+        shown = view(message, "🔊", None, mine=False)
+        shown["voice"] = f"/simulator/api/voice/{file_id}"
+        chat.add_event("message", message=shown)
         return message
 
     async def _edit_message_text(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -374,8 +295,8 @@ class FakeBotAPI:
         message = chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]
         if message is None or message["from"].get("is_bot") is not True:
             raise ApiError(400, "Bad Request: message to edit not found")
-        text, rendered = self._check_text(params)
-        markup = self._check_markup(params.get("reply_markup"))
+        text, rendered = check_text(params)
+        markup = check_markup(params.get("reply_markup"))
         if text == message["text"] and markup == message.get("reply_markup"):
             raise ApiError(400, "Bad Request: message is not modified: specified new message "
                                 "content and reply markup are exactly the same as a current "
@@ -385,7 +306,7 @@ class FakeBotAPI:
         if markup and "inline_keyboard" in markup:
             message["reply_markup"] = markup
         message["edit_date"] = int(time.time())
-        chat.add_event("edit", message=self._view(message, rendered, markup, mine=False))
+        chat.add_event("edit", message=view(message, rendered, markup, mine=False))
         return message
 
     async def _edit_reply_markup(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -393,11 +314,11 @@ class FakeBotAPI:
         message = chat.messages.get(params.get("message_id"))  # type: ignore[arg-type]
         if message is None:
             raise ApiError(400, "Bad Request: message to edit not found")
-        markup = self._check_markup(params.get("reply_markup"))
+        markup = check_markup(params.get("reply_markup"))
         message.pop("reply_markup", None)
         if markup:
             message["reply_markup"] = markup
-        chat.add_event("edit", message=self._view(message, None, markup, mine=False))
+        chat.add_event("edit", message=view(message, None, markup, mine=False))
         return message
 
     async def _delete_message(self, token: str, params: dict[str, Any]) -> bool:
@@ -416,28 +337,6 @@ class FakeBotAPI:
         if params.get("text"):
             self.chats[chat_id].add_event("toast", text=str(params["text"]))
         return True
-
-    @staticmethod
-    def _view(message: dict[str, Any], rendered: str | None, markup: Any,
-              mine: bool) -> dict[str, Any]:
-        markup = markup or {}
-        view: dict[str, Any] = {
-            "message_id": message["message_id"],
-            "html": rendered if rendered is not None else html.escape(message.get("text", "")),
-            "buttons": [
-                [{"text": b["text"], "data": b.get("callback_data")} for b in row]
-                for row in markup.get("inline_keyboard", [])
-            ],
-            "mine": mine,
-            "sender": message.get("from", {}).get("first_name", ""),
-        }
-        if "keyboard" in markup:  # a reply keyboard replaces the person's input buttons
-            view["reply_keyboard"] = [
-                [{"text": b["text"], "location": bool(b.get("request_location"))}
-                 for b in row] for row in markup["keyboard"]]
-        if markup.get("remove_keyboard"):
-            view["remove_keyboard"] = True
-        return view
 
     # ---- the person's side -----------------------------------------------------------
     def _push(self, update: dict[str, Any]) -> dict[str, Any]:

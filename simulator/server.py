@@ -13,7 +13,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from simulator.botapi import FakeBotAPI, SimUser, decode_params
+from simulator.botapi import FakeBotAPI, SimUser
+from webchat.wire import decode_params
 
 CONTENT_KINDS: dict[str, dict[str, Any]] = {
     "sticker": {"sticker": {"file_id": "s1", "file_unique_id": "s1", "type": "regular",

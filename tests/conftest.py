@@ -17,7 +17,7 @@ from referral_api.settings import Settings as ApiSettings
 from referral_api.staff import service as staff_service
 from simulator.botapi import FakeBotAPI
 from simulator.session import InProcessSession
-from tests.harness import Harness, dispatcher_for
+from tests.harness import Harness, dispatcher_for, web_side
 from tests.referral_api.factories import CHEAP_ARGON2
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -66,14 +66,30 @@ def settings(prefix: str) -> Settings:
                     redis_url=None, telegram_api_url=None)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules marked `channels` run every test that uses the harness on both channels:
+    Telegram and the web chat (issue 19: one conversation suite)."""
+    if ("channel" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("channels") is not None):
+        metafunc.parametrize("channel", ["telegram", "web"], indirect=True)
+
+
 @pytest.fixture
-async def harness(settings: Settings, redis: Redis, prefix: str) -> AsyncIterator[Harness]:
+def channel(request: pytest.FixtureRequest) -> str:
+    """The person's channel: "telegram" unless the module is marked `channels`."""
+    return str(getattr(request, "param", "telegram"))
+
+
+@pytest.fixture
+async def harness(settings: Settings, redis: Redis, prefix: str,
+                  channel: str) -> AsyncIterator[Harness]:
     fake = FakeBotAPI()
     fake.queue_updates = False
     bot = create_bot(settings, session=InProcessSession(fake))
     dp = dispatcher_for(settings, stores=create_stores(settings, redis))
-    yield Harness(fake, bot, dp)
-    keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
+    yield Harness(fake, bot, dp, web=web_side(redis, prefix) if channel == "web" else None)
+    keys = [k for match in (f"{prefix}:*", f"webchat-{prefix}:*")
+            async for k in redis.scan_iter(match=match)]
     if keys:
         await redis.delete(*keys)
 

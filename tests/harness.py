@@ -9,15 +9,24 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from aiogram.utils.i18n import I18n
+from pydantic import SecretStr
+from redis.asyncio import Redis
 
-from bot.app import create_dispatcher
+from bot.app import create_dispatcher, create_web_bot
+from bot.channels import WEB_CHAT_IDS
 from bot.engine.flows import FlowSet, load_flows
 from bot.i18n import LANGUAGE_ORDER, create_i18n
 from bot.settings import Settings
-from simulator.botapi import FakeBotAPI, SimUser
+from simulator.botapi import ApiError, ChatLog, FakeBotAPI, SimUser
+from simulator.session import InProcessSession
+from webchat.botapi import WebBotAPI
+from webchat.store import ChatStore
+
+WEB_TOKEN = "4343:web-test-token"
 
 # Every shipped language, in the order of the language picker.
 LANGS = list(LANGUAGE_ORDER)  # test_screens checks that each has its catalogue
@@ -51,18 +60,116 @@ def dispatcher_for(settings: Settings, **kwargs: Any) -> Dispatcher:
                              **kwargs)
 
 
+class WatchingSession(InProcessSession):
+    """The web bot's session in tests: every answer of the web chat's Bot API (real, on
+    Redis) is also kept in a ChatLog per chat, so that a test reads a web person's screen as
+    it reads a Telegram person's (Person's properties are not async)."""
+
+    def __init__(self, api: WebBotAPI, chats: dict[int, ChatLog]) -> None:
+        super().__init__(api)
+        self.chats = chats
+        # Tests: make the next call of a method fail with this error (as FakeBotAPI.failures).
+        self.failures: list[tuple[str | None, ApiError]] = []
+
+    async def call(self, token: str, method: str,
+                   params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        for i, (failing, error) in enumerate(self.failures):
+            if failing in (None, method):
+                del self.failures[i]
+                return error.status, error.payload()
+        return await super().call(token, method, params)
+
+    def answered(self, method: str, params: dict[str, Any], status: int,
+                 body: dict[str, Any]) -> None:
+        if status != 200:
+            return
+        result = body["result"]
+        if method == "answerCallbackQuery":
+            if params.get("text"):
+                asked = int(str(params["callback_query_id"]).split("-")[0])
+                self.chats[asked].add_event("toast", text=str(params["text"]))
+            return
+        chat_id = params.get("chat_id")
+        if not isinstance(chat_id, int):
+            return
+        chat = self.chats.setdefault(chat_id, ChatLog(chat_id))
+        if method in ("sendMessage", "sendVoice"):
+            chat.messages[result["message_id"]] = result
+            chat.add_event("message", message={"message_id": result["message_id"],
+                                               "mine": False})
+        elif method in ("editMessageText", "editMessageReplyMarkup"):
+            chat.messages[result["message_id"]] = result
+            chat.add_event("edit", message={"message_id": result["message_id"], "mine": False})
+        elif method == "deleteMessage":
+            chat.messages.pop(params["message_id"], None)
+            chat.add_event("delete", message_id=params["message_id"])
+        elif method == "conexForgetChat":
+            chat.messages.clear()
+
+
+@dataclass
+class WebSide:
+    """The web chat in a test: its Bot API on Redis, the web Bot, and what it showed."""
+
+    api: WebBotAPI
+    bot: Bot
+    chats: dict[int, ChatLog] = field(default_factory=dict)
+
+
+def web_side(redis: Redis, prefix: str) -> WebSide:
+    """The web chat's Bot API on Redis and the web Bot talking to it in process."""
+    chats: dict[int, ChatLog] = {}
+    # Its own prefix: a test that makes the bot's Redis lose everything keeps the web chat.
+    api = WebBotAPI(ChatStore(redis, f"webchat-{prefix}", ttl_seconds=3600), WEB_TOKEN)
+    web_settings = Settings(_env_file=None, webchat_bot_token=SecretStr(WEB_TOKEN))
+    web_bot = create_web_bot(web_settings, session=WatchingSession(api, chats))
+    assert web_bot is not None
+    return WebSide(api, web_bot, chats)
+
+
 @dataclass
 class Harness:
     fake: FakeBotAPI
     bot: Bot
     dp: Dispatcher
+    web: WebSide | None = None  # the person's channel is the web chat (channel fixture)
+
+    @property
+    def channel(self) -> str:
+        return "web" if self.web is not None else "telegram"
 
     def person(self, user_id: int = 1001, language_code: str | None = "en") -> Person:
-        return Person(self, SimUser(user_id, language_code=language_code))
+        user = SimUser(user_id, language_code=language_code)
+        if self.web is not None:
+            return WebPerson(self, user)
+        return Person(self, user)
+
+    def fail_next(self, method: str | None, error: ApiError) -> None:
+        """The next call of ``method`` to the person's Bot API server fails with ``error``."""
+        if self.web is not None:
+            session = self.web.bot.session
+            assert isinstance(session, WatchingSession)
+            session.failures.append((method, error))
+        else:
+            self.fake.failures.append((method, error))
+
+    @property
+    def person_bot(self) -> Bot:
+        """The bot a person talks to: Telegram's, or the web chat's."""
+        return self.web.bot if self.web is not None else self.bot
+
+    def chat_id_of(self, user_id: int) -> int:
+        """The private chat of the person with this test id, on the harness's channel."""
+        return WEB_CHAT_IDS.start + user_id if self.web is not None else user_id
 
     async def feed(self, update: dict[str, Any]) -> None:
         await self.dp.feed_update(self.bot, Update.model_validate(update,
                                                                   context={"bot": self.bot}))
+
+    async def feed_web(self, update: dict[str, Any]) -> None:
+        assert self.web is not None
+        bot = self.web.bot
+        await self.dp.feed_update(bot, Update.model_validate(update, context={"bot": bot}))
 
 
 @dataclass
@@ -132,3 +239,70 @@ class Person:
     @property
     def buttons(self) -> list[str]:
         return [text for text, _ in self.buttons_with_data()]
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.id
+
+
+@dataclass
+class WebPerson(Person):
+    """The same person on the web chat: what they type and press goes through the web
+    chat's own person side (webchat.botapi: the update the page's POST makes), and the bot
+    answers through the web Bot to the web chat's Bot API."""
+
+    opened: bool = False
+
+    @property
+    def web(self) -> WebSide:
+        assert self.h.web is not None
+        return self.h.web
+
+    @property
+    def chat_id(self) -> int:
+        return WEB_CHAT_IDS.start + self.user.id
+
+    @property
+    def chat(self) -> Any:
+        return self.web.chats.setdefault(self.chat_id, ChatLog(self.chat_id))
+
+    async def _open(self) -> None:
+        if not self.opened:
+            await self.web.api.store.open(self.user.language_code, chat_id=self.chat_id)
+            self.opened = True
+
+    async def send(self, text: str | None = None, **content: Any) -> list[str]:
+        if set(content) - {"location"}:
+            pytest.skip("the web chat sends text and places only (no stickers, photos, "
+                        "contacts or quoted replies)")
+        await self._open()
+        self._collect()
+        update = await self.web.api.person_message(self.chat_id, text=text,
+                                                   location=content.get("location"),
+                                                   shown="📍")
+        message = update["message"]
+        self.chat.messages[message["message_id"]] = message
+        self.chat.add_event("message", message={"message_id": message["message_id"],
+                                                "mine": True})
+        await self.h.feed_web(update)
+        return self.replies()
+
+    async def press_data(self, data: str, message_id: int | None = None) -> list[str]:
+        await self._open()
+        self._collect()
+        message_id = message_id or self.last_message_id()
+        update = await self.web.api.person_press(self.chat_id, message_id, data)
+        if update is None:
+            # Not a button of that message: the web chat refuses it (409); the bot must
+            # still cope with a forged press, so the test sends what a forger would.
+            update = {"update_id": await self.web.api.store.next_update_id(),
+                      "callback_query": {"id": f"{self.chat_id}-forged-{message_id}",
+                                         "from": {"id": self.chat_id, "is_bot": False,
+                                                  "first_name": "Web"},
+                                         "chat_instance": str(self.chat_id), "data": data,
+                                         **({"message": self.chat.messages[message_id]}
+                                            if message_id in self.chat.messages else {})}}
+            await self.web.api.store.remember_callback(update["callback_query"]["id"],
+                                                       self.chat_id)
+        await self.h.feed_web(update)
+        return self.replies()

@@ -37,6 +37,7 @@ def register(registry: ActionRegistry) -> None:
     registry.getter("booked", submit.booked, submit.booked_sample,
                     provides=("partner", "reference", "time"), outcomes=("lost",))
     registry.condition("told_sensitive", submit.told_sensitive)
+    registry.condition("on_telegram", submit.on_telegram)
     registry.condition("is_minor", submit.is_minor)
     registry.register("book", submit.book, outcomes=submitting)
     registry.register("clear_booking", submit.clear_booking)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import phonenumbers
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message
 
 from bot.api_client import ApiRefused, ApiUnavailable, ReferralCreate, ReferralPublic, checked
@@ -23,6 +24,7 @@ from bot.booking.texts import (
     where_footer,
     where_to_go,
 )
+from bot.channels import KeepChat, is_web
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.conversation import Conversation
 from bot.engine.core import Engine
@@ -104,6 +106,12 @@ def told_sensitive(conv: Conversation, facts: Facts) -> bool:
     return bool(flags_from(conv.answers))
 
 
+def on_telegram(conv: Conversation, facts: Facts | None = None) -> bool:
+    """The person writes on Telegram (not the web chat, whose screens say what is true
+    there: no Telegram chat is kept, the follow-up questions wait for them to come back)."""
+    return conv.channel != "web"
+
+
 def is_minor(conv: Conversation, facts: Facts | None = None) -> bool:
     """Under 18 and alone in Belgium (the screening's answer)."""
     return "minor" in flags_from(conv.answers)
@@ -167,7 +175,20 @@ async def store(turn: Turn, phone: str | None = None) -> None:
         log.warning("booking refused: %s", exc.code)
         raise Outcome("refused") from exc
     turn.scratch[BOOKED] = referral
+    if is_web(turn.chat_id) and body.followup_consent:
+        await keep_web_chat(turn)
     clear(turn.conversation)
+
+
+async def keep_web_chat(turn: Turn) -> None:
+    """Web chat and yes to the follow-up: the web chat keeps this chat's id and code until
+    the last questions (bot.channels.KeepChat), as the consent screen says. If it cannot now,
+    the booking stands; the conversation's own TTL applies (logged for the operators)."""
+    try:
+        await turn.bot(KeepChat(chat_id=turn.chat_id))
+    except TelegramAPIError as exc:
+        log.error("booking: the web chat did not keep the chat for the follow-up: %s",
+                  type(exc).__name__)
 
 
 def clear(conv: Conversation) -> None:

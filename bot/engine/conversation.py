@@ -24,6 +24,8 @@ class Conversation:
     shown: int | None = None  # the Telegram message that shows the current screen
     # A follow-up questionnaire in progress: the wave's opaque token only (bot/handlers/followup).
     survey: dict[str, str] = field(default_factory=dict)
+    # The person's channel, from the chat id of each update (bot.channels); never saved.
+    channel: str = field(default="telegram", compare=False)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Conversation:

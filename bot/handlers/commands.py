@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -19,6 +20,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.api_client import ApiRefused, ApiUnavailable
+from bot.channels import ForgetChat, is_web
 from bot.engine.actions import Turn, View
 from bot.engine.conversation import Conversation
 from bot.engine.core import N_, Engine
@@ -148,6 +150,12 @@ async def on_forget_answer(cb: CallbackQuery, callback_data: ForgetCb, turn: Tur
     turn.forgotten = True
     await language_preferences.delete(turn.bot.id, cb.from_user.id)
     log.info("forget: referrals, conversation state and language deleted")
+    if is_web(turn.chat_id):  # the web chat keeps the conversation itself: deleted there
+        try:
+            await turn.bot(ForgetChat(chat_id=turn.chat_id))
+        except TelegramAPIError as exc:
+            log.warning("forget: the web chat did not delete the conversation: %s",
+                        type(exc).__name__)
     await present(turn.bot, turn.chat_id, _("✅ Done. We deleted everything we kept about "
                                             "you. Send /start to begin again."), None,
                   turn.message_id)

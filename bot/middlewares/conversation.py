@@ -13,6 +13,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot.api_client import ReferralsClient
+from bot.channels import channel_of
 from bot.engine.actions import Turn
 from bot.engine.conversation import Conversation
 
@@ -59,6 +60,7 @@ def new_turn(event: Message | CallbackQuery, data: dict[str, Any], state: FSMCon
     else:
         chat_id, message_id = event.chat.id, None
         user_id = event.from_user.id if event.from_user else event.chat.id
+    conv.channel = channel_of(chat_id)
     extra = {k: v for k, v in data.items() if k not in _OWN}
     return Turn(bot=bot, chat_id=chat_id, user_id=user_id, locale=data.get("locale", "en"),
                 state=state, conversation=conv, referrals=referrals, message_id=message_id,

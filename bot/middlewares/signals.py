@@ -1,6 +1,10 @@
 """Binds a signal recorder to each update from a person in a private chat (after the locale
 middleware, so events carry the person's language). Handlers and action hooks reach it with
-`bot.signals.current()` or the `signals` dependency; partner groups record nothing."""
+`bot.signals.current()` or the `signals` dependency; partner groups record nothing.
+
+Every event of the update carries the person's channel, "telegram" or "web" (our web chat):
+the recorder derives it from the user id with bot.channels.channel_of (in a private chat the
+user id is the chat id). The pseudonym is computed as before, from the user id alone."""
 
 from __future__ import annotations
 

@@ -43,8 +43,13 @@ async def _main(settings: Settings) -> None:
                                                           bulk_rate=settings.bulk_rate)
     bot = create_bot(settings.bot_token.get_secret_value(), api_url=settings.telegram_api_url,
                      governor=governor)
+    web_bot = None
+    if settings.webchat_bot_token is not None and settings.webchat_api_url:
+        web_bot = create_bot(settings.webchat_bot_token.get_secret_value(),
+                             api_url=settings.webchat_api_url)  # no Telegram limits there
     context = create_context(settings)
-    worker = create_worker(settings, bot, context.sessionmaker, context.vault)
+    worker = create_worker(settings, bot, context.sessionmaker, context.vault,
+                           web_bot=web_bot)
     worker.redis = redis
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -60,6 +65,8 @@ async def _main(settings: Settings) -> None:
             await server.cleanup()
         await worker.aclose()
         await bot.session.close()
+        if web_bot is not None:
+            await web_bot.session.close()
         await context.aclose()
     log.info("worker stopped")
 

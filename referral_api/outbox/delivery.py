@@ -64,6 +64,7 @@ from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic import ValidationError
 
+from bot.channels import is_web
 from governor import Limits, Priority, priority
 from governor.session import GovernorMiddleware, RetryAfterMiddleware, granted
 
@@ -376,9 +377,15 @@ class Sender:
     errors (other exceptions are bugs and propagate). The pacing is the bot session's (the
     governor's middleware) and the caller's (``ChatPacer``), not the sender's."""
 
-    def __init__(self, bot: Bot, rng: random.Random | None = None) -> None:
+    def __init__(self, bot: Bot, rng: random.Random | None = None, *,
+                 web_bot: Bot | None = None) -> None:
         self.bot = bot
         self.rng = rng
+        self.web_bot = web_bot  # the web chat's (bot.channels): its chats' messages
+
+    def bot_for(self, chat_id: int) -> Bot | None:
+        """The bot of the chat's channel; None for a web chat without the web bot."""
+        return self.web_bot if is_web(chat_id) else self.bot
 
     async def send(self, msg: Outgoing, attempt: int = 0,
                    level: Priority | None = None,
@@ -387,23 +394,27 @@ class Sender:
         ``level``: the governor's class of this message (default: the caller's context).
         ``on_sending``: called once the call has its turn and goes to Telegram (before that, a
         stopping worker may hand the message back: it was not sent)."""
-        if on_sending is not None and not self._paced:
+        bot = self.bot_for(msg.chat_id)
+        if bot is None:  # WEBCHAT_* not set in this worker: kept until it is
+            return self._transient("config", None, attempt, level=logging.ERROR)
+        if on_sending is not None and not self._paced(bot):
             on_sending()  # no governor middleware to say when: from now on, as sent
         token = granted.set(on_sending)
         try:
-            return await self._send(msg, attempt, level)
+            return await self._send(bot, msg, attempt, level)
         finally:
             granted.reset(token)
 
-    @property
-    def _paced(self) -> bool:
+    @staticmethod
+    def _paced(bot: Bot) -> bool:
         """Whether the bot's session has our middleware (which calls ``granted``)."""
         return any(isinstance(m, GovernorMiddleware | RetryAfterMiddleware)
-                   for m in self.bot.session.middleware)
+                   for m in bot.session.middleware)
 
-    async def _send(self, msg: Outgoing, attempt: int, level: Priority | None) -> SendResult:
+    async def _send(self, bot: Bot, msg: Outgoing, attempt: int,
+                    level: Priority | None) -> SendResult:
         if msg.edit_message_id is not None:
-            edited = await self._edit(msg, attempt, level)
+            edited = await self._edit(bot, msg, attempt, level)
             if edited is not None:
                 return edited
             msg = dataclasses.replace(msg, edit_message_id=None)  # gone: a new card
@@ -413,7 +424,7 @@ class Sender:
             return self._failed("invalid", None)
         try:
             with contextlib.nullcontext() if level is None else priority(level):
-                message = await self.bot(method)
+                message = await bot(method)
         except (TelegramAPIError, ClientDecodeError, OSError, TimeoutError) as exc:
             return self._result_of(exc, attempt)
         log.debug("delivery sent")
@@ -442,7 +453,7 @@ class Sender:
         # An unknown status: not a reason to drop the message.
         return self._transient("unknown_api_error", exc, attempt)
 
-    async def _edit(self, msg: Outgoing, attempt: int,
+    async def _edit(self, bot: Bot, msg: Outgoing, attempt: int,
                     level: Priority | None) -> SendResult | None:
         """Edit the card in place. None when Telegram cannot edit that message (deleted, not
         the bot's, too old to edit): the caller sends the card as a new message."""
@@ -455,7 +466,7 @@ class Sender:
             return self._failed("invalid", None)
         try:
             with contextlib.nullcontext() if level is None else priority(level):
-                await self.bot(method)
+                await bot(method)
         except TelegramBadRequest as exc:
             text = exc.message.lower()
             if "not modified" in text:  # already says this: done
@@ -491,7 +502,7 @@ class Sender:
                     retry_after)
         return SendResult(Outcome.RETRY, "flood", retry_after=retry_after)
 
-    def _transient(self, reason: str, exc: BaseException, attempt: int,
+    def _transient(self, reason: str, exc: BaseException | None, attempt: int,
                    level: int = logging.WARNING) -> SendResult:
         delay = backoff(attempt, self.rng)
         log.log(level, "delivery retry: %s (%s), attempt %d, again in %.1f s",

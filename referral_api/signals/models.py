@@ -2,15 +2,16 @@
 campaigns a signal names: campaigns/models.py).
 
 A signal row holds only: a monthly pseudonym, a month, an event type and a value from closed
-lists (catalogue.py), a language code, a province (never finer), a campaign code and the
-hour. No free text, no Telegram id, no name: tests/referral_api/signals/test_schema.py
-fails when a column is added outside that list.
+lists (catalogue.py), a language code, a province (never finer), a campaign code, the
+channel ("telegram" or "web", our web chat; none for a server-side event) and the hour. No
+free text, no Telegram id, no name: tests/referral_api/signals/test_signals.py fails when a
+column is added outside that list.
 
 The rollup (kept on insert, so reports never scan the events): `signal_journeys`, one row
 per person and month (the pseudonym links a journey within a month only): the furthest
-funnel stage, the first campaign, the last language and province, the week of the first
-event, and bitmasks of the topics read, obstacles named and screening flags (catalogue.RANKED):
-distinct people per value are then one scan of this table.
+funnel stage, the first campaign, the last language and province, the channel, the week of
+the first event, and bitmasks of the topics read, obstacles named and screening flags
+(catalogue.RANKED): distinct people per value are then one scan of this table.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class SignalEvent(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     province: Mapped[str | None] = mapped_column(String(3))
     campaign: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(8))  # "telegram" or "web"
     hour: Mapped[datetime]  # truncated to the hour, UTC
 
 
@@ -52,6 +54,7 @@ class SignalJourney(Base):
     campaign: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(8))
     province: Mapped[str | None] = mapped_column(String(3))
+    channel: Mapped[str | None] = mapped_column(String(8))  # the first known: one per person
     week: Mapped[date] = mapped_column(Date)  # Monday of the week of the first event
     topics: Mapped[int] = mapped_column(Integer, default=0)  # bitmasks, see catalogue.RANKED
     obstacles: Mapped[int] = mapped_column(Integer, default=0)

@@ -31,7 +31,8 @@ def create_router() -> APIRouter:
         rejected = 0
         for item in body.events:
             signal = Signal(item.month, item.pseudonym, item.event, item.value, item.language,
-                            item.province, item.campaign)
+                            item.province, item.campaign,
+                            item.channel or "telegram")  # none: a bot from before the web chat
             try:
                 good.append(signal.checked())
             except SignalRejected as exc:

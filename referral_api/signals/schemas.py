@@ -8,7 +8,7 @@ dropped and counted in `rejected`, so that one bad event never loses a batch.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -42,6 +42,9 @@ class SignalIn(BaseModel):
     language: LanguageTag | None = None
     province: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     campaign: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
+    # Which channel the person wrote on: Telegram or our web chat. None = telegram (a bot
+    # from before the web chat sends none).
+    channel: Literal["telegram", "web"] | None = None
 
 
 class SignalBatch(BaseModel):

@@ -55,7 +55,8 @@ logger = logging.getLogger(__name__)
 PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
 BRUSSELS = ZoneInfo("Europe/Brussels")
-DIMENSIONS = ("week", "campaign", "language", "province")
+DIMENSIONS = ("week", "campaign", "language", "province", "channel")
+CHANNELS = ("telegram", "web")  # bot.channels.CHANNELS: Telegram or our web chat
 MONTH_TEXT = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -104,6 +105,7 @@ class Signal:
     language: str | None = None
     province: str | None = None
     campaign: str | None = None
+    channel: str | None = None  # "telegram" or "web"; none for a server-side event
 
     def checked(self) -> Signal:
         if not PSEUDONYM.fullmatch(self.pseudonym):
@@ -114,6 +116,8 @@ class Signal:
             raise SignalRejected("language")
         if self.province is not None and self.province not in PROVINCES:
             raise SignalRejected("province")
+        if self.channel is not None and self.channel not in CHANNELS:
+            raise SignalRejected("channel")
         return self
 
 
@@ -151,7 +155,8 @@ async def record_events(session: AsyncSession, signals: Sequence[Signal], now: d
     rows = [
         {"month": s.month, "pseudonym": s.pseudonym, "event": s.event, "value": s.value,
          "language": s.language, "province": s.province,
-         "campaign": s.campaign if s.campaign in campaigns else None, "hour": hour}
+         "campaign": s.campaign if s.campaign in campaigns else None, "channel": s.channel,
+         "hour": hour}
         for s in checked
     ]
     await session.execute(_insert(session, SignalEvent).values(rows))  # one statement
@@ -161,13 +166,14 @@ async def record_events(session: AsyncSession, signals: Sequence[Signal], now: d
         key = (s.month, s.pseudonym)
         journey = journeys.setdefault(key, {"month": key[0], "pseudonym": key[1], "stage": 0,
                                             "campaign": None, "language": None,
-                                            "province": None, "week": week, "topics": 0,
-                                            "obstacles": 0, "flags": 0})
+                                            "province": None, "channel": None, "week": week,
+                                            "topics": 0, "obstacles": 0, "flags": 0})
         journey["stage"] = max(journey["stage"], stage_rank(EVENTS[s.event][1]))
         journey["campaign"] = journey["campaign"] or (
             s.campaign if s.campaign in campaigns else None)
         journey["language"] = s.language or journey["language"]
         journey["province"] = s.province or journey["province"]
+        journey["channel"] = journey["channel"] or s.channel
         bit = bit_of(s.event, s.value)
         if bit is not None:
             journey[bit[0]] |= bit[1]
@@ -181,6 +187,7 @@ async def record_events(session: AsyncSession, signals: Sequence[Signal], now: d
             "campaign": func.coalesce(table.c.campaign, stmt.excluded.campaign),
             "language": func.coalesce(stmt.excluded.language, table.c.language),
             "province": func.coalesce(stmt.excluded.province, table.c.province),
+            "channel": func.coalesce(table.c.channel, stmt.excluded.channel),
             "week": _least(session, table.c.week, stmt.excluded.week),
             **{column: table.c[column].op("|")(stmt.excluded[column])
                for column, _ in RANKED.values()},
@@ -192,10 +199,12 @@ async def record_events(session: AsyncSession, signals: Sequence[Signal], now: d
 
 async def record_event(session: AsyncSession, *, month: int, pseudonym: str, event: str,
                        now: datetime, value: str | None = None, language: str | None = None,
-                       province: str | None = None, campaign: str | None = None) -> None:
-    """One event (for server-side hooks and issue 8's follow-up answers). Does not commit."""
+                       province: str | None = None, campaign: str | None = None,
+                       channel: str | None = None) -> None:
+    """One event (for server-side hooks, which know no channel: the journey keeps the one
+    the bot's events named). Does not commit."""
     await record_events(session, [Signal(month, pseudonym, event, value, language, province,
-                                         campaign)], now)
+                                         campaign, channel)], now)
 
 
 async def record_event_quietly(session: AsyncSession, **kwargs: Any) -> None:
@@ -236,13 +245,14 @@ async def rebuild_rollups(session: AsyncSession) -> None:
         f"coalesce(bit_or(CASE WHEN event = '{events_of[c]}' THEN CASE value {b} END END), 0)"
         for c, b in bits.items())
     await session.execute(text(f"""
-        INSERT INTO signal_journeys (month, pseudonym, stage, campaign, language, province, week,
-                                     {", ".join(bits)})
+        INSERT INTO signal_journeys (month, pseudonym, stage, campaign, language, province,
+                                     channel, week, {", ".join(bits)})
         SELECT month, pseudonym,
                max(CASE event {stage_case} ELSE 0 END),
                (array_agg(campaign ORDER BY id) FILTER (WHERE campaign IS NOT NULL))[1],
                (array_agg(language ORDER BY id DESC) FILTER (WHERE language IS NOT NULL))[1],
                (array_agg(province ORDER BY id DESC) FILTER (WHERE province IS NOT NULL))[1],
+               (array_agg(channel ORDER BY id) FILTER (WHERE channel IS NOT NULL))[1],
                min(date_trunc('week', hour AT TIME ZONE 'Europe/Brussels'))::date,
                {masks}
         FROM signal_events GROUP BY month, pseudonym
@@ -322,7 +332,8 @@ class Report:
 
 def _dimension_column(dimension: str) -> Any:
     return {"week": SignalJourney.week, "campaign": SignalJourney.campaign,
-            "language": SignalJourney.language, "province": SignalJourney.province}[dimension]
+            "language": SignalJourney.language, "province": SignalJourney.province,
+            "channel": SignalJourney.channel}[dimension]
 
 
 def _rank(values: tuple[str, ...], counts: dict[str, int]) -> list[Ranked]:

@@ -229,6 +229,8 @@ PROVINCE = {
     "WBR": N_("Walloon Brabant"), "WHT": N_("Hainaut"), "WLG": N_("Liège"),
     "WLX": N_("Luxembourg"), "WNA": N_("Namur"),
 }
+# The channel a person wrote on: a dimension of the signals report (bot.channels)
+CHANNEL = {"telegram": N_("Telegram"), "web": N_("Web chat")}
 # Why a new referral is on the Alerts page (referral_api.referrals.alerts)
 ALERT_REASON = {
     "no_group": N_("The partner has no Telegram group"),
@@ -256,4 +258,5 @@ LABELS: dict[str, dict[str, str]] = {
     "notice": NOTICE, "error": ERROR, "field": FIELD_ERROR,
     "card_status": CARD_STATUS, "review": REVIEW, "card_button": CARD_BUTTON, "topic": TOPIC,
     "alert_reason": ALERT_REASON, "flag": FLAG, "actor": ACTOR, "province": PROVINCE,
+    "channel": CHANNEL,
 }

@@ -21,7 +21,7 @@ from referral_api.outbox.worker import OutboxWorker
 from referral_api.referrals.models import Referral
 from simulator.botapi import FakeBotAPI, SimUser
 from simulator.session import InProcessSession
-from tests.harness import Harness, dispatcher_for
+from tests.harness import Harness, dispatcher_for, web_side
 from tests.referral_api.factories import SERVICE_TOKEN, make_partner
 
 GROUP = -1000000001
@@ -66,7 +66,7 @@ class Booking:
 
 @pytest.fixture
 async def booking(app: FastAPI, admin: httpx.AsyncClient, redis: Redis, prefix: str,
-                  settings: Settings) -> AsyncIterator[Booking]:
+                  settings: Settings, channel: str) -> AsyncIterator[Booking]:
     await make_partner(admin, "test-desk", name="Ghent return desk", counsellors=(5001,),
                        notification_chat_id=GROUP, services=["general", "medical"],
                        address="Somewhere 1, 9000 Gent", access="both",
@@ -86,8 +86,10 @@ async def booking(app: FastAPI, admin: httpx.AsyncClient, redis: Redis, prefix: 
     bot = create_bot(settings, session=InProcessSession(fake))
     dp = dispatcher_for(settings, stores=create_stores(settings, redis), referrals=referrals)
     context = app.state.context
-    worker = create_worker(context.settings, bot, context.sessionmaker, context.vault)
-    yield Booking(Harness(fake, bot, dp), app, worker)
+    web = web_side(redis, prefix) if channel == "web" else None
+    worker = create_worker(context.settings, bot, context.sessionmaker, context.vault,
+                           web_bot=web.bot if web is not None else None)
+    yield Booking(Harness(fake, bot, dp, web=web), app, worker)
     await http.aclose()
 
 

@@ -13,6 +13,8 @@ from simulator.botapi import ApiError, visible_text
 from simulator.server import CONTENT_KINDS
 from tests.harness import Harness, Person
 
+pytestmark = pytest.mark.channels  # Telegram and the web chat (issue 19)
+
 BUTTONS_ONLY = "I can only understand the buttons. Please press one of them."
 MEDIA_REFUSED = ("I can only read buttons here. Please do not send photos, files, voice "
                  "messages or your location: I do not need them and I do not keep them.")
@@ -144,7 +146,7 @@ async def test_a_failing_telegram_call_gets_an_apology_not_a_crash(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     person = await at_question(harness)
-    harness.fake.failures.append(("sendMessage", ApiError(500, "Internal Server Error")))
+    harness.fail_next("sendMessage", ApiError(500, "Internal Server Error"))
     with caplog.at_level(logging.INFO):
         replies = await person.send("/privacy")
     assert replies == ["Sorry, something went wrong on our side. Please try again, or send /menu."]
@@ -156,8 +158,8 @@ async def test_a_failing_telegram_call_gets_an_apology_not_a_crash(
 async def test_an_edit_that_telegram_refuses_becomes_a_new_message(harness: Harness) -> None:
     person = await at_question(harness)
     await person.press("No")
-    harness.fake.failures.append(
-        ("editMessageText", ApiError(400, "Bad Request: message can't be edited")))
+    harness.fail_next(
+        "editMessageText", ApiError(400, "Bad Request: message can't be edited"))
     before = len(person.bot_messages())
     await person.press("What help is there?")
     assert len(person.bot_messages()) == before + 1
@@ -167,9 +169,9 @@ async def test_an_edit_that_telegram_refuses_becomes_a_new_message(harness: Harn
 async def test_an_expired_button_answer_does_not_stop_the_screen(harness: Harness) -> None:
     person = await at_question(harness)
     await person.press("No")
-    harness.fake.failures.append(("answerCallbackQuery", ApiError(
+    harness.fail_next("answerCallbackQuery", ApiError(
         400, "Bad Request: query is too old and response timeout expired or query ID is "
-             "invalid")))
+             "invalid"))
     await person.press("What help is there?")
     assert "Ticket and journey" in person.buttons
 
@@ -179,7 +181,7 @@ async def test_a_button_whose_spinner_cannot_be_stopped_still_answers(harness: H
     person gets the next screen, not the apology (the replica benchmark found updates failed
     this way after a booking was stored)."""
     person = await at_question(harness)
-    harness.fake.failures.append(("answerCallbackQuery", ApiError(502, "Bad Gateway")))
+    harness.fail_next("answerCallbackQuery", ApiError(502, "Bad Gateway"))
     replies = await person.press("No")
     assert replies and "What would you like to know?" in person.text
     assert not any("went wrong" in r for r in replies)

@@ -21,6 +21,8 @@ from tests.bot.booking_world import COUNSELLOR, GROUP, STRANGER, Booking
 from tests.harness import Person
 from tests.referral_api.factories import BRUSSELS
 
+pytestmark = pytest.mark.channels  # Telegram and the web chat (issue 19)
+
 
 async def find_by_postcode(person: Person, postcode: str = "9000") -> None:
     """By position, so that it works in every language: No, Find help near me, Find places

@@ -9,15 +9,21 @@ import pytest
 from aiogram.types import ReplyKeyboardMarkup
 from redis.asyncio import Redis
 
+from bot.channels import WEB_CHAT_IDS
 from bot.engine.flows import HOME, WELCOME, NodeRef
 from simulator.botapi import visible_text
 from tests.harness import LANGS, Harness, Person
+
+pytestmark = pytest.mark.channels  # Telegram and the web chat (issue 19)
 
 CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 async def fsm_data(redis: Redis, prefix: str, user_id: int) -> dict:
-    keys = [k async for k in redis.scan_iter(match=f"{prefix}:fsm:*:{user_id}:{user_id}:*data")]
+    """The conversation state of the person with this test id, on either channel (the web
+    chat's ids are 2^52 + the test id; tests.harness)."""
+    keys = [k for chat in (user_id, WEB_CHAT_IDS.start + user_id)
+            async for k in redis.scan_iter(match=f"{prefix}:fsm:*:{chat}:{chat}:*data")]
     assert len(keys) == 1, keys
     return json.loads(await redis.get(keys[0]))
 
@@ -92,7 +98,7 @@ async def test_unknown_app_language_gets_the_picker_then_the_choice_sticks(
     assert {"English", "Nederlands", "Français"} <= set(person.buttons)
     await person.press("Français")
     assert "centre d'accueil" in person.text  # the welcome question, in French
-    assert await redis.get(f"{prefix}:lang:4242:2002") == b"fr"
+    assert await redis.get(f"{prefix}:lang:{harness.person_bot.id}:{person.chat_id}") == b"fr"
     # /start again clears the conversation, never the language choice
     await person.send("/start")
     assert "centre d'accueil" in person.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from babel.support import Translations
 from sqlalchemy import select
 
@@ -17,6 +18,8 @@ from referral_api.referrals.service import ReferralService
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
 from tests.harness import Harness, Person, flows_at
+
+pytestmark = pytest.mark.channels  # Telegram and the web chat (issue 19)
 
 
 async def book_and_return(booking: Booking, person: Person, followup: str) -> None:
@@ -41,7 +44,7 @@ async def book_and_return(booking: Booking, person: Person, followup: str) -> No
 async def wave_received(booking: Booking, admin: httpx.AsyncClient, person: Person) -> None:
     """The person books (saying yes to the follow-up), returns, and gets the next wave."""
     await book_and_return(booking, person, "Yes, you may ask me")
-    queued = await admin.post("/v1/followup/send-next-wave", json={"chat_id": person.user.id})
+    queued = await admin.post("/v1/followup/send-next-wave", json={"chat_id": person.chat_id})
     assert queued.status_code == 200, queued.text
     await booking.deliver()
 
@@ -58,7 +61,7 @@ async def test_a_returnee_answers_a_wave_in_the_bot(booking: Booking,
     [enrolment] = await enrolments(booking)
     assert (enrolment.country, enrolment.partner, enrolment.language) == ("GE", "iom", "en")
 
-    queued = await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7101})
+    queued = await admin.post("/v1/followup/send-next-wave", json={"chat_id": person.chat_id})
     assert queued.json() == {"wave": 1}
     await booking.deliver()
     assert "questions after your return" in person.text
@@ -102,7 +105,7 @@ async def test_a_returnee_answers_a_wave_in_the_bot(booking: Booking,
     assert "⬅️ Back" not in person.buttons  # the thanks screen leads to the menu only
 
     # The next wave: info source and reasons were given already; not asked again.
-    assert (await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7101})
+    assert (await admin.post("/v1/followup/send-next-wave", json={"chat_id": person.chat_id})
             ).json() == {"wave": 2}
     await booking.deliver()
     await person.press("▶️ Start")
@@ -209,7 +212,7 @@ async def test_a_georgian_returnee_answers_a_wave_in_georgian(booking: Booking,
     [enrolment] = await enrolments(booking)
     assert enrolment.language == "ka"
 
-    await admin.post("/v1/followup/send-next-wave", json={"chat_id": 7111})
+    await admin.post("/v1/followup/send-next-wave", json={"chat_id": person.chat_id})
     await booking.deliver()
     assert ka(FOLLOWUP_WAVE)[:40] in person.text
     assert person.buttons == [ka("▶️ Start"), ka("Later"), ka("Stop these questions")]

@@ -7,10 +7,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
+import pytest
+
 from referral_api.campaigns.models import Campaign
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
 from tests.harness import Harness, Person
+
+pytestmark = pytest.mark.channels  # Telegram and the web chat (issue 19)
 
 
 async def ask_to_be_written_to(person: Person) -> None:
@@ -102,8 +106,8 @@ async def test_a_flyers_code_typed_as_it_stands_is_kept(booking: Booking) -> Non
     await person.send("ey4ywd")  # as the person read it on the flyer
     assert "the code is saved" in person.text and "What would you like to know?" in person.text
     data = await booking.h.dp.storage.get_data(key=__import__(
-        "aiogram").fsm.storage.base.StorageKey(bot_id=booking.h.bot.id, chat_id=8305,
-                                               user_id=8305))
+        "aiogram").fsm.storage.base.StorageKey(bot_id=booking.h.person_bot.id,
+                                               chat_id=person.chat_id, user_id=person.chat_id))
     assert data["campaign"] == "EY4YWD"
 
 
@@ -129,8 +133,8 @@ async def test_every_followup_question_has_skip_and_back(harness: Harness) -> No
     person = harness.person(8307)
     await person.send("/start")
     rows = [[InlineKeyboardButton(**b) for b in row] for row in wave_buttons("tok-8307", str)]
-    await harness.bot.send_message(8307, "Questions", reply_markup=InlineKeyboardMarkup(
-        inline_keyboard=rows))
+    await harness.person_bot.send_message(person.chat_id, "Questions",
+                                          reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
     await person.press(WAVE_START)
     seen = 0
     while "Thank you" not in person.text and "closed" not in person.text:

@@ -20,6 +20,8 @@ from tests.bot.test_booking import choose_and_answer, find_by_postcode
 from tests.bot.test_followup import wave_received
 from tests.harness import Person
 
+pytestmark = pytest.mark.channels  # Telegram and the web chat (issue 19)
+
 NOT_SENT = ("Sorry, I lost track of our conversation. Your booking was not sent.\n\n"
             "Press the button below to start it again.")
 UNSURE = ("Sorry, I lost track of our conversation.\n\nIf you already confirmed your booking, "

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import httpx
+import pytest
 
 from bot.booking.texts import slot_id
 from bot.engine.callbacks import NodeCb
@@ -14,6 +15,8 @@ from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
 from tests.harness import Person
 from tests.referral_api.factories import BRUSSELS, SERVICE_TOKEN
+
+pytestmark = pytest.mark.channels  # Telegram and the web chat (issue 19)
 
 
 async def open_two_days(admin: httpx.AsyncClient) -> None:

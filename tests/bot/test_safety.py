@@ -5,11 +5,14 @@ no "no entry ban" for Syrians (programme-facts §1.3, §7)."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import find_by_postcode
 from tests.harness import Harness, Person
 from tests.referral_api.factories import make_partner
+
+pytestmark = pytest.mark.channels  # Telegram and the web chat (issue 19)
 
 
 async def to_menu(person: Person) -> None:

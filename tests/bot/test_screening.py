@@ -11,6 +11,8 @@ from tests.bot.booking_world import Booking
 from tests.harness import Person
 from tests.referral_api.factories import make_partner
 
+pytestmark = pytest.mark.channels  # Telegram and the web chat (issue 19)
+
 
 async def to_screening(person: Person) -> None:
     await person.send("/start")

@@ -13,11 +13,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from bot.channels import WEB_CHAT_IDS
 from bot.settings import Settings
 from bot.signals import SignalBuffer, SignalRecorder, month_of, pseudonym
 from referral_api.campaigns.models import Campaign
 from referral_api.signals.models import SignalEvent, SignalJourney
 from referral_api.signals.service import ReportFilter, report
+from simulator.botapi import SimUser
 from tests.bot.booking_world import Booking
 from tests.bot.test_booking import choose_and_answer, find_by_postcode
 from tests.bot.test_followup import wave_received
@@ -176,12 +178,48 @@ async def test_the_funnel_counts_people_through_bot_journeys(world: Booking) -> 
     assert sorted(j.stage for j in journeys) == [2] * 5 + [5]  # the booker was contacted
     assert {j.campaign for j in journeys} == {CODE}
     assert {j.language for j in journeys} == {"en"}
+    assert {j.channel for j in journeys} == {"telegram"}  # kept through the referral's events
     rows = await events(world)
     assert {e.pseudonym for e in rows} == {pseudonym(KEY, 7200 + n, month) for n in range(6)}
     assert any(e.event == "language_chosen" for e in rows)
     for e in rows:  # no Telegram id anywhere, only ids from the closed lists
         assert not any(str(7200 + n) in str(getattr(e, c)) for n in range(6)
                        for c in ("pseudonym", "value", "campaign", "language"))
+
+
+@pytest.mark.parametrize("channel", ["web"], indirect=True)  # the web chat, Telegram beside it
+async def test_each_event_carries_the_persons_channel_and_the_funnel_breaks_down_by_it(
+        world: Booking) -> None:
+    """Five people on the web chat (user id = chat id, from 2**52) and six on Telegram come
+    through the flyer; all six on Telegram read about voluntary return, two on the web do.
+    Every event and journey names its channel; the report by channel hides the small cells."""
+    web = [world.h.person(7400 + n) for n in range(5)]  # through the web chat's Bot API
+    telegram = [Person(world.h, SimUser(7500 + n)) for n in range(6)]
+    assert all(p.chat_id in WEB_CHAT_IDS for p in web)
+    assert not any(p.chat_id in WEB_CHAT_IDS for p in telegram)
+    for reader in [*web[:2], *telegram]:
+        await open_obstacles(reader)
+    for starter in web[2:]:
+        await starter.send(f"/start {CODE}")
+        await starter.press("No")
+    await flush(world)
+
+    month = month_of(datetime.now(UTC))
+    channel_of = {**{pseudonym(KEY, p.chat_id, month): "web" for p in web},
+                  **{pseudonym(KEY, p.chat_id, month): "telegram" for p in telegram}}
+    rows = await events(world)
+    assert {e.pseudonym for e in rows} == set(channel_of)  # the same pseudonyms as ever
+    assert {e.event for e in rows} >= {"conversation_started", "topic_viewed"}
+    assert [e.channel for e in rows] == [channel_of[e.pseudonym] for e in rows]
+    async with world.app.state.context.sessionmaker() as session:
+        journeys = list(await session.scalars(select(SignalJourney)))
+        result = await report(session, ReportFilter(month, month, campaigns=(CODE,)),
+                              "channel")
+    assert {j.pseudonym: j.channel for j in journeys} == channel_of
+    assert [(key, [c.json() for c in counts]) for key, counts in result.rows] == [
+        ("telegram", [6, "<5", "<5", "<5", "<5"]),  # 6 read, hidden next to the web's 2
+        ("web", [5, "<5", "<5", "<5", "<5"])]
+    assert [c.json() for c in result.funnel] == [11, 8, "<5", "<5", "<5"]
 
 
 # --- follow-up ---------------------------------------------------------------------------

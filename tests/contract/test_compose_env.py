@@ -25,7 +25,8 @@ SECRETS = {  # what .env.example leaves for the deployer to fill in (compose: ${
     "POSTGRES_PASSWORD": "pw", "SERVICE_TOKEN": "s" * 32, "ADMIN_TOKEN": "a" * 32,
     "DATA_KEY": Fernet.generate_key().decode(), "BOT_TOKEN": "123456:ABCDEFGH",
     "WEBHOOK_URL": "https://bot.example/webhook", "WEBHOOK_SECRET": "w" * 32,
-    "PSEUDONYM_KEY": "p" * 32,
+    "PSEUDONYM_KEY": "p" * 32, "WEBCHAT_BOT_TOKEN": "2000001:" + "x" * 32,
+    "WEBCHAT_WEBHOOK_SECRET": "y" * 32,
 }
 VARIABLE = re.compile(r"\$\{(\w+)(?::([-?])([^}]*))?\}")
 
@@ -78,8 +79,10 @@ STARTS = {  # what each service does first, in a process with only that environm
               "from aiogram import Bot; s = Settings(); c = create_context(s);"
               "create_worker(s, Bot(token=s.bot_token.get_secret_value()),"
               " c.sessionmaker, c.vault)",
-    "bot": "from bot.settings import Settings; from bot.app import create_dispatcher;"
-           "s = Settings(); assert s.webhook_secret and s.bot_token; create_dispatcher(s)",
+    "bot": "from bot.settings import Settings; from bot.app import create_dispatcher,"
+           " create_web_bot; s = Settings(); assert s.webhook_secret and s.bot_token;"
+           " assert s.webchat_webhook_secret and create_web_bot(s); create_dispatcher(s)",
+    "webchat": "from webchat.__main__ import app_factory; app_factory()",
 }
 
 

@@ -54,7 +54,8 @@ def test_workloads_have_limits_probes_and_only_secret_references() -> None:
             "NetworkPolicy", "Service", "ConfigMap"} <= kinds
     assert "Secret" not in kinds  # referenced, never inlined
     deployments = {d["metadata"]["name"]: d for _, d in DOCUMENTS if d["kind"] == "Deployment"}
-    assert set(deployments) == {"conex-api", "conex-staff", "conex-worker", "conex-bot"}
+    assert set(deployments) == {"conex-api", "conex-staff", "conex-worker", "conex-bot",
+                                "conex-webchat"}
     for name, deployment in deployments.items():
         for container in containers(deployment):
             resources = container["resources"]

@@ -68,17 +68,19 @@ def open_chat_in(page: Page, demo: str, lang: str, t: Callable[[str], str]) -> N
 
 
 def book_contact_by_postcode_in(page: Page, t: Callable[[str], str], postcode: str = "9000",
-                                *, followup: bool = False) -> str:
+                                *, followup: bool = False, web: bool = False) -> str:
     """book_contact_by_postcode with every label in the person's language (`t`: its gettext);
-    `followup`: the answer to "May we send you a few questions after your return?"."""
+    `followup`: the answer to "May we send you a few questions after your return?"; `web`:
+    on the web chat (its own consent and follow-up screens, flows/booking.yaml)."""
     bot = page.locator(".msg.bot")
 
     def press(label: str) -> None:
         page.get_by_role("button", name=t(label), exact=True).click()
 
     def fragment(msgid: str) -> str:
-        """The longest literal line of a translated template (placeholders move)."""
-        parts = re.split(r"\{\w+\}|\n", t(msgid))
+        """The longest literal line of a translated template (placeholders move; a /command
+        is isolated in right-to-left text, bot.i18n.isolate)."""
+        parts = re.split(r"\{\w+\}|\n|/\w+", t(msgid))
         return max((part.strip(" :") for part in parts), key=len)
 
     press("No")
@@ -98,7 +100,8 @@ def book_contact_by_postcode_in(page: Page, t: Callable[[str], str], postcode: s
     expect(bot.last).to_contain_text(fragment(screen_text("booking", "consent")))
     press("Continue")  # consent, step 1 of 2
     press("✅ Yes, share")
-    expect(bot.last).to_contain_text(fragment(screen_text("booking", "followup")))
+    expect(bot.last).to_contain_text(fragment(screen_text(
+        "booking", "followup_web" if web else "followup")))
     press("Yes, you may ask me" if followup else "No, thank you")
     done = page.locator(".msg.bot", has_text=fragment(screen_text("booking", "booked_contact")))
     expect(done).to_have_count(1, timeout=10_000)

@@ -41,7 +41,7 @@ async def _inspect(url: str) -> tuple[set[str], str | None, list[object]]:
 
 def test_upgrade_downgrade_upgrade_on_postgresql() -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head == "0011_translation_review"
+    assert head == "0012_signal_channel"
     with temporary_database() as url:
         config = alembic_config(url)
         command.upgrade(config, "head")
@@ -68,7 +68,7 @@ async def test_upgrade_database_builds_sqlite_for_the_demo(tmp_path: Path) -> No
     await upgrade_database(url)  # already at head: nothing to do
     tables, revision, diff = await _inspect(url)
     assert tables == TABLES
-    assert revision == "0011_translation_review"
+    assert revision == "0012_signal_channel"
     assert diff == []
     engine = create_engine(url)
     try:

@@ -7,8 +7,8 @@
   but for the two exceptions in `KIT_MAY_IMPORT`; nothing imports the wiring (`WIRING`) or an
   entry point, which may import anything;
 - no module of referral_api imports itself back through others (no import cycle at all);
-- referral_api imports nothing of the bot but its renderer of notices, its gallery of screens
-  and what they need
+- referral_api imports nothing of the bot but its renderer of notices, its gallery of screens,
+  its channels (bot.channels) and what they need
   (`BOT_ALLOWED`), and nothing it reaches from there is a handler, the bot's wiring or its
   settings;
 - `bot/notices.py`, the one renderer of people's notices, reaches no handler module.
@@ -45,9 +45,10 @@ KIT_MAY_IMPORT: dict[str, tuple[str, ...]] = {
     f"{API}.db.all_models": tuple(f"{API}.{d}.models" for d in sorted(DOMAINS)),  # the tables
     f"{API}.web": (f"{API}.staff.models", f"{API}.staff.service"),  # who is logged in
 }
-# The renderer of notices (the worker), the screens' gallery (the translation review pages).
+# The renderer of notices (the worker), the screens' gallery (the translation review pages),
+# which channel a chat id is on (the worker sends through that channel's bot).
 BOT_ALLOWED = frozenset({"bot.notices", "bot.i18n", "bot.formats", "bot.gallery",
-                         "bot.catalogue_rules"})
+                         "bot.catalogue_rules", "bot.channels"})
 BOT_FRONT_END = ("bot.handlers", "bot.app", "bot.settings", "bot.__main__")
 
 

@@ -25,12 +25,15 @@ def person(n: int) -> str:
 
 def journey(n: int, events: list[str], *, month: int | None = None, campaign: str | None = None,
             language: str = "ar", province: str | None = None,
-            obstacles: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """The events of person `n`, as the bot sends them."""
+            obstacles: tuple[str, ...] = (), channel: str | None = None) -> list[dict[str, Any]]:
+    """The events of person `n`, as the bot sends them (`channel` None: as a bot from
+    before the web chat, which sends none)."""
     from datetime import UTC, datetime
 
     base: dict[str, Any] = {"month": month or month_of(datetime.now(UTC)),
                             "pseudonym": person(n), "language": language}
+    if channel is not None:
+        base["channel"] = channel
     out: list[dict[str, Any]] = []
     for event in events:
         item = {**base, "event": event}

@@ -24,15 +24,16 @@ from referral_api.signals.service import (
     anonymise_old_months,
     month_of,
     oldest_forgettable_month,
+    record_event,
     report,
 )
 from referral_api.staff.models import AuditRecord
 from tests.referral_api.factories import make_partner, referral_body
 from tests.referral_api.signals.conftest import journey, person, send
-from tests.referral_api.staff_pages import token
+from tests.referral_api.staff_pages import browser, login, make_account, token
 
 ALLOWED_COLUMNS = {"id", "month", "pseudonym", "event", "value", "language", "province",
-                   "campaign", "hour"}
+                   "campaign", "channel", "hour"}
 FUNNEL = ["conversation_started", "topic_viewed", "booking_started", "booking_completed"]
 
 
@@ -58,7 +59,7 @@ async def test_the_event_store_has_no_column_for_anything_identifying(
 
     found = await session.run_sync(columns)
     assert set(found) == ALLOWED_COLUMNS  # a new column must be argued for in docs/signals.md
-    for name in ("value", "language", "province", "event"):
+    for name in ("value", "language", "province", "event", "channel"):
         assert found[name].length <= 24, name  # type: ignore[attr-defined]  # ids, not text
 
 
@@ -70,7 +71,9 @@ async def test_the_api_refuses_any_field_or_value_outside_the_closed_lists(
                 {**base, "event": "conversation_started", "name": "Ali"},
                 {**base, "event": "obstacle_named", "value": "my landlord is Mr X"},
                 {**base, "pseudonym": "12345", "event": "conversation_started"},
-                {**base, "event": "conversation_started", "province": "Gent"}):
+                {**base, "event": "conversation_started", "province": "Gent"},
+                {**base, "event": "conversation_started", "channel": "whatsapp"},
+                {**base, "event": "conversation_started", "channel": "Web"}):
         response = await client.post("/v1/signals", json={"events": [bad]})
         assert response.status_code == 422, bad
     # Well-formed but outside the catalogue: dropped and counted, the rest of the batch kept.
@@ -143,7 +146,8 @@ async def test_the_rollups_agree_with_the_raw_events(
     from referral_api.signals.service import naive_report, rebuild_rollups
 
     for n in range(12):
-        await send(client, journey(n, FUNNEL[: 1 + n % 4], obstacles=("health",) * (n % 2)))
+        await send(client, journey(n, FUNNEL[: 1 + n % 4], obstacles=("health",) * (n % 2),
+                                   channel=("web", "telegram", None)[n % 3]))
     month = month_of(datetime.now(UTC))
     flt = ReportFilter(since=month, until=month)
     fast = await report(session, flt)
@@ -151,10 +155,18 @@ async def test_the_rollups_agree_with_the_raw_events(
     assert [c.value for c in fast.funnel] == [slow[s] for s in fast.stages]
     assert next(r.count.value for r in fast.obstacles if r.value == "health") == slow[
         "obstacle:health"]
+    by_channel = await report(session, flt, "channel")
+    assert [(key, counts[0].value) for key, counts in by_channel.rows] == [
+        ("telegram", 8), ("web", 4)]
+    channels = {p: c for p, c in await session.execute(
+        select(SignalJourney.pseudonym, SignalJourney.channel))}
     await rebuild_rollups(session)  # the bulk path (benchmark, repair) builds the same rollup
     rebuilt = await report(session, flt)
     assert rebuilt.funnel == fast.funnel and rebuilt.obstacles == fast.obstacles
     assert rebuilt.topics == fast.topics
+    assert (await report(session, flt, "channel")).rows == by_channel.rows
+    assert {p: c for p, c in await session.execute(
+        select(SignalJourney.pseudonym, SignalJourney.channel))} == channels
 
 
 async def test_pseudonyms_of_different_months_are_different_journeys(
@@ -166,6 +178,69 @@ async def test_pseudonyms_of_different_months_are_different_journeys(
     assert len((await session.scalars(select(SignalJourney))).all()) == 2
 
 
+async def test_each_event_and_journey_keeps_its_channel_and_old_bots_count_as_telegram(
+        client: httpx.AsyncClient, session: AsyncSession) -> None:
+    await send(client, journey(1, ["conversation_started", "topic_viewed"], channel="web"))
+    await send(client, journey(2, ["conversation_started"], channel="telegram"))
+    await send(client, journey(3, ["conversation_started"]))  # a bot from before the web chat
+    # A server-side event (no channel) opens a journey before the bot's events arrive:
+    month = month_of(datetime.now(UTC))
+    await record_event(session, month=month, pseudonym=person(4), event="booking_completed",
+                       value="visit", now=datetime.now(UTC))
+    await session.commit()
+    await send(client, journey(4, ["booking_started"], channel="web"))
+    # (A person's user id is on one channel only; were it not, the first would stay.)
+    await send(client, journey(4, ["topic_viewed"], channel="telegram"))
+    events = [(e.pseudonym, e.event, e.channel) for e in await session.scalars(
+        select(SignalEvent).order_by(SignalEvent.id))]
+    assert events == [
+        (person(1), "conversation_started", "web"), (person(1), "topic_viewed", "web"),
+        (person(2), "conversation_started", "telegram"),
+        (person(3), "conversation_started", "telegram"),
+        (person(4), "booking_completed", None),
+        (person(4), "booking_started", "web"), (person(4), "topic_viewed", "telegram")]
+    journeys = {p: c for p, c in await session.execute(
+        select(SignalJourney.pseudonym, SignalJourney.channel))}
+    assert journeys == {person(1): "web", person(2): "telegram", person(3): "telegram",
+                        person(4): "web"}
+
+
+async def test_the_report_breaks_the_funnel_down_by_channel_with_small_counts_hidden(
+        app: FastAPI, client: httpx.AsyncClient, coordinator: httpx.AsyncClient) -> None:
+    """8 people on Telegram (6 of them from an old bot that names no channel) and 6 on the web
+    chat started; 2 on Telegram and 6 on the web read. The Telegram 2 is hidden, and so is the
+    web 6 next to it, since the column total (8) is shown."""
+    for n in range(6):
+        await send(client, journey(n, FUNNEL[:2], channel="web"))
+    for n in range(6, 12):
+        await send(client, journey(n, FUNNEL[:1]))
+    for n in range(12, 14):
+        await send(client, journey(n, FUNNEL[:2], channel="telegram"))
+    data = (await coordinator.get("/staff/signals/report.json?by=channel")).json()
+    assert data["by"] == "channel"
+    assert data["rows"] == [
+        {"key": "telegram", "started": 8, "informed": "<5", "booking_started": "<5",
+         "booked": "<5", "contacted": "<5"},
+        {"key": "web", "started": 6, "informed": "<5", "booking_started": "<5",
+         "booked": "<5", "contacted": "<5"}]
+    assert data["funnel"] == {"started": 14, "informed": 8, "booking_started": "<5",
+                              "booked": "<5", "contacted": "<5"}
+    csv_rows = list(csv.reader(io.StringIO(
+        (await coordinator.get("/staff/signals/report.csv?by=channel")).text)))
+    assert ["funnel_by_channel", "web", "6", "<5", "<5", "<5", "<5"] in csv_rows
+    assert ["funnel_by_channel", "telegram", "8", "<5", "<5", "<5", "<5"] in csv_rows
+    page = await coordinator.get("/staff/signals?by=channel")
+    assert page.status_code == 200
+    assert '<th scope="row">Telegram</th>' in page.text
+    assert '<th scope="row">Web chat</th>' in page.text
+    assert '<option value="channel" selected>' in page.text
+    await make_account(app, "jan@conex.example", role="coordinator", locale="nl")
+    async with browser(app, ip="203.0.113.9") as jan:
+        assert (await login(jan, "jan@conex.example")).status_code == 303
+        dutch = await jan.get("/staff/signals?by=channel")
+    assert '<th scope="row">Webchat</th>' in dutch.text
+
+
 # --- referrals count in the journey ----------------------------------------------------
 
 
@@ -174,7 +249,7 @@ async def test_a_booking_and_its_status_changes_count_in_the_persons_journey(
         session: AsyncSession) -> None:
     await make_partner(admin, counsellors=(5001,))
     month = month_of(datetime.now(UTC))
-    await send(client, journey(1, ["conversation_started", "booking_started"]))
+    await send(client, journey(1, ["conversation_started", "booking_started"], channel="web"))
     created = await client.post("/v1/referrals", json=referral_body(
         signal={"month": month, "pseudonym": person(1)}))
     assert created.status_code == 201, created.text
@@ -185,6 +260,7 @@ async def test_a_booking_and_its_status_changes_count_in_the_persons_journey(
         assert changed.status_code == 200, changed.text
     row = (await session.scalars(select(SignalJourney))).one()
     assert (row.stage, row.province) == (5, "VOV")  # contacted; Gent is in East Flanders
+    assert row.channel == "web"  # server-side events name no channel: the journey keeps it
     events = [e.event for e in await session.scalars(select(SignalEvent).order_by(
         SignalEvent.id))]
     assert events[-3:] == ["booking_completed", "referral_accepted", "referral_contacted"]
