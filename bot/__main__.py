@@ -91,6 +91,9 @@ async def poll_into(inbox: UpdateInbox, bot: Bot, stop: asyncio.Event) -> None:
 
 
 async def run_polling(settings: Settings) -> None:
+    if settings.webchat_bot_token is not None:
+        log.warning("the web chat needs the webhook mode (python -m bot --webhook): "
+                    "WEBCHAT_BOT_TOKEN is ignored when polling")
     bot, dp, redis = build(settings)
     try:
         await bot.delete_webhook(drop_pending_updates=False)

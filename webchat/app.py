@@ -153,6 +153,13 @@ def people_router(chat: WebChat) -> APIRouter:
                             httponly=True, secure=settings.cookie_secure, samesite="strict")
 
     def cross_site(request: Request) -> bool:
+        """Not our page: another site's form or script (Sec-Fetch-Site, sent by every current
+        browser), or a body that is not JSON (a form can post text/plain that parses as
+        JSON; only a script may send application/json, and another origin's script needs
+        a CORS preflight this server never grants)."""
+        if request.method == "POST" and not request.headers.get(
+                "content-type", "").startswith("application/json"):
+            return True
         return request.headers.get("sec-fetch-site", "same-origin") not in (
             "same-origin", "none")
 
@@ -282,6 +289,8 @@ def people_router(chat: WebChat) -> APIRouter:
 
     @router.post("/chat/api/leave")
     async def leave(request: Request) -> Response:
+        if cross_site(request):
+            return _json(403, error="cross_site")
         await store.leave(session_of(request))
         response = _json(200, ok=True)
         response.delete_cookie(COOKIE, path="/chat", httponly=True,

@@ -181,7 +181,8 @@ async def test_commands_are_registered_in_every_language(harness: Harness) -> No
 async def test_privacy_says_what_is_kept_and_for_how_long(harness: Harness) -> None:
     person = harness.person()
     await person.send("/privacy")
-    assert "We do not keep your name" in person.text
+    assert ("We do not ask your name" if harness.channel == "web"
+            else "We do not keep your name") in person.text
     assert "14 days" in person.text and "90 days" in person.text
     assert "/forget" in person.text
 
@@ -261,3 +262,22 @@ async def test_telegram_regional_codes_preselect(harness: Harness, app_language:
     engine = harness.dp["engine"]
     welcome = engine.render(NodeRef("menu", "welcome"), expected, can_go_back=False)
     assert person.text.split("\n")[0] in welcome.text.replace("<i>", "").replace("</i>", "")
+
+
+async def test_privacy_says_what_is_true_on_each_channel(harness: Harness) -> None:
+    """The web chat keeps no Telegram chat and Telegram knows nothing of it: its privacy
+    screens say what the web chat keeps instead (flows/privacy.yaml, `on_telegram`)."""
+    person = harness.person(9101)
+    await person.send("/privacy")
+    screens = [person.text]
+    await person.press("Questions after return")
+    screens.append(person.text)
+    await person.press("What you count")
+    screens.append(person.text)
+    if harness.channel == "web":
+        assert not any("Telegram" in screen for screen in screens), screens
+        assert "come back with your code" in screens[0] and "Leave quickly" in screens[0]
+        assert "this chat's number and code" in screens[1]
+    else:
+        assert "Telegram itself knows that you use this bot" in screens[0]
+        assert "your Telegram chat" in screens[1] and "Telegram number" in screens[2]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from babel.support import Translations
+from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.notices import FOLLOWUP_WAVE
@@ -229,3 +230,32 @@ async def test_a_georgian_returnee_answers_a_wave_in_georgian(booking: Booking,
     async with context.sessionmaker() as session:
         [response] = (await session.scalars(select(FollowupResponse))).all()
     assert (response.language, response.info_source) == ("ka", "return_desk")
+
+
+@pytest.mark.parametrize("channel", ["web"], indirect=True)
+async def test_on_the_web_chat_a_yes_keeps_the_chat_and_its_code_for_the_questions(
+        booking: Booking, admin: httpx.AsyncClient, redis: Redis, prefix: str) -> None:
+    """The web chat cannot push: with a yes, the conversation's id and code stay (not its
+    messages) until the follow-up's end, so that the questions wait for the person's code;
+    with a no, everything goes with the conversation's TTL (one hour in tests)."""
+    yes, no = booking.h.person(7130), booking.h.person(7131)
+    await book_and_return(booking, yes, "Yes, you may ask me")
+    await find_by_postcode(no)
+    await choose_and_answer(no, "Write to me here")
+    await no.press("Continue")
+    assert "keep the number of this chat" in no.text  # not "your Telegram chat"
+    await no.press("✅ Yes, share")
+    assert "cannot send a message to your phone" in no.text
+    assert "code at the top of this chat" in no.text
+    await no.press("No, thank you")
+    chat = f"webchat-{prefix}:chat:{yes.chat_id}"
+    code = (await redis.hget(chat, "code")).decode()
+    assert await redis.ttl(chat) > 300 * 86400  # WEBCHAT_FOLLOWUP_KEEP_DAYS: 400
+    assert await redis.ttl(f"webchat-{prefix}:code:{code}") > 300 * 86400
+    assert 0 < await redis.ttl(f"{chat}:events") <= 3600  # the messages still go
+    assert 0 < await redis.ttl(f"webchat-{prefix}:chat:{no.chat_id}") <= 3600
+    # The first wave waits in the kept conversation.
+    queued = await admin.post("/v1/followup/send-next-wave", json={"chat_id": yes.chat_id})
+    assert queued.status_code == 200, queued.text
+    await booking.deliver()
+    assert FOLLOWUP_WAVE[:20] in yes.text

@@ -148,3 +148,44 @@ def test_an_arabic_booking_on_the_web_chat_with_the_counsellor_then_leave_and_co
     own = urlsplit(demo_web).netloc
     others = {urlsplit(u).netloc for u in asked if not u.startswith(("about:", "data:"))}
     assert others == {own}, others
+
+
+def test_the_web_chat_works_by_keyboard_and_speaks_to_screen_readers(
+        demo_web: str, browser: Browser) -> None:
+    """No mouse: "Leave quickly" comes first, Start and the bot's buttons are reachable and
+    pressed with the keyboard, the menu opens; the conversation is a live log, notices a
+    status, the input has a name."""
+    page = browser.new_context(viewport={"width": 390, "height": 844},
+                               locale="en-GB").new_page()
+    page.goto(f"{demo_web}/chat")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "leave"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "menu-btn"
+    log = page.get_by_role("log", name="Conversation")
+    expect(log).to_have_attribute("aria-live", "polite")
+    expect(page.get_by_role("status")).to_have_count(1)
+    for _ in range(6):  # on to Start
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "start":
+            break
+    assert page.evaluate("document.activeElement.id") == "start"
+    page.keyboard.press("Enter")
+    first = log.get_by_role("button", name="No", exact=True)
+    expect(first).to_be_visible(timeout=20_000)
+    first.focus()
+    page.keyboard.press("Enter")
+    expect(log.locator(".msg.bot").last).to_contain_text("What would you like to know?",
+                                                         timeout=20_000)
+    box = page.get_by_role("textbox", name="Your message")
+    box.focus()
+    page.keyboard.type("/help")
+    page.keyboard.press("Enter")
+    expect(box).to_have_value("")
+    assert page.evaluate("document.activeElement.id") == "text"  # focus stays for the next
+    menu = page.locator("#menu-btn")
+    menu.focus()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#menu")).to_contain_text("/forget", timeout=10_000)
+    shot(page, "webchat-en-keyboard")
