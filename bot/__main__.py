@@ -41,6 +41,7 @@ from bot.app import (
     create_stores,
     create_web_bot,
 )
+from bot.channels import is_web
 from bot.inbox import InboxConsumer, UpdateInbox
 from bot.settings import MissingToken, Settings
 from ops.http import add_routes
@@ -145,6 +146,22 @@ UPDATE = web.RequestKey("conex.update", dict)  # the parsed update (well_formed_
 WEB_WEBHOOK = "/webhook/web"  # the web chat's updates (webchat.app.WebhookDelivery)
 
 
+def from_a_web_person(update: dict[str, Any]) -> bool:
+    """What the web chat may send: a message or a button press of one person in their own
+    web chat (chat id = user id, in WEB_CHAT_IDS), nothing else. Whoever holds the web
+    chat's secret still cannot speak as a Telegram person or in a partner group."""
+    event = update.get("message") or update.get("callback_query")
+    if not isinstance(event, dict) or len(update) != 2:
+        return False
+    sender = event.get("from")
+    message = event.get("message", event) if "data" in event else event
+    chat = message.get("chat") if isinstance(message, dict) else None
+    return (isinstance(sender, dict) and isinstance(chat, dict)
+            and chat.get("type") == "private" and sender.get("is_bot") is False
+            and type(sender.get("id")) is int and sender.get("id") == chat.get("id")
+            and is_web(sender["id"]))
+
+
 def well_formed_updates(secret: str, web_secret: str | None = None) -> Middleware:
     """With the right secret, a webhook body that is not a JSON object with an integer
     update_id gets 400 (it used to reach aiogram and end in a 500); a good one is parsed once
@@ -166,6 +183,8 @@ def well_formed_updates(secret: str, web_secret: str | None = None) -> Middlewar
                 update = None
             if not isinstance(update, dict) or type(update.get("update_id")) is not int:
                 return web.Response(status=400)
+            if request.path == WEB_WEBHOOK and not from_a_web_person(update):
+                return web.Response(status=400)  # not a web person's own update
             request[UPDATE] = update
         return await handler(request)
 
@@ -271,8 +290,11 @@ def create_webhook_app(settings: Settings, bot: Bot, dp: Dispatcher,
 def run_webhook(settings: Settings) -> None:
     if settings.webhook_url is None:
         raise SystemExit("webhook mode needs WEBHOOK_URL (the public https address)")
+    web_bot = create_web_bot(settings)
+    if settings.webchat_bot_token is not None and web_bot is None:
+        raise SystemExit("the web chat needs WEBCHAT_API_URL too (WEBCHAT_BOT_TOKEN is set)")
     bot, dp, redis = build(settings)
-    app = create_webhook_app(settings, bot, dp, redis, web_bot=create_web_bot(settings))
+    app = create_webhook_app(settings, bot, dp, redis, web_bot=web_bot)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
 
     @dp.startup()

@@ -35,7 +35,7 @@ def create_action_registry() -> ActionRegistry:
                     provides=("country",))
     registry.register("forget_country", countries.forget_country)
     registry.getter("privacy", commands.privacy, commands.privacy_sample,
-                    provides=("language_days", "state_days", "days"))
+                    provides=("language_days", "state_days", "days", "keep_days"))
     for name in ("country_not_asked", "no_money", "aid_announced", "entry_ban_claim_ok"):
         registry.condition(name, getattr(countries, name))
     followup.register_actions(registry)

@@ -37,11 +37,12 @@ class ForgetChat(TelegramMethod[bool]):
 
 
 class KeepChat(TelegramMethod[bool]):
-    """After consent to the follow-up questions on the web chat: the conversation (not its
-    messages) and its code are kept for WEBCHAT_FOLLOWUP_KEEP_DAYS, so that the questions can
-    wait there for the person to come back with the code."""
+    """After a booking on the web chat: the conversation's id and code (not its messages)
+    are kept ``days`` from now (WEBCHAT_KEEP_DAYS), so that the counsellor's answers and the
+    follow-up questions can wait there for the person to come back with the code."""
 
     __returning__ = bool
     __api_method__ = "conexKeepChat"
 
     chat_id: int
+    days: int

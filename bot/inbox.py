@@ -299,10 +299,15 @@ class InboxConsumer:
     async def _take(self, shard: int, stream: str, entry_id: Any, fields: Any) -> None:
         try:
             update = json.loads(fields[b"u"])
-            bot = self.bots[int(fields[b"b"])] if b"b" in fields else self.bot
+            bot_id = int(fields[b"b"]) if b"b" in fields else None
         except (KeyError, ValueError):
             log.error("inbox: unreadable entry dropped")
             await self._ack(stream, entry_id, None)
+            return
+        bot = self.bot if bot_id is None else self.bots.get(bot_id)
+        if bot is None:  # the web chat's, and this process has no web bot: not ours to drop
+            log.error("inbox: an update for a bot this process does not run (WEBCHAT_* "
+                      "settings?); left pending for a consumer that does")
             return
         chat = chat_of(update)
         key: tuple[int, int | str] = (shard, chat if chat is not None else str(entry_id))

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     webchat_bot_token: SecretStr | None = None
     webchat_api_url: str | None = None
     webchat_webhook_secret: SecretStr | None = None
+    # How long the web chat keeps a booked conversation's id and code (its privacy screen
+    # states it): the counsellor's answers and the follow-up questions wait there.
+    webchat_keep_days: int = Field(default=730, ge=30, le=1100)
     referral_api_url: str | None = None
     service_token: SecretStr | None = None
     # Anonymous signals (docs/signals.md): the secret behind the monthly pseudonyms. Unset =

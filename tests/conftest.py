@@ -69,8 +69,8 @@ def settings(prefix: str) -> Settings:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Modules marked `channels` run every test that uses the harness on both channels:
     Telegram and the web chat (issue 19: one conversation suite)."""
-    chosen = any("channel" in str(m.args[0]) for m in
-                 metafunc.definition.iter_markers("parametrize"))  # a test that picks one
+    chosen = any("channel" in [n.strip() for n in str(m.args[0]).split(",")]
+                 for m in metafunc.definition.iter_markers("parametrize"))  # picks its own
     if ("channel" in metafunc.fixturenames and not chosen
             and metafunc.definition.get_closest_marker("channels") is not None):
         metafunc.parametrize("channel", ["telegram", "web"], indirect=True)

@@ -12,8 +12,10 @@ the server answers: a message is "sent" only once the bot's inbox has it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,8 +35,9 @@ from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.middleware.gzip import GZipMiddleware
 
+from bot.engine.flows import load_flows
 from bot.i18n import create_i18n, negotiate, shipped_locales
-from bot.settings import DEFAULT_LOCALES_DIR
+from bot.settings import DEFAULT_FLOWS_DIR, DEFAULT_LOCALES_DIR
 from referral_api.web.clientip import client_ip, trusted_networks
 from webchat.botapi import WebBotAPI
 from webchat.local import LocalRedis
@@ -49,6 +52,9 @@ COOKIE = "chat_session"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header's name
 START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")  # Telegram's deep-link alphabet
 LONG_POLL = 20.0
+MAX_BODY = 16_384  # bytes of a page's request (a 4,096-character message is < 16 KB)
+MAX_BOT_API_BODY = 2_000_000  # the bot's calls (a voice message is at most 1 MB)
+CODE_FAILURES_PER_15_MINUTES = 1_000  # wrong codes from everyone: beyond, codes wait
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
@@ -117,6 +123,7 @@ class WebChat:
     i18n: I18n
     locales: list[str]
     ip_key: bytes
+    freephone: str = ""  # the programme's free number (flows/facts.yaml), for <noscript>
 
     def locale_for(self, request: Request, chosen: str | None) -> str:
         """The chat's language, else the browser's first shipped one, else English."""
@@ -130,7 +137,13 @@ class WebChat:
         return "en"
 
     def who(self, request: Request) -> str:
+        """A keyed hash of the client's address; IPv6 by its /64 (one subscriber's block:
+        rotating addresses inside it is free)."""
         ip = client_ip(request, trusted_networks(self.settings.trusted_proxies))
+        with contextlib.suppress(ValueError):
+            address = ipaddress.ip_address(ip)
+            if address.version == 6:
+                ip = str(ipaddress.ip_network(f"{address}/64", strict=False))
         return hmac.new(self.ip_key, ip.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
@@ -168,6 +181,7 @@ def people_router(chat: WebChat) -> APIRouter:
         chat_id = await store.chat_of(session_of(request))
         locale = chat.locale_for(request, await store.lang(chat_id) if chat_id else None)
         words = labels(chat.i18n, locale, settings.ttl_days)
+        words["noscript"] = words["noscript"].replace("{freephone}", chat.freephone)
         body = page.render(lang=locale.replace("_", "-"), dir=direction(locale), t=words,
                            page={"labels": words, "lang": locale, "dir": direction(locale),
                                  "start": start if start and START_PAYLOAD.fullmatch(start)
@@ -190,10 +204,16 @@ def people_router(chat: WebChat) -> APIRouter:
             return _json(503, error="unsent")
         return None
 
+    def too_big(request: Request, limit: int = MAX_BODY) -> bool:
+        length = request.headers.get("content-length")
+        return length is None or not length.isdigit() or int(length) > limit
+
     @router.post("/chat/api/send")
     async def send(request: Request) -> Response:
         if cross_site(request):
             return _json(403, error="cross_site")
+        if too_big(request):
+            return _json(413, error="too_long")
         try:
             body = SendIn.model_validate_json(await request.body())
         except ValidationError as exc:
@@ -208,6 +228,8 @@ def people_router(chat: WebChat) -> APIRouter:
             return _json(429, error="slow_down")
         chat_id = await store.chat_of(session)
         response = _json(200, ok=True)
+        if chat_id is not None and session is not None:
+            keep_cookie(response, session)  # the cookie lives on with the activity
         if chat_id is None:
             if not await store.allow("open", chat.who(request), settings.opens_per_hour, 3600):
                 return _json(429, error="slow_down")
@@ -231,6 +253,8 @@ def people_router(chat: WebChat) -> APIRouter:
     async def press(request: Request) -> Response:
         if cross_site(request):
             return _json(403, error="cross_site")
+        if too_big(request):
+            return _json(413, error="too_long")
         try:
             body = PressIn.model_validate_json(await request.body())
         except ValidationError:
@@ -249,6 +273,8 @@ def people_router(chat: WebChat) -> APIRouter:
     @router.get("/chat/api/events")
     async def events(request: Request, after: int = 0, wait: float = LONG_POLL,
                      lang: str | None = None) -> Response:
+        if not await store.allow("poll", chat.who(request), settings.polls_per_minute, 60):
+            return _json(429, error="slow_down")  # the page waits and asks again
         chat_id = await store.chat_of(session_of(request))
         if chat_id is None:
             return _json(200, events=[], session=False)
@@ -272,6 +298,8 @@ def people_router(chat: WebChat) -> APIRouter:
     async def resume(request: Request) -> Response:
         if cross_site(request):
             return _json(403, error="cross_site")
+        if too_big(request):
+            return _json(413, error="too_long")
         if not await store.allow("code", chat.who(request), settings.codes_per_15_minutes,
                                  15 * 60):
             return _json(429, error="slow_down")
@@ -281,6 +309,11 @@ def people_router(chat: WebChat) -> APIRouter:
             return _json(404, error="bad_code")
         session = await store.resume(body.code)
         if session is None:
+            if not await store.allow("code_failures", "all", CODE_FAILURES_PER_15_MINUTES,
+                                     15 * 60):
+                log.warning("webchat: more than %d wrong codes in 15 minutes: someone may be "
+                            "guessing; codes wait", CODE_FAILURES_PER_15_MINUTES)
+                return _json(429, error="slow_down")
             return _json(404, error="bad_code")
         await store.leave(session_of(request))
         response = _json(200, ok=True)
@@ -295,6 +328,8 @@ def people_router(chat: WebChat) -> APIRouter:
         response = _json(200, ok=True)
         response.delete_cookie(COOKIE, path="/chat", httponly=True,
                                secure=settings.cookie_secure, samesite="strict")
+        # And whatever else this browser holds of the site (the page's cache included).
+        response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
         return response
 
     @router.get("/favicon.ico", include_in_schema=False)
@@ -318,6 +353,14 @@ def botapi_router(chat: WebChat) -> APIRouter:
     @router.api_route("/bot{token}/{method}", methods=["GET", "POST"],
                       include_in_schema=False)
     async def bot_api(token: str, method: str, request: Request) -> JSONResponse:
+        # The token first, and a size limit, before anything is read.
+        if not chat.api.is_token(token):
+            return JSONResponse({"ok": False, "error_code": 401,
+                                 "description": "Unauthorized"}, 401)
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_BOT_API_BODY:
+            return JSONResponse({"ok": False, "error_code": 413,
+                                 "description": "Request Entity Too Large"}, 413)
         raw: dict[str, Any] = dict(request.query_params)
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/json"):
@@ -371,7 +414,9 @@ def create_webchat(settings: Settings, *, redis: RedisLike | None = None,
     i18n = i18n or create_i18n(DEFAULT_LOCALES_DIR)
     locales = [c for c in shipped_locales(DEFAULT_LOCALES_DIR)
                if c == "en" or c in i18n.available_locales]
-    return WebChat(settings, store, WebBotAPI(store, token), deliver, i18n, locales,
+    facts = load_flows(DEFAULT_FLOWS_DIR).facts
+    return WebChat(settings, store, WebBotAPI(store, token, keep_days=settings.keep_days),
+                   deliver, i18n, locales, freephone=str(facts.facts["freephone"].value),
                    ip_key=hashlib.sha256(b"webchat ip\n" + token.encode()).digest())
 
 

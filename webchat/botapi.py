@@ -31,7 +31,7 @@ Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
 class WebBotAPI:
     def __init__(self, store: ChatStore, token: str, *, first_name: str = "CONEX",
-                 username: str = "conex_web", keep_days: int = 400) -> None:
+                 username: str = "conex_web", keep_days: int = 730) -> None:
         head = token.split(":", 1)[0]
         if not head.isdigit() or ":" not in token:
             raise ValueError("WEBCHAT_BOT_TOKEN must look like a bot token: <digits>:<secret>")
@@ -63,9 +63,12 @@ class WebBotAPI:
         }
 
     # ---- the bot's side ----------------------------------------------------------------
+    def is_token(self, token: str) -> bool:
+        return hmac.compare_digest(token.encode("utf-8"), self.token.encode("utf-8"))
+
     async def call(self, token: str, method: str, params: dict[str, Any]) -> Result:
         try:
-            if not hmac.compare_digest(token.encode("utf-8"), self.token.encode("utf-8")):
+            if not self.is_token(token):
                 raise ApiError(401, "Unauthorized")
             handler = self._methods.get(method)
             if handler is None:
@@ -222,8 +225,12 @@ class WebBotAPI:
         return True
 
     async def _keep_chat(self, params: dict[str, Any]) -> bool:
+        """``days``: how long from now (at most WEBCHAT_KEEP_DAYS); it never shortens."""
         chat_id = await self._chat(params)
-        await self.store.keep(chat_id, self.keep_days * 86400)
+        days = params.get("days")
+        if type(days) is not int or not days >= 1:
+            raise ApiError(400, "Bad Request: days must be a positive integer")
+        await self.store.keep(chat_id, min(days, self.keep_days) * 86400)
         return True
 
     # ---- the person's side -------------------------------------------------------------

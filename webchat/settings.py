@@ -24,8 +24,8 @@ class Settings(BaseSettings):
     # STATE_TTL_DAYS, which its privacy screen states, unless WEBCHAT_TTL_DAYS says otherwise.
     ttl_days: int = Field(default=14, ge=1, le=90,
                           validation_alias=AliasChoices("WEBCHAT_TTL_DAYS", "STATE_TTL_DAYS"))
-    # Kept for the follow-up questions when the person agreed (conexKeepChat).
-    followup_keep_days: int = Field(default=400, ge=30, le=800)
+    # The longest the bot may ask to keep a booked conversation's id and code (conexKeepChat).
+    keep_days: int = Field(default=730, ge=30, le=1100)
     cookie_secure: bool = True  # False only on plain http (the demo on localhost)
     trusted_proxies: str = ""  # X-Forwarded-For counts only from these (referral_api's rule)
     host: str = "127.0.0.1"
@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     # Rate limits: per session, per IP, and for new conversations and codes per IP.
     messages_per_minute: int = Field(default=20, ge=1)
     ip_messages_per_minute: int = Field(default=120, ge=1)
-    opens_per_hour: int = Field(default=20, ge=1)
+    opens_per_hour: int = Field(default=60, ge=1)  # a reception centre's Wi-Fi is one IP
+    polls_per_minute: int = Field(default=1200, ge=10)  # per IP (a page: ~3 a minute)
     codes_per_15_minutes: int = Field(default=10, ge=1)
 
     @property

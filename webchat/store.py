@@ -1,12 +1,13 @@
 """Where the web chat keeps conversations: Redis, every key with the conversation's TTL.
 
 A conversation is a chat id (bot.channels.WEB_CHAT_IDS), its messages (Telegram-shaped, for
-edits, presses and replies), the events a page replays (message, edit, delete, toast, code,
-forgotten) and a short code to come back with. A browser holds a session id in a cookie; the
-store keeps only its SHA-256, so a copy of Redis cannot be used to take over a conversation.
-Everything expires WEBCHAT_TTL_DAYS after the last activity: nothing is kept longer. No name,
-no IP address and no browser detail is stored (rate limits count by a keyed hash of the IP,
-for a minute).
+edits, presses and replies), the events a page replays (message, edit, delete, toast, code)
+and a short code to come back with. A browser holds a session id in a cookie; the store keeps
+only its SHA-256 (a copy of Redis yields no cookie; it does hold the conversations and their
+codes, like any copy of a chat server's data). Everything expires WEBCHAT_TTL_DAYS after the
+last message in the conversation; with a booking, the bot asks to keep the conversation's id
+and code longer (``keep``). No name, no IP address and no browser detail is stored (rate
+limits count by a keyed hash of the IP, for at most an hour).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.channels import WEB_CHAT_IDS
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or copied by hand
 CODE_LENGTH = 8  # 32^8 ≈ 10^12 codes; trying them is limited per IP (webchat.app)
 POLL_INTERVAL = 0.25  # seconds between two looks at a conversation during a long poll
+PAGE = 300  # events in one answer (a long conversation comes in several)
 
 
 # redis.asyncio.Redis, or webchat.local.LocalRedis (the demo): the commands used here are
@@ -100,7 +102,8 @@ class ChatStore:
         return session
 
     async def chat_of(self, session: str | None) -> int | None:
-        """The conversation of a browser's session, if both still exist."""
+        """The conversation of a browser's session, if both still exist; the session lives
+        on for the TTL from now (it ends with inactivity, not at a date)."""
         if not session or len(session) > 100:
             return None
         value = await self.redis.get(self._session_key(session))
@@ -109,6 +112,7 @@ class ChatStore:
         chat_id = int(_str(value))
         if not await self.redis.exists(self._k("chat", chat_id)):
             return None
+        await self.redis.expire(self._session_key(session), self.ttl)
         return chat_id
 
     async def resume(self, code: str) -> str | None:
@@ -148,31 +152,28 @@ class ChatStore:
             await self.redis.expire(self._k("code", _str(code)), ttl)
 
     async def keep(self, chat_id: int, seconds: int) -> None:
-        """The person agreed to the follow-up questions: the conversation's id and code live
-        ``seconds`` (its messages still go after the TTL), so that the questions sent later
-        wait here for them."""
-        await self.redis.hset(self._k("chat", chat_id), "keep_until", int(time.time()) + seconds)
+        """A booking (and maybe the follow-up questions): the conversation's id and code live
+        ``seconds`` from now, never less than before (its messages still go after the TTL),
+        so that the counsellor's answers and the questions sent later wait here."""
+        chat = self._k("chat", chat_id)
+        before = await self.redis.hget(chat, "keep_until")
+        until = int(time.time()) + seconds
+        if before is None or int(float(_str(before))) < until:
+            await self.redis.hset(chat, "keep_until", until)
         await self.touch(chat_id)
 
     async def exists(self, chat_id: int) -> bool:
         return bool(await self.redis.exists(self._k("chat", chat_id)))
 
     async def forget(self, chat_id: int) -> None:
-        """/forget: the messages, the events' content and the code are deleted; what is left
-        is a conversation that says it was deleted (the page clears itself). The events keep
-        their places (empty "gone" ones), so that every page, wherever its cursor, reads the
-        "forgotten" event next."""
+        """/forget: the conversation, its messages and its code are deleted. Every session of
+        it ends with it (a session finds no conversation): the pages go back to "Start", and
+        the next Start is a new conversation with a new code."""
         code = await self.redis.hget(self._k("chat", chat_id), "code")
-        events = self._k("chat", chat_id, "events")
-        count = int(await self.redis.llen(events))
-        names = [events, self._k("chat", chat_id, "messages")]
+        names = self._chat_keys(chat_id)
         if code is not None:
             names.append(self._k("code", _str(code)))
         await self.redis.delete(*names)
-        if count:
-            await self.redis.rpush(events, *(['{"kind":"gone"}'] * count))
-        await self.redis.hdel(self._k("chat", chat_id), "code", "lang", "keep_until")
-        await self.add_event(chat_id, "forgotten")
 
     # ---- language of the page ----------------------------------------------------------
     async def lang(self, chat_id: int) -> str | None:
@@ -187,7 +188,10 @@ class ChatStore:
         return int(await self.redis.hincrby(self._k("chat", chat_id), "mid", 1))
 
     async def next_update_id(self) -> int:
-        return int(await self.redis.incr(self._k("update_id")))
+        """Increasing ids that survive a Redis reset (the bot skips an id it handled in the
+        last day): the time in ms, and a counter for those of the same ms (< 2^53)."""
+        count = int(await self.redis.incr(self._k("update_id"))) % 1024
+        return (int(time.time() * 1000) << 10) | count
 
     async def save_message(self, chat_id: int, message: dict[str, Any]) -> None:
         await self.redis.hset(self._k("chat", chat_id, "messages"), str(message["message_id"]),
@@ -216,14 +220,15 @@ class ChatStore:
         return seq
 
     async def events(self, chat_id: int, after: int) -> tuple[list[dict[str, Any]], bool]:
-        """The events after ``after``; (all of them, True) when the page's cursor is past
-        the end: the conversation was deleted (/forget) and started again, replay it all."""
+        """The events after ``after`` (at most PAGE: the page asks again for the rest);
+        (from the start, True) when the page's cursor is past the end: the events expired
+        while the conversation was kept, replay what there is."""
         key = self._k("chat", chat_id, "events")
         after = max(after, 0)
-        raw = await self.redis.lrange(key, after, -1)
+        raw = await self.redis.lrange(key, after, after + PAGE - 1)
         reset = False
         if not raw and after and after > int(await self.redis.llen(key)):
-            raw, after, reset = await self.redis.lrange(key, 0, -1), 0, True
+            raw, after, reset = await self.redis.lrange(key, 0, PAGE - 1), 0, True
         return [{"seq": after + i + 1, **json.loads(item)} for i, item in enumerate(raw)], reset
 
     async def wait_events(self, chat_id: int, after: int,
@@ -238,8 +243,12 @@ class ChatStore:
             if events or reset or left <= 0:
                 return events, reset
             changed = self._changed.setdefault(chat_id, asyncio.Event())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=min(left, POLL_INTERVAL))
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout=min(left, POLL_INTERVAL))
+            finally:
+                if self._changed.get(chat_id) is changed and not changed.is_set():
+                    del self._changed[chat_id]  # no leak for chats written elsewhere
 
     # ---- callbacks, files, commands ----------------------------------------------------
     async def remember_callback(self, query_id: str, chat_id: int) -> None:
@@ -276,7 +285,5 @@ class ChatStore:
     async def allow(self, kind: str, who: str, limit: int, window: int) -> bool:
         """At most ``limit`` actions of ``kind`` by ``who`` (a keyed hash) per ``window`` s."""
         key = self._k("limit", kind, who)
-        count = int(await self.redis.incr(key))
-        if count == 1:
-            await self.redis.expire(key, window)
-        return count <= limit
+        await self.redis.set(key, 0, ex=window, nx=True)  # the window starts with its TTL
+        return int(await self.redis.incr(key)) <= limit

@@ -34,8 +34,10 @@ LABELS = {
     "slow_down": N_("Too many messages. Please wait a minute."),
     "too_long": N_("This message is too long. Please send it in shorter parts."),
     "forgotten": N_("This conversation was deleted."),
-    "kept": N_("No account, no name. This conversation is deleted {days} days after your "
-               "last message."),
+    "kept": N_("No account, no name. This conversation is deleted {days} days after the "
+               "last message in it."),
+    "noscript": N_("This chat needs JavaScript, which is off in this browser. You can also "
+                   "call the free number {freephone}."),
     "menu": N_("Menu"),
     "retry": N_("Try again"),
 }

@@ -15,6 +15,9 @@ MAX_CALLBACK_DATA = 64
 URL_SCHEMES = ("https://", "http://", "tg://")  # what Telegram accepts in a URL button
 TAG = re.compile(r"<[^>]+>")
 RAW_ALLOWED_TAG = re.compile(r"<(/?)(b|i|u|s|code|pre|blockquote)>")
+# The bot's links (a place on the map): https only, as Telegram's HTML writes them.
+RAW_LINK = re.compile(r'<a href="(https://[^"<>\s]+)">|</a>')
+RAW_TAG = re.compile(RAW_ALLOWED_TAG.pattern + "|" + RAW_LINK.pattern)
 # Fields that stay strings even when they look like JSON ("123" as a text is text).
 STRING_FIELDS = frozenset({
     "text", "caption", "callback_query_id", "parse_mode", "url", "secret_token",
@@ -65,13 +68,30 @@ def safe_html(text: str, parse_mode: str | None) -> str:
     allowed again (no attributes)."""
     if not (parse_mode and parse_mode.upper() == "HTML"):
         return html.escape(text)
-    # Only the bot's own plain tags (real tags in the raw text) are kept; everything else,
-    # including an escaped "&lt;b&gt;" a person or counsellor typed, stays text, as in Telegram.
-    parts = RAW_ALLOWED_TAG.split(text)  # text, "/" or "", tag name, text, …
-    out = [html.escape(html.unescape(parts[0]), quote=False)]
-    for i in range(1, len(parts), 3):
-        out.append(f"<{parts[i]}{parts[i + 1]}>")
-        out.append(html.escape(html.unescape(parts[i + 2]), quote=False))
+    # Only the bot's own plain tags and https links (real tags in the raw text) are kept;
+    # everything else, including an escaped "&lt;b&gt;" a person or counsellor typed, stays
+    # text, as in Telegram. A link opens elsewhere, without telling it where it came from.
+    out: list[str] = []
+    at = 0
+    open_link = False
+    for found in RAW_TAG.finditer(text):
+        out.append(html.escape(html.unescape(text[at:found.start()]), quote=False))
+        at = found.end()
+        slash, name, href = found.group(1), found.group(2), found.group(3)
+        if name:
+            out.append(f"<{slash}{name}>")
+        elif href:
+            if open_link:
+                out.append("</a>")
+            out.append(f'<a href="{html.escape(html.unescape(href))}" '
+                       'rel="noopener noreferrer" target="_blank">')
+            open_link = True
+        elif open_link:
+            out.append("</a>")
+            open_link = False
+    out.append(html.escape(html.unescape(text[at:]), quote=False))
+    if open_link:
+        out.append("</a>")
     return "".join(out)
 
 

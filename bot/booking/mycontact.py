@@ -21,6 +21,7 @@ from bot.booking.texts import (
     where_footer,
     where_to_go,
 )
+from bot.channels import is_web
 from bot.engine.actions import Item, Outcome, Turn, View
 from bot.engine.core import Engine
 from bot.i18n import isolate
@@ -61,7 +62,8 @@ async def chosen(turn: Turn) -> ReferralPublic:
     raise Outcome("gone")
 
 
-def contact_view(referral: ReferralPublic, engine: Engine, locale: str) -> View:
+def contact_view(referral: ReferralPublic, engine: Engine, locale: str,
+                 web: bool = False) -> View:
     hide = set()
     if referral.contact_mode == "visit":
         hide.add("write")
@@ -70,13 +72,13 @@ def contact_view(referral: ReferralPublic, engine: Engine, locale: str) -> View:
     if referral.contact_mode != "visit":
         hide.update({"resched", "bring"})
     return View(html={"reference": isolate(f"<b>{html.escape(referral.reference)}</b>", locale),
-                      "details": contact_details(referral, locale, engine)},
+                      "details": contact_details(referral, locale, engine, web)},
                 hide=frozenset(hide))
 
 
 async def contact(turn: Turn) -> View:
     referral = await chosen(turn)
-    view = contact_view(referral, turn.engine, turn.locale)
+    view = contact_view(referral, turn.engine, turn.locale, is_web(turn.chat_id))
     if referral.contact_mode != "visit":
         return view
     footer = await where_footer(turn.referrals, referral.partner_id, turn.locale)

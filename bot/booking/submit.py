@@ -73,7 +73,8 @@ async def consent(turn: Turn) -> View:
     settings: Settings = turn.extra["settings"]
     return View(values={"partner": await _partner_name(turn),
                         "days": str(settings.referral_retention_days)},
-                html={"summary": consent_summary(turn.answers, turn.engine, turn.locale)})
+                html={"summary": consent_summary(turn.answers, turn.engine, turn.locale,
+                                                     is_web(turn.chat_id))})
 
 
 async def retention(turn: Turn) -> View:
@@ -175,17 +176,19 @@ async def store(turn: Turn, phone: str | None = None) -> None:
         log.warning("booking refused: %s", exc.code)
         raise Outcome("refused") from exc
     turn.scratch[BOOKED] = referral
-    if is_web(turn.chat_id) and body.followup_consent:
+    if is_web(turn.chat_id):
         await keep_web_chat(turn)
     clear(turn.conversation)
 
 
 async def keep_web_chat(turn: Turn) -> None:
-    """Web chat and yes to the follow-up: the web chat keeps this chat's id and code until
-    the last questions (bot.channels.KeepChat), as the consent screen says. If it cannot now,
-    the booking stands; the conversation's own TTL applies (logged for the operators)."""
+    """A booking on the web chat: the web chat keeps this chat's id and code for
+    WEBCHAT_KEEP_DAYS (bot.channels.KeepChat), so that the counsellor's answers and the
+    follow-up questions wait there, as the privacy screen says. If it cannot now, the booking
+    stands; the conversation's own TTL applies (logged for the operators)."""
+    settings: Settings = turn.extra["settings"]
     try:
-        await turn.bot(KeepChat(chat_id=turn.chat_id))
+        await turn.bot(KeepChat(chat_id=turn.chat_id, days=settings.webchat_keep_days))
     except TelegramAPIError as exc:
         log.error("booking: the web chat did not keep the chat for the follow-up: %s",
                   type(exc).__name__)

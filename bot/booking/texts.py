@@ -37,7 +37,10 @@ def slot_from_id(value: str | None) -> datetime | None:
     return datetime.fromtimestamp(int(value) * MINUTE, tz=UTC)
 
 
-def mode_label(mode: str) -> str:
+def mode_label(mode: str, web: bool = False) -> str:
+    """``web``: the person is on the web chat (bot.channels), where "here" is not Telegram."""
+    if mode == "telegram" and web:
+        return _("a message here in this chat")
     return {"telegram": _("a message here in Telegram"), "phone": _("a phone call"),
             "visit": _("a visit at a set time")}.get(mode, mode)
 
@@ -122,11 +125,12 @@ async def where_footer(referrals: ReferralsClient, partner_id: str, locale: str)
     return where_to_go(place, locale) or None
 
 
-def consent_summary(answers: dict[str, str], engine: Engine, locale: str) -> str:
+def consent_summary(answers: dict[str, str], engine: Engine, locale: str,
+                    web: bool = False) -> str:
     """The bullets of "We will send to …": only what this booking will share."""
     mode = answers.get("mode", "telegram")
     lines = ["• " + _("your language: {language}").format(language=native_name(locale)),
-             "• " + _("how to contact you: {mode}").format(mode=mode_label(mode))]
+             "• " + _("how to contact you: {mode}").format(mode=mode_label(mode, web))]
     slot = slot_from_id(answers.get("slot"))
     if mode == "visit" and slot is not None:
         lines.append("• " + _("your visit: {time}").format(time=slot_label(slot, locale)))
@@ -151,12 +155,13 @@ def sensitive_lines(answers: dict[str, str]) -> str:
     return "\n".join("• " + names[f] for f in flags_from(answers) if f in names)
 
 
-def contact_details(referral: ReferralPublic, locale: str, engine: Engine) -> str:
+def contact_details(referral: ReferralPublic, locale: str, engine: Engine,
+                    web: bool = False) -> str:
     """A booked contact, saying only what is known: when it was registered, whether a
     counsellor accepted it, and what to do when nobody answers (no waiting time is promised:
     the programme facts give none)."""
     lines = ["📍 " + isolate(html.escape(referral.partner_name), locale),
-             _("Contact: {mode}").format(mode=mode_label(referral.contact_mode))]
+             _("Contact: {mode}").format(mode=mode_label(referral.contact_mode, web))]
     if referral.slot_start:
         lines.append("🕘 " + slot_label(referral.slot_start, locale))
     if referral.phone_hint:

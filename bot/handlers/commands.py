@@ -72,11 +72,13 @@ async def privacy(turn: Turn) -> View:
 def privacy_view(settings: Settings) -> View:
     return View(values={"language_days": str(settings.language_ttl_days),
                         "state_days": str(settings.state_ttl_days),
-                        "days": str(settings.referral_retention_days)})
+                        "days": str(settings.referral_retention_days),
+                        "keep_days": str(settings.webchat_keep_days)})
 
 
 def privacy_sample(engine: Engine, locale: str) -> View:
-    return View(values={"language_days": "365", "state_days": "30", "days": "90"})
+    return View(values={"language_days": "365", "state_days": "30", "days": "90",
+                        "keep_days": "730"})
 
 
 async def on_start(message: Message, command: CommandObject, turn: Turn,
@@ -150,15 +152,15 @@ async def on_forget_answer(cb: CallbackQuery, callback_data: ForgetCb, turn: Tur
     turn.forgotten = True
     await language_preferences.delete(turn.bot.id, cb.from_user.id)
     log.info("forget: referrals, conversation state and language deleted")
-    if is_web(turn.chat_id):  # the web chat keeps the conversation itself: deleted there
-        try:
-            await turn.bot(ForgetChat(chat_id=turn.chat_id))
-        except TelegramAPIError as exc:
-            log.warning("forget: the web chat did not delete the conversation: %s",
-                        type(exc).__name__)
     await present(turn.bot, turn.chat_id, _("✅ Done. We deleted everything we kept about "
                                             "you. Send /start to begin again."), None,
                   turn.message_id)
+    if is_web(turn.chat_id):  # the web chat keeps the conversation itself: deleted there,
+        try:  # after the person saw "Done" (the page then goes back to "Start")
+            await turn.bot(ForgetChat(chat_id=turn.chat_id))
+        except TelegramAPIError as exc:  # the web chat is down: nobody can read it now
+            log.error("forget: the web chat did not delete the conversation: %s",
+                      type(exc).__name__)
 
 
 def setup(router: Router) -> None:

@@ -96,7 +96,7 @@ def partner_card(*, code: str, status: str, contact_mode: str, slot_start: datet
                  name: str | None, phone: str | None, update: bool = False,
                  locale: str = "en", partner_name: str | None = None,
                  changed_by: str | None = None, changed_at: datetime | None = None,
-                 ) -> StaffMessage:
+                 web: bool = False) -> StaffMessage:
     """A `partner_card` (update=False) or `card_update` outbox row, written in the partner's
     language (`locale`, one of LOCALES). One card per referral: an update edits the card in
     the group (outbox worker), showing the new status, who changed it and when, and the
@@ -112,8 +112,8 @@ def partner_card(*, code: str, status: str, contact_mode: str, slot_start: datet
         contact = t.label("contact_mode", "phone")
     elif contact_mode == "visit" and slot_start is not None:
         contact = t.gettext(CARD["visit"], when=slot_text(slot_start, locale))
-    else:
-        contact = t.gettext(CARD["telegram"])
+    else:  # by message, on the person's channel
+        contact = t.gettext(CARD["web"] if web else CARD["telegram"])
     status_text = (t.gettext(CARD["withdrawn_status"]) if status == "cancelled"
                    else t.label("card_status", status))
     if changed_by and changed_at is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels import is_web
 from referral_api.clock import Clock
 from referral_api.crypto import DataVault
 from referral_api.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
@@ -560,6 +561,8 @@ class ReferralService:
             interpreter=referral.interpreter, topic=referral.topic, flags=list(referral.flags),
             name=name, phone=phone, update=update, locale=locale, partner_name=partner.name,
             changed_by=changed_by, changed_at=now if changed_by else None,
+            web=referral.chat_id_enc is not None and is_web(
+                int(self.vault.decrypt(referral.chat_id_enc))),
         )
         enqueue(self.session, self.vault, kind="card_update" if update else "partner_card",
                 message=card, chat_id=partner.notification_chat_id,

@@ -178,6 +178,8 @@ CARD = {
     "phone": N_("phone call to %(phone)s"),
     "visit": N_("visit on %(when)s (Brussels time)"),
     "telegram": N_("Telegram message through the bot"),
+    "web": N_("message through the web chat (the person reads it when they come back to "
+              "the page)"),
     "withdrawn": N_("Withdrawn: the person asked us to delete their data. Please do not "
                     "contact them about this referral, and delete any notes you made."),
     "message": N_("Message about %(ref)s"),

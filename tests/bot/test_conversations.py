@@ -277,7 +277,7 @@ async def test_privacy_says_what_is_true_on_each_channel(harness: Harness) -> No
     if harness.channel == "web":
         assert not any("Telegram" in screen for screen in screens), screens
         assert "come back with your code" in screens[0] and "Leave quickly" in screens[0]
-        assert "this chat's number and code" in screens[1]
+        assert "The questions wait for you in this chat" in screens[1]
     else:
         assert "Telegram itself knows that you use this bot" in screens[0]
         assert "your Telegram chat" in screens[1] and "Telegram number" in screens[2]

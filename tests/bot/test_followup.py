@@ -233,12 +233,14 @@ async def test_a_georgian_returnee_answers_a_wave_in_georgian(booking: Booking,
 
 
 @pytest.mark.parametrize("channel", ["web"], indirect=True)
-async def test_on_the_web_chat_a_yes_keeps_the_chat_and_its_code_for_the_questions(
+async def test_on_the_web_chat_a_booking_keeps_the_chat_and_its_code_for_the_answers(
         booking: Booking, admin: httpx.AsyncClient, redis: Redis, prefix: str) -> None:
-    """The web chat cannot push: with a yes, the conversation's id and code stay (not its
-    messages) until the follow-up's end, so that the questions wait for the person's code;
-    with a no, everything goes with the conversation's TTL (one hour in tests)."""
-    yes, no = booking.h.person(7130), booking.h.person(7131)
+    """The web chat cannot push: after a booking, the conversation's id and code stay (not
+    its messages) for WEBCHAT_KEEP_DAYS, so that the counsellor's answers and the follow-up
+    questions wait for the person's code; without a booking everything goes with the
+    conversation's TTL (one hour in tests)."""
+    yes, no, none = (booking.h.person(7130), booking.h.person(7131),
+                     booking.h.person(7132))
     await book_and_return(booking, yes, "Yes, you may ask me")
     await find_by_postcode(no)
     await choose_and_answer(no, "Write to me here")
@@ -248,12 +250,14 @@ async def test_on_the_web_chat_a_yes_keeps_the_chat_and_its_code_for_the_questio
     assert "cannot send a message to your phone" in no.text
     assert "code at the top of this chat" in no.text
     await no.press("No, thank you")
-    chat = f"webchat-{prefix}:chat:{yes.chat_id}"
-    code = (await redis.hget(chat, "code")).decode()
-    assert await redis.ttl(chat) > 300 * 86400  # WEBCHAT_FOLLOWUP_KEEP_DAYS: 400
-    assert await redis.ttl(f"webchat-{prefix}:code:{code}") > 300 * 86400
-    assert 0 < await redis.ttl(f"{chat}:events") <= 3600  # the messages still go
-    assert 0 < await redis.ttl(f"webchat-{prefix}:chat:{no.chat_id}") <= 3600
+    await none.send("/start")
+    for person in (yes, no):
+        chat = f"webchat-{prefix}:chat:{person.chat_id}"
+        code = (await redis.hget(chat, "code")).decode()
+        assert await redis.ttl(chat) > 700 * 86400  # WEBCHAT_KEEP_DAYS (730)
+        assert await redis.ttl(f"webchat-{prefix}:code:{code}") > 700 * 86400
+        assert 0 < await redis.ttl(f"{chat}:events") <= 3600  # the messages still go
+    assert 0 < await redis.ttl(f"webchat-{prefix}:chat:{none.chat_id}") <= 3600
     # The first wave waits in the kept conversation.
     queued = await admin.post("/v1/followup/send-next-wave", json={"chat_id": yes.chat_id})
     assert queued.status_code == 200, queued.text

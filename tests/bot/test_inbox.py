@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot.app import create_bot, create_dispatcher, create_stores
@@ -218,3 +219,32 @@ async def test_a_stop_hands_back_an_update_that_hangs_and_the_next_consumer_answ
     async with running(second):
         await until(lambda: len(bot_texts(stack.fake, user)) == 2)
     assert [kind_of(t) for t in bot_texts(stack.fake, user)] == ["help", "privacy"]
+
+
+async def test_a_web_chat_update_waits_for_a_consumer_with_the_web_bot(stack: Stack) -> None:
+    """A replica without the web chat's bot (WEBCHAT_* missing, a rolling deploy) leaves the
+    web chat's updates in the stream instead of dropping them; one that has it answers."""
+    web_fake = FakeBotAPI()
+    web_fake.queue_updates = False
+    person = SimUser(2**52 + 5)
+    update = web_fake.user_message(person, "/help")
+    await stack.inbox.put(update, bot_id=4343)
+    blind, _, _ = stack.consumer("blind")
+    stop = asyncio.Event()
+    running = asyncio.create_task(blind.run(stop))
+    await asyncio.sleep(1.0)
+    stop.set()
+    await running
+    assert blind.handled == 0
+    assert await stack.inbox.backlog() == 1  # still there
+    web_bot = create_bot(stack.settings.model_copy(update={"bot_token": SecretStr("4343:w")}),
+                         session=InProcessSession(web_fake))
+    seeing, _, _ = stack.consumer("seeing", others=[web_bot], lease_seconds=0.3)
+    stop = asyncio.Event()
+    running = asyncio.create_task(seeing.run(stop))
+    await until(lambda: seeing.handled == 1)
+    stop.set()
+    await running
+    assert kind_of(bot_texts(web_fake, person)[-1]) == "help"
+    assert await stack.inbox.backlog() == 0
+    assert bot_texts(stack.fake, person) == []  # not through Telegram's bot

@@ -137,7 +137,9 @@ async def test_a_second_press_on_confirm_after_the_booking_went_through(
     await person.press("No, thank you")
     assert len(await booking.referrals()) == 1
     await redis_loses_everything(redis, prefix)
-    replies = await person.press_data(confirm, message_id=confirm_message)
+    # On the web chat the screen changed, so the page has no such button any more: what
+    # reaches the bot there is a double tap racing the change (the same update).
+    replies = await person.press_data(confirm, message_id=confirm_message, forge=True)
     assert replies == [UNSURE]
     assert "not sent" not in replies[0]
     assert len(await booking.referrals()) == 1  # not booked twice

@@ -26,7 +26,7 @@ SECRETS = {  # what .env.example leaves for the deployer to fill in (compose: ${
     "DATA_KEY": Fernet.generate_key().decode(), "BOT_TOKEN": "123456:ABCDEFGH",
     "WEBHOOK_URL": "https://bot.example/webhook", "WEBHOOK_SECRET": "w" * 32,
     "PSEUDONYM_KEY": "p" * 32, "WEBCHAT_BOT_TOKEN": "2000001:" + "x" * 32,
-    "WEBCHAT_WEBHOOK_SECRET": "y" * 32,
+    "WEBCHAT_WEBHOOK_SECRET": "y" * 32, "TRUSTED_PROXIES": "10.0.0.0/8",
 }
 VARIABLE = re.compile(r"\$\{(\w+)(?::([-?])([^}]*))?\}")
 

@@ -60,7 +60,8 @@ def test_workloads_have_limits_probes_and_only_secret_references() -> None:
         for container in containers(deployment):
             resources = container["resources"]
             assert resources["requests"] and resources["limits"], name
-            assert {"secretRef": {"name": "conex-secrets"}} in container["envFrom"], name
+            secrets = "conex-webchat-secrets" if name == "conex-webchat" else "conex-secrets"
+            assert {"secretRef": {"name": secrets}} in container["envFrom"], name
             assert not any("value" in e and e["name"] in ("SERVICE_TOKEN", "DATA_KEY",
                                                             "BOT_TOKEN", "DATABASE_URL")
                            for e in container.get("env", [])), name

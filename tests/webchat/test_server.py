@@ -6,6 +6,7 @@ the web chat's Bot API → the conversation on Redis → the page's long poll.""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from simulator.botapi import FakeBotAPI
 from simulator.session import InProcessSession
 from tests.conftest import REDIS_URL, TEST_TOKEN
 from tests.harness import WEB_TOKEN, dispatcher_for
-from webchat.app import CSP, WebhookDelivery, create_app, create_webchat
+from webchat.app import CSP, DeliveryFailed, WebhookDelivery, create_app, create_webchat
 from webchat.settings import Settings as WebSettings
 
 WEB_SECRET = "web-chat-webhook-secret"
@@ -48,6 +49,10 @@ class World:
     @property
     def store_prefix(self) -> str:
         return f"webchat-{self.prefix}"
+
+    async def chat_events(self, chat_id: int) -> list[dict[str, Any]]:
+        raw = await self.redis.lrange(f"{self.store_prefix}:chat:{chat_id}:events", 0, -1)
+        return [json.loads(item) for item in raw]
 
 
 async def events_until(browser: httpx.AsyncClient, found: str, after: int = 0,
@@ -262,10 +267,64 @@ async def test_the_bot_api_answers_only_the_web_bot_and_as_telegram_does(world: 
         assert lost.status_code == 400 and lost.json()["description"].endswith("chat not found")
         polled = await bot_side.post(f"/bot{WEB_TOKEN}/getUpdates")
         assert polled.status_code == 409
+        too_big = await bot_side.post(f"/bot{TEST_TOKEN}/sendVoice",
+                                      content=b"x" * 3_000_000)
+        assert too_big.status_code == 401  # the token first: nothing read for a stranger
+        big = await bot_side.post(f"/bot{WEB_TOKEN}/sendVoice", content=b"x" * 3_000_000)
+        assert big.status_code == 413
+    async with world.browser() as browser:  # an open conversation
+        await browser.post("/chat/api/send", json={"text": "/start"})
+        events = await events_until(browser, "reception centre")
+    [chat_id] = [int(k.decode().rsplit(":", 1)[1]) async for k in world.redis.scan_iter(
+        match=f"{world.store_prefix}:chat:*") if k.decode().count(":") == 2]
+    async with world.browser() as bot_side:
         unsafe = await bot_side.post(f"/bot{WEB_TOKEN}/sendMessage", json={
-            "chat_id": 1, "text": "x",
+            "chat_id": chat_id, "text": "x",
             "reply_markup": {"inline_keyboard": [[{"text": "x", "url": "javascript:1"}]]}})
         assert unsafe.status_code == 400
+        assert unsafe.json()["description"].endswith("BUTTON_URL_INVALID")
+        # The bot's map link is a working link on the page, and nothing else becomes one.
+        linked = await bot_side.post(f"/bot{WEB_TOKEN}/sendMessage", json={
+            "chat_id": chat_id, "parse_mode": "HTML",
+            "text": 'Here: <a href="https://www.openstreetmap.org/?mlat=51&amp;mlon=3">map</a>'
+                    ' &lt;a href="javascript:x"&gt;'})
+        assert linked.status_code == 200
+    shown = [e for e in (await world.chat_events(chat_id)) if "openstreetmap" in str(e)][-1]
+    assert ('<a href="https://www.openstreetmap.org/?mlat=51&amp;mlon=3" '
+            'rel="noopener noreferrer" target="_blank">map</a>') in shown["message"]["html"]
+    assert '&lt;a href="javascript:x"&gt;' in shown["message"]["html"]
+    assert events
+
+
+async def test_the_bot_takes_from_the_web_chat_only_a_web_persons_own_updates(
+        world: World) -> None:
+    """Whoever holds the web chat's secret still cannot speak as a Telegram person, in a
+    partner group, or for another web person."""
+    web_person = WEB_CHAT_IDS.start + 77
+    forged = [
+        {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "hi",
+                                     "chat": {"id": 5001, "type": "private"},
+                                     "from": {"id": 5001, "is_bot": False, "first_name": "W"}}},
+        {"update_id": 2, "message": {"message_id": 1, "date": 0, "text": "hi",
+                                     "chat": {"id": -100123, "type": "group", "title": "g"},
+                                     "from": {"id": web_person, "is_bot": False,
+                                              "first_name": "W"}}},
+        {"update_id": 3, "message": {"message_id": 1, "date": 0, "text": "hi",
+                                     "chat": {"id": web_person + 1, "type": "private"},
+                                     "from": {"id": web_person, "is_bot": False,
+                                              "first_name": "W"}}},
+        {"update_id": 4, "edited_message": {"message_id": 1, "date": 0, "text": "hi",
+                                            "chat": {"id": web_person, "type": "private"},
+                                            "from": {"id": web_person, "is_bot": False,
+                                                     "first_name": "W"}}},
+    ]
+    for update in forged:
+        with pytest.raises(DeliveryFailed, match="status 400"):
+            await world.delivery(update)
+    await world.delivery({"update_id": 5, "message": {
+        "message_id": 1, "date": 0, "text": "/start", "chat": {"id": web_person,
+                                                              "type": "private"},
+        "from": {"id": web_person, "is_bot": False, "first_name": "Web"}}})
 
 
 async def test_forget_deletes_the_conversation_and_its_code(world: World) -> None:
@@ -279,10 +338,31 @@ async def test_forget_deletes_the_conversation_and_its_code(world: World) -> Non
         message_id, buttons = last_buttons(events)
         yes = next(b for b in buttons if b["text"] == "Yes, delete")
         await browser.post("/chat/api/press", json={"message_id": message_id, "data": yes["data"]})
-        after = await events_until(browser, "We deleted everything", after=events[-1]["seq"])
-        assert any(e["kind"] == "forgotten" for e in after)
-        everything = (await browser.get("/chat/api/events", params={"wait": 0})).json()
-        assert not any("reception centre" in str(e) for e in everything["events"])
+        for _ in range(40):  # the page goes back to "Start": the session has no conversation
+            answer = (await browser.get("/chat/api/events", params={"wait": 0})).json()
+            if answer["session"] is False:
+                break
+            await asyncio.sleep(0.05)
+        assert answer["session"] is False
+        assert [k async for k in world.redis.scan_iter(
+            match=f"{world.store_prefix}:chat:*")] == []
+        # Start again: a new conversation with a new code.
+        await browser.post("/chat/api/send", json={"text": "/start"})
+        fresh = await events_until(browser, "reception centre")
+        assert fresh[0]["code"] != code
     async with world.browser() as other:
         assert (await other.post("/chat/api/resume", json={"code": code})).status_code == 404
-    await asyncio.sleep(0)
+
+
+async def test_a_session_lives_on_with_its_use(world: World) -> None:
+    async with world.browser() as browser:
+        await browser.post("/chat/api/send", json={"text": "/start"})
+        await events_until(browser, "reception centre")
+        [session_key] = [k async for k in world.redis.scan_iter(
+            match=f"{world.store_prefix}:session:*")]
+        await world.redis.expire(session_key, 60)  # nearly at its end
+        answer = await browser.get("/chat/api/events", params={"wait": 0})
+        assert answer.json()["session"] is True
+        assert await world.redis.ttl(session_key) > 2 * 86400  # the TTL again, from now
+        sent = await browser.post("/chat/api/send", json={"text": "/help"})
+        assert "Max-Age=259200" in sent.headers["set-cookie"]  # and the cookie with it

@@ -15,7 +15,7 @@ const startBtn = $('start'), haveBtn = $('have'), resumeForm = $('resume');
 const codeInput = $('code'), codeErr = $('code-err');
 
 const nodes = new Map(); // message_id -> element
-let after = 0, gen = 0, ctl = null, polling = false, wake = null;
+let after = 0, gen = 0, ctl = null, polling = false, wake = null, hiddenPoll = false;
 let retryFn = null, noticeTimer = 0, noticeKey = null;
 let commands = null, pending = null, sending = false, starting = false;
 let forceScroll = false, stick = true, moved = 0, leaving = false, lastEsc = 0;
@@ -28,6 +28,9 @@ const el = (tag, cls, text) => {
   return e;
 };
 const sleep = (ms) => new Promise((r) => { wake = r; setTimeout(r, ms); });
+
+// Older phones' browsers (Safari < 14, Chrome < 86) lack replaceChildren.
+function empty(n) { while (n.firstChild) n.removeChild(n.firstChild); }
 
 // ---- requests
 async function post(url, body) {
@@ -282,7 +285,7 @@ function apply(ev, replay) {
 
 // ---- the conversation
 function clearLog() {
-  log.replaceChildren();
+  empty(log);
   nodes.clear();
   setKeys(null);
 }
@@ -299,7 +302,7 @@ function fillNotice(n) {
   if (kind !== 'code') { n.textContent = T[kind] || ''; return; }
   const parts = String(T.code || '{code}').split('{code}');
   if (parts.length < 2) parts.push('');
-  n.replaceChildren();
+  empty(n);
   parts.forEach((part, i) => {
     if (i === 1) {
       const s = el('strong', 'code', n.dataset.code);
@@ -321,7 +324,7 @@ function render(m) {
     log.appendChild(box);
     moved |= 1;
   } else {
-    box.replaceChildren();
+    empty(box);
     moved |= 2;
   }
   box.className = 'msg ' + (m.mine ? 'mine' : 'bot');
@@ -409,7 +412,7 @@ async function press(box, id, data, btn) {
 
 // ---- reply keyboard (above the composer)
 function setKeys(rows) {
-  keys.replaceChildren();
+  empty(keys);
   rows = (rows || []).filter((r) => r && r.length);
   keys.hidden = !rows.length;
   for (const row of rows) {
@@ -458,7 +461,7 @@ function renderCommands() {
   if (menu.hidden || !commands) return; // not loaded yet
   const had = menu.contains(document.activeElement);
   const shown = commands.length ? commands : [{ command: 'start', description: '' }];
-  list.replaceChildren();
+  empty(list);
   for (const c of shown) {
     const li = el('li');
     const b = el('button');
@@ -500,10 +503,13 @@ function leave() {
   leaving = true;
   stopPoll();
   try {
-    document.body.replaceChildren();
+    empty(document.body);
     document.title = '';
   } catch (e) { /* go anyway */ }
   const go = () => location.replace('about:blank');
+  // If the server is not told now (offline), the next visit tells it before anything shows.
+  // The server's answer clears this flag with the rest of the site's data (Clear-Site-Data).
+  try { localStorage.setItem('chat-left', '1'); } catch (e) { /* private mode */ }
   try {
     const gone = fetch('/chat/api/leave', {
       method: 'POST', keepalive: true, credentials: 'same-origin',
@@ -523,6 +529,25 @@ document.addEventListener('keydown', (e) => {
   if (!menu.hidden) { setMenu(false); menuBtn.focus(); }
 });
 
+// Hidden page (another app in front): no polling, no data spent; back in front: poll again.
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) {
+    if (polling) { hiddenPoll = true; stopPoll(); }
+  } else if (hiddenPoll) {
+    hiddenPoll = false;
+    startPoll();
+  }
+});
+
 // ---- start
-if (P.session) startPoll(0);
+let leftBefore = false;
+try { leftBefore = localStorage.getItem('chat-left') === '1'; } catch (e) { /* none */ }
+if (leftBefore && P.session) {
+  // "Leave quickly" could not reach the server last time: end that session first.
+  fetch('/chat/api/leave', { method: 'POST', credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json' }, body: '{}' })
+    .then((r) => { if (r.ok) { try { localStorage.removeItem('chat-left'); } catch (e) { /* */ } } })
+    .catch(() => { /* still offline: the page shows nothing of the conversation */ });
+  showWelcome();
+} else if (P.session) startPoll(0);
 })();
