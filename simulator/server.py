@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from simulator.botapi import FakeBotAPI, SimUser
-from webchat.wire import decode_params
+from webchat.wire import request_params
 
 CONTENT_KINDS: dict[str, dict[str, Any]] = {
     "sticker": {"sticker": {"file_id": "s1", "file_unique_id": "s1", "type": "regular",
@@ -68,19 +68,7 @@ def create_app(fake: FakeBotAPI | None = None, group: DemoGroup | None = None) -
 
     @app.api_route("/bot{token}/{method}", methods=["GET", "POST"], include_in_schema=False)
     async def bot_api(token: str, method: str, request: Request) -> JSONResponse:
-        raw: dict[str, Any] = dict(request.query_params)
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("application/json"):
-            raw.update(await request.json())
-            params = raw
-        else:
-            form = await request.form()
-            raw.update({k: v for k, v in form.items() if isinstance(v, str)})
-            params = decode_params(raw)
-            attached = {k: await v.read() for k, v in form.items() if not isinstance(v, str)}
-            for key, value in list(params.items()):  # "attach://<name>": that upload's bytes
-                if isinstance(value, str) and value.startswith("attach://"):
-                    params[key] = attached.get(value.removeprefix("attach://"), b"")
+        params = await request_params(request)
         status, body = await api.call(token, method, params)
         return JSONResponse(body, status_code=status)
 

@@ -44,7 +44,7 @@ from webchat.local import LocalRedis
 from webchat.settings import Settings
 from webchat.store import ChatStore, RedisLike
 from webchat.texts import direction, labels
-from webchat.wire import MAX_TEXT, decode_params
+from webchat.wire import MAX_TEXT, request_params
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def people_router(chat: WebChat) -> APIRouter:
             keep_cookie(response, session)  # the cookie lives on with the activity
         if chat_id is None:
             if not await store.allow("open", chat.who(request), settings.opens_per_hour, 3600):
-                return _json(429, error="slow_down")
+                return _json(429, error="slow_new")
             opened = await store.open(chat.locale_for(request, None))
             chat_id = opened.chat_id
             keep_cookie(response, opened.session)
@@ -302,7 +302,7 @@ def people_router(chat: WebChat) -> APIRouter:
             return _json(413, error="too_long")
         if not await store.allow("code", chat.who(request), settings.codes_per_15_minutes,
                                  15 * 60):
-            return _json(429, error="slow_down")
+            return _json(429, error="slow_codes")
         try:
             body = CodeIn.model_validate_json(await request.body())
         except ValidationError:
@@ -313,12 +313,26 @@ def people_router(chat: WebChat) -> APIRouter:
                                      15 * 60):
                 log.warning("webchat: more than %d wrong codes in 15 minutes: someone may be "
                             "guessing; codes wait", CODE_FAILURES_PER_15_MINUTES)
-                return _json(429, error="slow_down")
+                return _json(429, error="slow_codes")
             return _json(404, error="bad_code")
         await store.leave(session_of(request))
         response = _json(200, ok=True)
         keep_cookie(response, session)
         return response
+
+    @router.post("/chat/api/new-code")
+    async def new_code(request: Request) -> Response:
+        """Someone else may have the code: a new one; other browsers are signed out."""
+        if cross_site(request):
+            return _json(403, error="cross_site")
+        session = session_of(request)
+        chat_id = await store.chat_of(session)
+        if chat_id is None or session is None:
+            return _json(401, error="no_conversation")
+        if not await store.allow("new_code", str(chat_id), 5, 3600):
+            return _json(429, error="slow_codes")
+        await store.new_code(chat_id, session)
+        return _json(200, ok=True)
 
     @router.post("/chat/api/leave")
     async def leave(request: Request) -> Response:
@@ -361,23 +375,11 @@ def botapi_router(chat: WebChat) -> APIRouter:
         if not length.isdigit() or int(length) > MAX_BOT_API_BODY:
             return JSONResponse({"ok": False, "error_code": 413,
                                  "description": "Request Entity Too Large"}, 413)
-        raw: dict[str, Any] = dict(request.query_params)
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("application/json"):
-            try:
-                raw.update(await request.json())
-            except ValueError:
-                return JSONResponse({"ok": False, "error_code": 400,
-                                     "description": "Bad Request: invalid JSON"}, 400)
-            params = raw
-        else:
-            form = await request.form()
-            raw.update({k: v for k, v in form.items() if isinstance(v, str)})
-            params = decode_params(raw)
-            attached = {k: await v.read() for k, v in form.items() if not isinstance(v, str)}
-            for key, value in list(params.items()):  # "attach://<name>": that upload's bytes
-                if isinstance(value, str) and value.startswith("attach://"):
-                    params[key] = attached.get(value.removeprefix("attach://"), b"")
+        try:
+            params = await request_params(request)
+        except ValueError:
+            return JSONResponse({"ok": False, "error_code": 400,
+                                 "description": "Bad Request: invalid JSON"}, 400)
         status, body = await chat.api.call(token, method, params)
         return JSONResponse(body, status_code=status)
 

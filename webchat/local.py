@@ -4,6 +4,7 @@ Redis (REDIS_URL); this only spares a newcomer from installing it."""
 
 from __future__ import annotations
 
+import builtins
 import time
 from typing import Any
 
@@ -95,6 +96,17 @@ class LocalRedis:
 
     async def llen(self, name: str) -> int:
         return len(self._live(name) or [])
+
+    async def sadd(self, name: str, *values: Any) -> int:
+        members = self._live(name)
+        if members is None:
+            members = self._data[name] = set()
+        before = len(members)
+        members.update(str(v) for v in values)
+        return len(members) - before
+
+    async def smembers(self, name: str) -> builtins.set[Any]:
+        return set(self._live(name) or set())
 
     async def aclose(self) -> None:
         self._data.clear()

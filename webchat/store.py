@@ -72,7 +72,7 @@ class ChatStore:
 
     def _chat_keys(self, chat_id: int) -> list[str]:
         return [self._k("chat", chat_id), self._k("chat", chat_id, "events"),
-                self._k("chat", chat_id, "messages")]
+                self._k("chat", chat_id, "messages"), self._k("chat", chat_id, "sessions")]
 
     # ---- sessions and codes ------------------------------------------------------------
     async def open(self, lang: str | None, *, chat_id: int | None = None) -> Opened:
@@ -97,7 +97,9 @@ class ChatStore:
 
     async def _new_session(self, chat_id: int) -> str:
         session = secrets.token_urlsafe(32)
-        await self.redis.set(self._session_key(session), chat_id, ex=self.ttl)
+        key = self._session_key(session)
+        await self.redis.set(key, chat_id, ex=self.ttl)
+        await self.redis.sadd(self._k("chat", chat_id, "sessions"), key)  # to end them all
         await self.touch(chat_id)
         return session
 
@@ -127,7 +129,33 @@ class ChatStore:
         chat_id = int(_str(value))
         if not await self.redis.exists(self._k("chat", chat_id)):
             return None
-        return await self._new_session(chat_id)
+        session = await self._new_session(chat_id)
+        await self.add_event(chat_id, "resumed")  # every open page says so
+        return session
+
+    async def new_code(self, chat_id: int, session: str) -> str:
+        """The person thinks someone else has the code: a new one, the old one stops working,
+        and every other browser's session of this conversation ends."""
+        chat = self._k("chat", chat_id)
+        while True:
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            if await self.redis.set(self._k("code", code), chat_id, ex=self.ttl, nx=True):
+                break
+        old = await self.redis.hget(chat, "code")
+        if old is not None:
+            await self.redis.delete(self._k("code", _str(old)))
+        await self.redis.hset(chat, "code", code)
+        mine = self._session_key(session)
+        others = [_str(k) for k in await self.redis.smembers(self._k("chat", chat_id,
+                                                                      "sessions"))]
+        others = [k for k in others if k != mine]
+        if others:
+            await self.redis.delete(*others)
+        await self.redis.delete(self._k("chat", chat_id, "sessions"))
+        await self.redis.sadd(self._k("chat", chat_id, "sessions"), mine)
+        await self.touch(chat_id)
+        await self.add_event(chat_id, "code", code=shown_code(code))
+        return code
 
     async def leave(self, session: str | None) -> None:
         """This browser's session ends; the conversation stays (for its code) until its TTL."""
@@ -171,6 +199,8 @@ class ChatStore:
         the next Start is a new conversation with a new code."""
         code = await self.redis.hget(self._k("chat", chat_id), "code")
         names = self._chat_keys(chat_id)
+        names.extend(_str(k) for k in await self.redis.smembers(
+            self._k("chat", chat_id, "sessions")))
         if code is not None:
             names.append(self._k("code", _str(code)))
         await self.redis.delete(*names)

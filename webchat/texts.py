@@ -32,6 +32,12 @@ LABELS = {
     "bad_code": N_("This code is not known, or the conversation was deleted."),
     "unsent": N_("Not sent. Check your connection and try again."),
     "slow_down": N_("Too many messages. Please wait a minute."),
+    "slow_codes": N_("Too many tries with a code. Please wait 15 minutes."),
+    "slow_new": N_("Too many new conversations from this network. Please wait an hour."),
+    "resumed": N_("This conversation was opened with its code on another device. If that "
+                  "was not you, press “New code”: the old code stops working and other "
+                  "devices are signed out."),
+    "new_code": N_("New code"),
     "too_long": N_("This message is too long. Please send it in shorter parts."),
     "forgotten": N_("This conversation was deleted."),
     "kept": N_("No account, no name. This conversation is deleted {days} days after the "

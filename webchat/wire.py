@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any
 
+from starlette.requests import Request
+
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 URL_SCHEMES = ("https://", "http://", "tg://")  # what Telegram accepts in a URL button
@@ -53,6 +55,27 @@ def decode_params(raw: dict[str, Any]) -> dict[str, Any]:
             except ValueError:
                 pass
         params[key] = value
+    return params
+
+
+async def request_params(request: Request) -> dict[str, Any]:
+    """A Bot API request's parameters as aiogram sends them: the query, and a JSON body or a
+    form (non-strings JSON-encoded; "attach://<name>" replaced by that upload's bytes).
+    Raises ValueError on a body that is not JSON where it says it is."""
+    raw: dict[str, Any] = dict(request.query_params)
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise ValueError("not a JSON object")
+        raw.update(body)
+        return raw
+    form = await request.form()
+    raw.update({k: v for k, v in form.items() if isinstance(v, str)})
+    params = decode_params(raw)
+    attached = {k: await v.read() for k, v in form.items() if not isinstance(v, str)}
+    for key, value in list(params.items()):
+        if isinstance(value, str) and value.startswith("attach://"):
+            params[key] = attached.get(value.removeprefix("attach://"), b"")
     return params
 
 

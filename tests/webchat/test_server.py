@@ -366,3 +366,30 @@ async def test_a_session_lives_on_with_its_use(world: World) -> None:
         assert await world.redis.ttl(session_key) > 2 * 86400  # the TTL again, from now
         sent = await browser.post("/chat/api/send", json={"text": "/help"})
         assert "Max-Age=259200" in sent.headers["set-cookie"]  # and the cookie with it
+
+
+async def test_a_code_used_elsewhere_is_told_and_can_be_replaced(world: World) -> None:
+    """Someone who read the code over a shoulder opens the conversation: the person's page
+    says so, and "New code" ends that other session and the old code."""
+    async with world.browser() as phone, world.browser() as other:
+        await phone.post("/chat/api/send", json={"text": "/start"})
+        events = await events_until(phone, "reception centre")
+        code, cursor = events[0]["code"], events[-1]["seq"]
+        assert (await other.post("/chat/api/resume", json={"code": code})).status_code == 200
+        told = (await phone.get("/chat/api/events", params={"after": cursor, "wait": 0})
+                ).json()["events"]
+        assert [e["kind"] for e in told] == ["resumed"]
+        assert (await phone.post("/chat/api/new-code", json={})).status_code == 200
+        gone = (await other.get("/chat/api/events", params={"wait": 0})).json()
+        assert gone["session"] is False  # the other browser is signed out
+        mine = (await phone.get("/chat/api/events", params={"after": cursor + 1, "wait": 0})
+                ).json()["events"]
+        [fresh] = [e["code"] for e in mine if e["kind"] == "code"]
+        assert fresh != code
+        assert (await other.post("/chat/api/resume", json={"code": code})).status_code == 404
+        assert (await other.post("/chat/api/resume", json={"code": fresh})).status_code == 200
+        # Each limit says which it is, so the page tells how long to wait.
+        statuses = [(await other.post("/chat/api/resume", json={"code": "CCCC-CCCC"}))
+                    for _ in range(4)]
+        assert statuses[-1].status_code == 429
+        assert statuses[-1].json() == {"error": "slow_codes"}

@@ -16,6 +16,8 @@ const codeInput = $('code'), codeErr = $('code-err');
 
 const nodes = new Map(); // message_id -> element
 let after = 0, gen = 0, ctl = null, polling = false, wake = null, hiddenPoll = false;
+let lastError = null; // the error key of the last refused POST
+let justResumed = false;
 let retryFn = null, noticeTimer = 0, noticeKey = null;
 let commands = null, pending = null, sending = false, starting = false;
 let forceScroll = false, stick = true, moved = 0, leaving = false, lastEsc = 0;
@@ -41,6 +43,10 @@ async function post(url, body) {
       method: 'POST', credentials: 'same-origin', cache: 'no-store', signal: c.signal,
       headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });
+    lastError = null;
+    if (!r.ok) {
+      try { lastError = (await r.json()).error || null; } catch (e) { /* not JSON */ }
+    }
     return r.status;
   } catch (e) {
     return 0; // offline, timed out
@@ -66,9 +72,13 @@ function clearNotice() {
   retryFn = null;
   retryBtn.hidden = true;
 }
+// Which words a refusal gets: the server names its limit (a minute, 15 minutes, an hour).
+function limitKey() {
+  return lastError && T[lastError] && lastError.startsWith('slow_') ? lastError : 'slow_down';
+}
 function failed(status, retry) {
   if (status === 413) notify('too_long');
-  else if (status === 429) notify('slow_down');
+  else if (status === 429) notify(limitKey());
   else notify('unsent', retry);
 }
 retryBtn.addEventListener('click', async () => {
@@ -160,6 +170,7 @@ async function resume() {
     clearLog();
     welcome.hidden = true;
     composer.hidden = false;
+    justResumed = true; // the "opened on another device" this causes is not news here
     startPoll(0);
     log.focus({ preventScroll: true });
   } else if (status === 404) {
@@ -168,7 +179,7 @@ async function resume() {
     notify('bad_code');
     codeInput.focus();
   } else if (status === 429) {
-    notify('slow_down');
+    notify(limitKey());
   } else {
     notify('unsent', resume);
   }
@@ -242,7 +253,13 @@ function handle(data) {
   moved = 0; // 1: a message was added, 2: one was edited in place
   if (data.reset) { clearLog(); after = 0; }
   if (replay && events.length > 1) log.setAttribute('aria-busy', 'true');
-  for (const ev of events) {
+  let mine = -1;
+  if (justResumed) {
+    events.forEach((ev, i) => { if (ev.kind === 'resumed') mine = i; });
+    justResumed = false;
+  }
+  for (const [i, ev] of events.entries()) {
+    if (i === mine) { if (ev.seq > after) after = ev.seq; continue; }
     try { apply(ev, replay); } catch (e) { /* one bad event must not stop the page */ }
     if (ev.seq > after) after = ev.seq;
   }
@@ -279,6 +296,7 @@ function apply(ev, replay) {
     case 'code': addNotice('code', ev.code); break;
     case 'forgotten': clearLog(); addNotice('forgotten'); break;
     case 'unsent': addNotice('unsent'); break;
+    case 'resumed': addNotice('resumed'); break;
     default: break;
   }
 }
@@ -299,6 +317,21 @@ function addNotice(kind, code) {
 }
 function fillNotice(n) {
   const kind = n.dataset.n;
+  if (kind === 'resumed') { // opened elsewhere with the code: a way to take it back
+    empty(n);
+    n.append(T.resumed || '');
+    const b = el('button', 'key new-code', T.new_code || '');
+    b.type = 'button';
+    b.addEventListener('click', async () => {
+      if (b.getAttribute('aria-disabled')) return;
+      b.setAttribute('aria-disabled', 'true');
+      const status = await post('/chat/api/new-code', {});
+      if (status === 200) b.remove(); // the new code comes as a notice of its own
+      else { b.removeAttribute('aria-disabled'); failed(status, null); }
+    });
+    n.append(' ', b);
+    return;
+  }
   if (kind !== 'code') { n.textContent = T[kind] || ''; return; }
   const parts = String(T.code || '{code}').split('{code}');
   if (parts.length < 2) parts.push('');
