@@ -314,6 +314,7 @@ function addNotice(kind, code) {
   if (code) n.dataset.code = code;
   fillNotice(n);
   log.appendChild(n);
+  moved |= 1; // shown like a new message: scrolled into view when the person was reading on
 }
 function fillNotice(n) {
   const kind = n.dataset.n;
