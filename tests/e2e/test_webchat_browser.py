@@ -157,7 +157,7 @@ def test_the_web_chat_works_by_keyboard_and_speaks_to_screen_readers(
     status, the input has a name."""
     page = browser.new_context(viewport={"width": 390, "height": 844},
                                locale="en-GB").new_page()
-    page.goto(f"{demo_web}/chat")
+    page.goto(f"{demo_web}/chat?start=QR_gent_7")  # an outreach worker's link
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "leave"
     page.keyboard.press("Tab")
@@ -171,6 +171,7 @@ def test_the_web_chat_works_by_keyboard_and_speaks_to_screen_readers(
             break
     assert page.evaluate("document.activeElement.id") == "start"
     page.keyboard.press("Enter")
+    expect(log.locator(".msg.mine").first).to_have_text("/start QR_gent_7")  # as Telegram's
     first = log.get_by_role("button", name="No", exact=True)
     expect(first).to_be_visible(timeout=20_000)
     first.focus()
