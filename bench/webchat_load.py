@@ -24,8 +24,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections import Counter
 
 import httpx
 import uvicorn
@@ -58,26 +60,56 @@ def start_webchat(port: int, bot_port: int, prefix: str) -> subprocess.Popen[byt
         "WEBCHAT_REDIS_URL": REDIS_URL, "WEBCHAT_REDIS_PREFIX": f"{prefix}-web",
         "WEBCHAT_COOKIE_SECURE": "false", "WEBCHAT_MESSAGES_PER_MINUTE": "1000",
         "WEBCHAT_IP_MESSAGES_PER_MINUTE": "1000000", "WEBCHAT_OPENS_PER_HOUR": "1000000",
+        "WEBCHAT_POLLS_PER_MINUTE": "1000000",  # everyone comes from 127.0.0.1 here
         "LOG_LEVEL": "WARNING",
     })
+    log = tempfile.NamedTemporaryFile(prefix="bench-webchat-", suffix=".log", delete=False)  # noqa: SIM115
+    print(f"web chat log: {log.name}", flush=True)
     return subprocess.Popen([sys.executable, "-m", "webchat", "--port", str(port)],
-                            cwd=BOT_ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            cwd=BOT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
-async def web_person(client: httpx.AsyncClient, base: str, delay: float) -> float | None:
-    """Seconds from "/start" to the bot's first message on the page; None on an error."""
+FAILURES: Counter[str] = Counter()
+
+
+async def web_person(transport: httpx.AsyncHTTPTransport, base: str,
+                     delay: float) -> float | None:
+    """Seconds from "/start" to the bot's first message on the page; None on an error. Each
+    person is a browser of their own (a cookie jar), on one shared connection pool."""
     await asyncio.sleep(delay)
+    async with httpx.AsyncClient(transport=_Shared(transport), timeout=60.0) as client:
+        return await _web_person(client, base)
+
+
+class _Shared(httpx.AsyncBaseTransport):
+    """The shared pool, not closed with each person's client."""
+
+    def __init__(self, transport: httpx.AsyncHTTPTransport) -> None:
+        self.transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.transport.handle_async_request(request)
+
+
+async def _web_person(client: httpx.AsyncClient, base: str) -> float | None:
     t0 = time.monotonic()
-    sent = await client.post(f"{base}/chat/api/send", json={"text": "/start"})
-    if sent.status_code != 200:
+    try:
+        sent = await client.post(f"{base}/chat/api/send", json={"text": "/start"})
+    except httpx.HTTPError as exc:
+        FAILURES[f"send {type(exc).__name__}"] += 1
         return None
-    cookie = sent.headers["set-cookie"].split(";")[0]
+    if sent.status_code != 200:
+        FAILURES[f"send {sent.status_code} {sent.text[:40]}"] += 1
+        return None
     after = 0
     while time.monotonic() - t0 < 120:
-        answer = await client.get(f"{base}/chat/api/events", params={"after": after},
-                                  headers={"cookie": cookie})
+        try:
+            answer = await client.get(f"{base}/chat/api/events", params={"after": after})
+        except httpx.HTTPError as exc:
+            FAILURES[f"events {type(exc).__name__}"] += 1
+            return None
         if answer.status_code != 200:
+            FAILURES[f"events {answer.status_code} {answer.text[:40]}"] += 1
             return None
         events = answer.json()["events"]
         if any(e["kind"] == "message" and not e["message"]["mine"] for e in events):
@@ -126,6 +158,7 @@ async def run(rates: list[int], seconds: float, webchats: int) -> bool:
     webhook = f"http://127.0.0.1:{bot_port}/webhook"
     ok = True
     client = httpx.AsyncClient(timeout=60.0, limits=httpx.Limits(max_connections=1000))
+    pool = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=1000))
     try:
         try:
             await wait_http(webhook)
@@ -136,7 +169,7 @@ async def run(rates: list[int], seconds: float, webchats: int) -> bool:
             figures: dict[str, tuple[list[float], int]] = {}
             for channel in ("telegram", "web"):
                 if channel == "web":
-                    tasks = [web_person(client, bases[i % len(bases)], i / rate)
+                    tasks = [web_person(pool, bases[i % len(bases)], i / rate)
                              for i in range(people)]
                 else:
                     offset = rate * 1000
@@ -153,9 +186,12 @@ async def run(rates: list[int], seconds: float, webchats: int) -> bool:
                   f" p99={percentile(tg, 99) * 1000:.0f} ms errors={tg_err}  |  web p50="
                   f"{percentile(web, 50) * 1000:.0f} p99={percentile(web, 99) * 1000:.0f} ms "
                   f"errors={web_err}  ratio p50={percentile(web, 50) / percentile(tg, 50):.1f}"
-                  f"  -> {'goal met' if goal else 'GOAL MISSED'}", flush=True)
+                  f"  -> {'goal met' if goal else 'GOAL MISSED'}"
+                  + (f"  failures: {dict(FAILURES)}" if FAILURES else ""), flush=True)
+            FAILURES.clear()
     finally:
         await client.aclose()
+        await pool.aclose()
         for proc in [bot, *webs]:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

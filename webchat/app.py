@@ -447,7 +447,14 @@ def create_app(settings: Settings | None = None, *, chat: WebChat | None = None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        listener = None
+        if hasattr(chat.store.redis, "pubsub"):  # replicas wake each other's long polls
+            listener = asyncio.create_task(chat.store.listen())
         yield
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
         closing = getattr(chat.deliver, "aclose", None)
         if closing is not None:
             await closing()

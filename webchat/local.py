@@ -74,6 +74,10 @@ class LocalRedis:
         value = self._live(name)
         return None if value is None else value.get(key)
 
+    async def hmget(self, name: str, keys: list[str]) -> list[Any]:
+        value = self._live(name)
+        return [None if value is None else value.get(k) for k in keys]
+
     async def hdel(self, name: str, *keys: str) -> int:
         value = self._live(name)
         return 0 if value is None else sum(value.pop(k, None) is not None for k in keys)

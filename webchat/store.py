@@ -16,18 +16,23 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from redis.exceptions import RedisError
+
 from bot.channels import WEB_CHAT_IDS
 
+log = logging.getLogger(__name__)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or copied by hand
 CODE_LENGTH = 8  # 32^8 ≈ 10^12 codes; trying them is limited per IP (webchat.app)
 POLL_INTERVAL = 0.25  # seconds between two looks at a conversation during a long poll
 PAGE = 300  # events in one answer (a long conversation comes in several)
+RECHECK = 5.0  # with pub/sub, a poll still looks again this often (a missed message)
 
 
 # redis.asyncio.Redis, or webchat.local.LocalRedis (the demo): the commands used here are
@@ -61,7 +66,12 @@ class ChatStore:
         self.redis = redis
         self.prefix = prefix
         self.ttl = ttl_seconds
+        # Pages waiting for a conversation's next event in this process: its Event and how
+        # many wait on it. A write here wakes them at once; a write on another replica wakes
+        # them through Redis pub/sub (``listen``), or the next look (RECHECK) without it.
         self._changed: dict[int, asyncio.Event] = {}
+        self._waiting: dict[int, int] = {}
+        self.listening = False
 
     # ---- keys --------------------------------------------------------------------------
     def _k(self, *parts: object) -> str:
@@ -168,16 +178,23 @@ class ChatStore:
 
     async def touch(self, chat_id: int) -> None:
         """Activity: the conversation (and its code) lives WEBCHAT_TTL_DAYS from now, or
-        until the follow-up's end if it was kept for it (``keep``)."""
-        until = await self.redis.hget(self._k("chat", chat_id), "keep_until")
+        longer if it was kept (``keep``). Two round trips on Redis (one read, one pipeline)."""
+        chat = self._k("chat", chat_id)
+        until, code = await self.redis.hmget(chat, ["keep_until", "code"])
         ttl = self.ttl
         if until is not None:
             ttl = max(ttl, int(float(_str(until)) - time.time()))
-        for key in self._chat_keys(chat_id):
-            await self.redis.expire(key, ttl if key == self._k("chat", chat_id) else self.ttl)
-        code = await self.redis.hget(self._k("chat", chat_id), "code")
+        expiries = [(key, ttl if key == chat else self.ttl) for key in self._chat_keys(chat_id)]
         if code is not None:
-            await self.redis.expire(self._k("code", _str(code)), ttl)
+            expiries.append((self._k("code", _str(code)), ttl))
+        if hasattr(self.redis, "pipeline"):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, seconds in expiries:
+                    pipe.expire(key, seconds)
+                await pipe.execute()
+        else:  # the demo's LocalRedis
+            for key, seconds in expiries:
+                await self.redis.expire(key, seconds)
 
     async def keep(self, chat_id: int, seconds: int) -> None:
         """A booking (and maybe the follow-up questions): the conversation's id and code live
@@ -244,10 +261,35 @@ class ChatStore:
         seq = int(await self.redis.rpush(
             key, json.dumps(body, ensure_ascii=False, separators=(",", ":"))))
         await self.redis.expire(key, self.ttl)
+        self._wake(chat_id)
+        if hasattr(self.redis, "publish"):  # other replicas' pages of this conversation
+            await self.redis.publish(self._k("events"), str(chat_id))
+        return seq
+
+    def _wake(self, chat_id: int) -> None:
         event = self._changed.pop(chat_id, None)
         if event is not None:
             event.set()
-        return seq
+
+    async def listen(self) -> None:
+        """Wake this replica's long polls when another replica writes (Redis pub/sub). Runs
+        for the life of the process; without it, a poll looks again every RECHECK s."""
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._k("events"))
+                self.listening = True
+                async for message in pubsub.listen():
+                    with contextlib.suppress(TypeError, ValueError):
+                        self._wake(int(_str(message["data"])))
+            except (RedisError, OSError) as exc:  # Redis went away: poll until it is back
+                log.warning("webchat: events channel lost (%s); polling meanwhile",
+                            type(exc).__name__)
+            finally:
+                self.listening = False
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+            await asyncio.sleep(1)
 
     async def events(self, chat_id: int, after: int) -> tuple[list[dict[str, Any]], bool]:
         """The events after ``after`` (at most PAGE: the page asks again for the rest);
@@ -264,21 +306,27 @@ class ChatStore:
     async def wait_events(self, chat_id: int, after: int,
                           wait: float) -> tuple[list[dict[str, Any]], bool]:
         """The events after ``after``, waiting up to ``wait`` s for one (a long poll). A
-        write in this process wakes the wait at once; another replica's within POLL_INTERVAL."""
+        write in this process wakes the wait at once; another replica's through ``listen``
+        (or within POLL_INTERVAL without it)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        while True:
-            events, reset = await self.events(chat_id, after)
-            left = deadline - loop.time()
-            if events or reset or left <= 0:
-                return events, reset
-            changed = self._changed.setdefault(chat_id, asyncio.Event())
-            try:
+        self._waiting[chat_id] = self._waiting.get(chat_id, 0) + 1
+        try:
+            while True:
+                # Waiting starts before looking: a write in between is not missed.
+                changed = self._changed.setdefault(chat_id, asyncio.Event())
+                events, reset = await self.events(chat_id, after)
+                left = deadline - loop.time()
+                if events or reset or left <= 0:
+                    return events, reset
+                recheck = RECHECK if self.listening else POLL_INTERVAL
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), timeout=min(left, POLL_INTERVAL))
-            finally:
-                if self._changed.get(chat_id) is changed and not changed.is_set():
-                    del self._changed[chat_id]  # no leak for chats written elsewhere
+                    await asyncio.wait_for(changed.wait(), timeout=min(left, recheck))
+        finally:
+            self._waiting[chat_id] -= 1
+            if not self._waiting[chat_id]:  # the last page of it here: nothing kept
+                del self._waiting[chat_id]
+                self._changed.pop(chat_id, None)
 
     # ---- callbacks, files, commands ----------------------------------------------------
     async def remember_callback(self, query_id: str, chat_id: int) -> None:
