@@ -29,7 +29,8 @@ from prometheus_client.exposition import generate_latest
 __all__ = [
     "CONTENT_TYPE_LATEST", "DELIVERIES", "GOVERNOR_WAIT", "HTTP_REQUESTS", "HTTP_SECONDS",
     "INBOX_DEPTH", "INBOX_OLDEST", "OUTBOX_DUE", "OUTBOX_HELD", "OUTBOX_OLDEST", "REFERRALS",
-    "TELEGRAM_429", "UPDATES", "UPDATE_SECONDS", "Refresh", "registry", "render",
+    "TELEGRAM_429", "UPDATES", "UPDATE_SECONDS", "WEBCHAT_REQUESTS", "Refresh", "registry",
+    "render",
 ]
 
 Refresh = Callable[[], Awaitable[None]]
@@ -85,9 +86,16 @@ HTTP_SECONDS = Histogram("conex_http_request_seconds", "API request duration by 
                          registry=None)
 
 
+# --- the web chat -----------------------------------------------------------------------------
+WEBCHAT_REQUESTS = Counter("conex_webchat_requests_total", "What pages asked the web chat, by "
+                           "action (send, press, events, resume, new_code, leave, page) and "
+                           "outcome (ok, limited, unsent, refused)",
+                           ["action", "outcome"], registry=None)
+
 BOT = (UPDATES, UPDATE_SECONDS, INBOX_DEPTH, INBOX_OLDEST, GOVERNOR_WAIT, TELEGRAM_429)
 WORKER = (DELIVERIES, GOVERNOR_WAIT, TELEGRAM_429, OUTBOX_DUE, OUTBOX_OLDEST, OUTBOX_HELD)
 API = (HTTP_REQUESTS, HTTP_SECONDS, OUTBOX_DUE, OUTBOX_OLDEST, OUTBOX_HELD, REFERRALS)
+WEBCHAT = (WEBCHAT_REQUESTS,)
 _REGISTRIES: dict[str, CollectorRegistry] = {}
 
 
@@ -96,7 +104,7 @@ def registry(process: str) -> CollectorRegistry:
     (the API does not show an inbox it does not have). One per kind and per process."""
     if process not in _REGISTRIES:
         found = CollectorRegistry(auto_describe=True)
-        for metric in {"bot": BOT, "worker": WORKER, "api": API}[process]:
+        for metric in {"bot": BOT, "worker": WORKER, "api": API, "webchat": WEBCHAT}[process]:
             found.register(metric)
         _REGISTRIES[process] = found
     return _REGISTRIES[process]

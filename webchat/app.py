@@ -38,6 +38,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from bot.engine.flows import load_flows
 from bot.i18n import create_i18n, negotiate, shipped_locales
 from bot.settings import DEFAULT_FLOWS_DIR, DEFAULT_LOCALES_DIR
+from ops.http import metrics_refusal
+from ops.metrics import CONTENT_TYPE_LATEST, WEBCHAT_REQUESTS, render
 from referral_api.web.clientip import client_ip, trusted_networks
 from webchat.botapi import WebBotAPI
 from webchat.local import LocalRedis
@@ -386,12 +388,29 @@ def botapi_router(chat: WebChat) -> APIRouter:
     return router
 
 
+ACTIONS = frozenset({"send", "press", "events", "resume", "new-code", "leave"})
+
+
+def outcome_of(status: int) -> str:
+    return {200: "ok", 429: "limited", 503: "unsent"}.get(status, "refused")
+
+
 class SecurityHeaders(BaseHTTPMiddleware):
+    """The page's security headers, and what pages asked counted (ops.metrics: closed lists
+    of actions and outcomes, nothing about anyone)."""
+
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         response = await call_next(request)
-        if request.url.path.startswith("/chat"):
+        path = request.url.path
+        if path.startswith("/chat"):
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
+            action = path.removeprefix("/chat/api/")
+            if path == "/chat":
+                action = "page"
+            if action == "page" or action in ACTIONS:
+                WEBCHAT_REQUESTS.labels(action.replace("-", "_"),
+                                        outcome_of(response.status_code)).inc()
         return response
 
 
@@ -479,6 +498,16 @@ def create_app(settings: Settings | None = None, *, chat: WebChat | None = None)
             return JSONResponse({"status": "redis unavailable", "error": type(exc).__name__},
                                 503)
         return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        token = settings.metrics_token
+        refused = metrics_refusal(request.headers.get("authorization", ""),
+                                  request.client.host if request.client else None,
+                                  token.get_secret_value() if token is not None else None)
+        if refused is not None:
+            return Response(status_code=refused)
+        return Response(await render("webchat"), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     async def root() -> Response:

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
                           validation_alias=AliasChoices("WEBCHAT_TTL_DAYS", "STATE_TTL_DAYS"))
     # The longest the bot may ask to keep a booked conversation's id and code (conexKeepChat).
     keep_days: int = Field(default=730, ge=30, le=1100)
+    # GET /metrics: with it, a scrape brings it as a bearer token; without, only 127.0.0.1.
+    metrics_token: SecretStr | None = None
     cookie_secure: bool = True  # False only on plain http (the demo on localhost)
     trusted_proxies: str = ""  # X-Forwarded-For counts only from these (referral_api's rule)
     host: str = "127.0.0.1"

@@ -23,6 +23,7 @@ from bot.__main__ import create_webhook_app
 from bot.app import create_bot, create_web_bot
 from bot.channels import WEB_CHAT_IDS
 from bot.settings import Settings
+from ops.metrics import registry
 from simulator.botapi import FakeBotAPI
 from simulator.session import InProcessSession
 from tests.conftest import REDIS_URL, TEST_TOKEN
@@ -393,3 +394,23 @@ async def test_a_code_used_elsewhere_is_told_and_can_be_replaced(world: World) -
                     for _ in range(4)]
         assert statuses[-1].status_code == 429
         assert statuses[-1].json() == {"error": "slow_codes"}
+
+
+async def test_metrics_count_what_pages_asked_and_nothing_about_anyone(world: World) -> None:
+    def count(action: str, outcome: str) -> float:
+        return registry("webchat").get_sample_value(
+            "conex_webchat_requests_total", {"action": action, "outcome": outcome}) or 0.0
+
+    sent, wrong = count("send", "ok"), count("resume", "refused")
+    async with world.browser() as browser:
+        await browser.post("/chat/api/send", json={"text": "/start"})
+        events = await events_until(browser, "reception centre")
+        await browser.post("/chat/api/resume", json={"code": "ZZZZ-ZZZZ"})
+        scraped = await browser.get("/metrics")  # from this machine: no token needed
+    assert scraped.status_code == 200
+    assert count("send", "ok") == sent + 1 and count("resume", "refused") == wrong + 1
+    text = scraped.text
+    assert 'conex_webchat_requests_total{action="send",outcome="ok"}' in text
+    code = events[0]["code"]
+    assert code not in text and code.replace("-", "") not in text
+    assert not re.search(r"\d{16}", text)  # no chat id
