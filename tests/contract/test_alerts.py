@@ -25,7 +25,7 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
 
 def exported() -> set[str]:
     names: set[str] = set()
-    for process in ("bot", "worker", "api"):
+    for process in ("bot", "worker", "api", "webchat"):
         family: Metric
         for family in registry(process).collect():
             names.update(family.name + suffix for suffix in SUFFIXES[family.type])
