@@ -210,12 +210,18 @@ def people_router(chat: WebChat) -> APIRouter:
         length = request.headers.get("content-length")
         return length is None or not length.isdigit() or int(length) > limit
 
-    @router.post("/chat/api/send")
-    async def send(request: Request) -> Response:
+    def refused(request: Request) -> Response | None:
+        """Every POST of a page: from our page only, and small."""
         if cross_site(request):
             return _json(403, error="cross_site")
         if too_big(request):
             return _json(413, error="too_long")
+        return None
+
+    @router.post("/chat/api/send")
+    async def send(request: Request) -> Response:
+        if (refusal := refused(request)) is not None:
+            return refusal
         try:
             body = SendIn.model_validate_json(await request.body())
         except ValidationError as exc:
@@ -253,10 +259,8 @@ def people_router(chat: WebChat) -> APIRouter:
 
     @router.post("/chat/api/press")
     async def press(request: Request) -> Response:
-        if cross_site(request):
-            return _json(403, error="cross_site")
-        if too_big(request):
-            return _json(413, error="too_long")
+        if (refusal := refused(request)) is not None:
+            return refusal
         try:
             body = PressIn.model_validate_json(await request.body())
         except ValidationError:
@@ -298,10 +302,8 @@ def people_router(chat: WebChat) -> APIRouter:
 
     @router.post("/chat/api/resume")
     async def resume(request: Request) -> Response:
-        if cross_site(request):
-            return _json(403, error="cross_site")
-        if too_big(request):
-            return _json(413, error="too_long")
+        if (refusal := refused(request)) is not None:
+            return refusal
         if not await store.allow("code", chat.who(request), settings.codes_per_15_minutes,
                                  15 * 60):
             return _json(429, error="slow_codes")
@@ -325,8 +327,8 @@ def people_router(chat: WebChat) -> APIRouter:
     @router.post("/chat/api/new-code")
     async def new_code(request: Request) -> Response:
         """Someone else may have the code: a new one; other browsers are signed out."""
-        if cross_site(request):
-            return _json(403, error="cross_site")
+        if (refusal := refused(request)) is not None:
+            return refusal
         session = session_of(request)
         chat_id = await store.chat_of(session)
         if chat_id is None or session is None:
@@ -338,8 +340,8 @@ def people_router(chat: WebChat) -> APIRouter:
 
     @router.post("/chat/api/leave")
     async def leave(request: Request) -> Response:
-        if cross_site(request):
-            return _json(403, error="cross_site")
+        if (refusal := refused(request)) is not None:
+            return refusal
         await store.leave(session_of(request))
         response = _json(200, ok=True)
         response.delete_cookie(COOKIE, path="/chat", httponly=True,
