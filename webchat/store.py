@@ -188,11 +188,14 @@ class ChatStore:
         if code is not None:
             expiries.append((self._k("code", _str(code)), ttl))
         if hasattr(self.redis, "pipeline"):
+            # Never shortens (a touch racing a keep cannot undo it): NX sets a new key's
+            # TTL, GT only lengthens one (Redis 7).
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key, seconds in expiries:
-                    pipe.expire(key, seconds)
+                    pipe.expire(key, seconds, nx=True)
+                    pipe.expire(key, seconds, gt=True)
                 await pipe.execute()
-        else:  # the demo's LocalRedis
+        else:  # the demo's LocalRedis: one process, no race
             for key, seconds in expiries:
                 await self.redis.expire(key, seconds)
 
