@@ -108,6 +108,22 @@ async def wait_http(url: str, seconds: float = 30.0) -> None:
 
 
 @contextlib.asynccontextmanager
+async def serving_fake(fake: FakeBotAPI) -> AsyncIterator[str]:
+    """The fake Bot API over HTTP in this process (uvicorn); yields its URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(fake), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    server_task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await server_task
+
+
+@contextlib.asynccontextmanager
 async def world(limits: str | None, replicas: int = 1,
                 extra_env: dict[str, str] | None = None,
                 redis_url: str = REDIS_URL) -> AsyncIterator[World]:
@@ -115,41 +131,33 @@ async def world(limits: str | None, replicas: int = 1,
     fake.queue_updates = False
     recorder = Recorder()
     recorder.install(fake)
-    api_port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(fake), host="127.0.0.1", port=api_port,
-                                           log_level="warning"))
-    server_task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
-        await asyncio.sleep(0.02)
-    api_url = f"http://127.0.0.1:{api_port}"
-    prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    bots, urls = [], []
-    env = {"REDIS_URL": redis_url, **(extra_env or {})}
-    for _ in range(replicas):
-        port = free_port()
-        bots.append(start_bot(api_url, prefix, port, env))
-        urls.append(f"http://127.0.0.1:{port}/webhook")
-    client = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(max_connections=200))
-    try:
-        for url, proc in zip(urls, bots, strict=True):
-            try:
-                await wait_http(url)
-            except RuntimeError:
-                raise RuntimeError(f"the bot did not start:\n{startup_failure(proc)}") from None
-        yield World(fake, recorder, api_url, prefix, bots, urls, client)
-    finally:
-        await client.aclose()
-        for proc in bots:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in bots:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        server.should_exit = True
-        await server_task
-        await clean_redis(prefix, redis_url)
+    async with serving_fake(fake) as api_url:
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        bots, urls = [], []
+        env = {"REDIS_URL": redis_url, **(extra_env or {})}
+        for _ in range(replicas):
+            port = free_port()
+            bots.append(start_bot(api_url, prefix, port, env))
+            urls.append(f"http://127.0.0.1:{port}/webhook")
+        client = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(max_connections=200))
+        try:
+            for url, proc in zip(urls, bots, strict=True):
+                try:
+                    await wait_http(url)
+                except RuntimeError:
+                    raise RuntimeError(f"the bot did not start:\n{startup_failure(proc)}") from None
+            yield World(fake, recorder, api_url, prefix, bots, urls, client)
+        finally:
+            await client.aclose()
+            for proc in bots:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in bots:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            await clean_redis(prefix, redis_url)
 
 
 def start_bot(api_url: str, prefix: str, port: int,

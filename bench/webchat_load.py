@@ -28,9 +28,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from typing import Any
 
 import httpx
-import uvicorn
 from telegram_world import (
     BOT_ROOT,
     REDIS_URL,
@@ -39,13 +39,13 @@ from telegram_world import (
     clean_redis,
     free_port,
     percentile,
+    serving_fake,
     start_bot,
     startup_failure,
     wait_http,
 )
 
 from simulator.botapi import FakeBotAPI, SimUser
-from simulator.server import create_app
 
 WEB_TOKEN = "7878:bench-web-token"
 WEB_SECRET = "bench-web-webhook-secret"
@@ -91,27 +91,32 @@ class _Shared(httpx.AsyncBaseTransport):
         return await self.transport.handle_async_request(request)
 
 
+async def ask(client: httpx.AsyncClient, what: str, method: str, url: str,
+              **kwargs: Any) -> Any:
+    """The JSON answer of one request of the page, or None (counted in FAILURES)."""
+    try:
+        answer = await client.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        FAILURES[f"{what} {type(exc).__name__}"] += 1
+        return None
+    if answer.status_code != 200:
+        FAILURES[f"{what} {answer.status_code} {answer.text[:40]}"] += 1
+        return None
+    return answer.json()
+
+
 async def _web_person(client: httpx.AsyncClient, base: str) -> float | None:
     t0 = time.monotonic()
-    try:
-        sent = await client.post(f"{base}/chat/api/send", json={"text": "/start"})
-    except httpx.HTTPError as exc:
-        FAILURES[f"send {type(exc).__name__}"] += 1
-        return None
-    if sent.status_code != 200:
-        FAILURES[f"send {sent.status_code} {sent.text[:40]}"] += 1
+    if await ask(client, "send", "POST", f"{base}/chat/api/send",
+                 json={"text": "/start"}) is None:
         return None
     after = 0
     while time.monotonic() - t0 < 120:
-        try:
-            answer = await client.get(f"{base}/chat/api/events", params={"after": after})
-        except httpx.HTTPError as exc:
-            FAILURES[f"events {type(exc).__name__}"] += 1
+        answer = await ask(client, "events", "GET", f"{base}/chat/api/events",
+                           params={"after": after})
+        if answer is None:
             return None
-        if answer.status_code != 200:
-            FAILURES[f"events {answer.status_code} {answer.text[:40]}"] += 1
-            return None
-        events = answer.json()["events"]
+        events = answer["events"]
         if any(e["kind"] == "message" and not e["message"]["mine"] for e in events):
             return time.monotonic() - t0
         after = max([after, *(e["seq"] for e in events)])
@@ -140,19 +145,20 @@ async def run(rates: list[int], seconds: float, webchats: int) -> bool:
     fake.queue_updates = False
     recorder = Recorder()
     recorder.install(fake)
-    api_port, bot_port = free_port(), free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(fake), host="127.0.0.1", port=api_port,
-                                           log_level="warning"))
-    server_task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
-        await asyncio.sleep(0.02)
+    async with serving_fake(fake) as api_url:
+        return await measure(fake, recorder, api_url, rates, seconds, webchats)
+
+
+async def measure(fake: FakeBotAPI, recorder: Recorder, api_url: str, rates: list[int],
+                  seconds: float, webchats: int) -> bool:
+    bot_port = free_port()
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     web_ports = [free_port() for _ in range(webchats)]
     webs = [start_webchat(port, bot_port, prefix) for port in web_ports]
     bases = [f"http://127.0.0.1:{port}" for port in web_ports]
     for base in bases:
         await wait_http(f"{base}/healthz")
-    bot = start_bot(f"http://127.0.0.1:{api_port}", prefix, bot_port, {
+    bot = start_bot(api_url, prefix, bot_port, {
         "WEBCHAT_BOT_TOKEN": WEB_TOKEN, "WEBCHAT_API_URL": bases[0],
         "WEBCHAT_WEBHOOK_SECRET": WEB_SECRET, "LOG_LEVEL": "WARNING"})
     webhook = f"http://127.0.0.1:{bot_port}/webhook"
@@ -198,8 +204,6 @@ async def run(rates: list[int], seconds: float, webchats: int) -> bool:
         for proc in [bot, *webs]:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=20)
-        server.should_exit = True
-        await server_task
         await clean_redis(prefix, REDIS_URL)
         await clean_redis(f"{prefix}-web", REDIS_URL)
     return ok

@@ -14,6 +14,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -56,12 +57,7 @@ async def serve(host: str, port: int) -> None:
     web_settings = web_settings.model_copy(update={
         "bot_token": web_settings.bot_token or SecretStr(DEMO_WEB_TOKEN),
         "cookie_secure": False})  # plain http on localhost
-    web_bot_box: list[Bot] = []
-    dp_box: list[Dispatcher] = []
-
-    async def deliver(update: dict[str, Any]) -> None:  # handled before the page's POST ends
-        await dp_box[0].feed_raw_update(web_bot_box[0], update)
-
+    deliver = InPlace()  # its bot and Dispatcher are made once the server listens
     webchat = create_webchat(web_settings, deliver=deliver)
     mount_webchat(app, webchat, botapi_prefix=WEBCHAT_API)
     app.mount("/", api)  # after the simulator's routes: /docs, /v1/..., /staff/...
@@ -84,13 +80,13 @@ async def serve(host: str, port: int) -> None:
     web_bot = create_web_bot(settings.model_copy(update={
         "webchat_bot_token": web_settings.bot_token, "webchat_api_url": url + WEBCHAT_API}))
     assert web_bot is not None
-    web_bot_box.append(web_bot)
+    deliver.bot = web_bot
     context = api.state.context
     referrals = ReferralsClient(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://api"),
         context.service_token)
     dp = create_dispatcher(settings, referrals=referrals)
-    dp_box.append(dp)
+    deliver.dp = dp
     await register_commands(web_bot, dp["i18n"], dp["available_locales"])  # not polled
     worker = create_worker(api_settings, bots[0], context.sessionmaker, context.vault,
                            web_bot=web_bot)
@@ -131,6 +127,19 @@ async def serve(host: str, port: int) -> None:
         app.state.fake.new_update.set()  # a long poll still open answers now (no updates)
         server.should_exit = True
         await server_task
+
+
+@dataclass
+class InPlace:
+    """The demo's delivery of a web chat person's update: handled by the Dispatcher before
+    the page's POST ends (no Redis, no inbox)."""
+
+    dp: Dispatcher | None = None
+    bot: Bot | None = None
+
+    async def __call__(self, update: dict[str, Any]) -> None:
+        assert self.dp is not None and self.bot is not None, "the bot is not ready yet"
+        await self.dp.feed_raw_update(self.bot, update)
 
 
 class _Server(uvicorn.Server):

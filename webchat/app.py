@@ -127,6 +127,13 @@ class WebChat:
     ip_key: bytes
     freephone: str = ""  # the programme's free number (flows/facts.yaml), for <noscript>
 
+    async def locale_of(self, request: Request, chat_id: int | None) -> str:
+        """The page's language: its conversation's, else the browser's (``locale_for``)."""
+        return self.locale_for(request, await self.store.lang(chat_id) if chat_id else None)
+
+    def words(self, locale: str) -> dict[str, Any]:
+        return labels(self.i18n, locale, self.settings.ttl_days, self.freephone)
+
     def locale_for(self, request: Request, chosen: str | None) -> str:
         """The chat's language, else the browser's first shipped one, else English."""
         if chosen in self.locales:
@@ -181,9 +188,8 @@ def people_router(chat: WebChat) -> APIRouter:
     @router.get("/chat", response_class=HTMLResponse)
     async def chat_page(request: Request, start: str | None = None) -> Response:
         chat_id = await store.chat_of(session_of(request))
-        locale = chat.locale_for(request, await store.lang(chat_id) if chat_id else None)
-        words = labels(chat.i18n, locale, settings.ttl_days)
-        words["noscript"] = words["noscript"].replace("{freephone}", chat.freephone)
+        locale = await chat.locale_of(request, chat_id)
+        words = chat.words(locale)
         body = page.render(lang=locale.replace("_", "-"), dir=direction(locale), t=words,
                            page={"labels": words, "lang": locale, "dir": direction(locale),
                                  "start": start if start and START_PAYLOAD.fullmatch(start)
@@ -194,7 +200,7 @@ def people_router(chat: WebChat) -> APIRouter:
         if not await store.allow("ip", chat.who(request), settings.ip_messages_per_minute, 60):
             return True
         return session is not None and not await store.allow(
-            "session", hashlib.sha256(session.encode()).hexdigest()[:32],
+            "session", store.session_hash(session),
             settings.messages_per_minute, 60)
 
     async def deliver(chat_id: int, update: dict[str, Any]) -> Response | None:
@@ -286,18 +292,17 @@ def people_router(chat: WebChat) -> APIRouter:
             return _json(200, events=[], session=False)
         found, reset = await store.wait_events(chat_id, max(after, 0),
                                                max(0.0, min(wait, LONG_POLL)))
-        locale = chat.locale_for(request, await store.lang(chat_id))
+        locale = await chat.locale_of(request, chat_id)
         answer: dict[str, Any] = {"events": found, "session": True, "reset": reset,
                                   "lang": locale, "dir": direction(locale)}
         if lang != locale:
-            answer["labels"] = labels(chat.i18n, locale, settings.ttl_days)
+            answer["labels"] = chat.words(locale)
             answer["commands"] = await store.commands(locale)
         return _json(200, **answer)
 
     @router.get("/chat/api/commands")
     async def commands(request: Request) -> Response:
-        chat_id = await store.chat_of(session_of(request))
-        locale = chat.locale_for(request, await store.lang(chat_id) if chat_id else None)
+        locale = await chat.locale_of(request, await store.chat_of(session_of(request)))
         return _json(200, commands=await store.commands(locale))
 
     @router.post("/chat/api/resume")

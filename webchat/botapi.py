@@ -281,9 +281,10 @@ class WebBotAPI:
         if data.startswith(f"{LangCb.__prefix__}:"):
             await self.store.set_lang(chat_id, LangCb.unpack(data).code)
         lang = await self.store.lang(chat_id)
-        query_id = f"{chat_id}-{await self.store.next_update_id()}"
+        update_id = await self.store.next_update_id()
+        query_id = f"{chat_id}-{update_id}"
         await self.store.remember_callback(query_id, chat_id)
         await self.store.touch(chat_id)
         query = {"id": query_id, "from": self._person(chat_id, lang),
                  "chat_instance": str(chat_id), "data": data, "message": message}
-        return {"update_id": await self.store.next_update_id(), "callback_query": query}
+        return {"update_id": update_id, "callback_query": query}

@@ -77,8 +77,13 @@ class ChatStore:
     def _k(self, *parts: object) -> str:
         return ":".join([self.prefix, *(str(p) for p in parts)])
 
+    @staticmethod
+    def session_hash(session: str) -> str:
+        """What stands for a browser's session in Redis (its key, its rate limit)."""
+        return hashlib.sha256(session.encode("utf-8")).hexdigest()
+
     def _session_key(self, session: str) -> str:
-        return self._k("session", hashlib.sha256(session.encode("utf-8")).hexdigest())
+        return self._k("session", self.session_hash(session))
 
     def _chat_keys(self, chat_id: int) -> list[str]:
         return [self._k("chat", chat_id), self._k("chat", chat_id, "events"),

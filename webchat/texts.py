@@ -7,12 +7,8 @@ from typing import Any
 
 from aiogram.utils.i18n import I18n
 
+from bot.engine.core import N_
 from bot.i18n import is_rtl
-
-
-def N_(text: str) -> str:
-    return text
-
 
 LABELS = {
     "title": N_("Chat"),
@@ -49,10 +45,12 @@ LABELS = {
 }
 
 
-def labels(i18n: I18n, locale: str, days: int) -> dict[str, Any]:
-    """The page's words in ``locale``; ``{code}`` stays for the page to fill."""
+def labels(i18n: I18n, locale: str, days: int, freephone: str) -> dict[str, Any]:
+    """The page's words in ``locale``, the conversation's days and the programme's free
+    number filled in; ``{code}`` stays for the page to fill."""
     words = {key: i18n.gettext(text, locale=locale) for key, text in LABELS.items()}
     words["kept"] = words["kept"].replace("{days}", str(days))
+    words["noscript"] = words["noscript"].replace("{freephone}", freephone)
     return words
 
 
